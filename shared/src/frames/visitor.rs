@@ -1,0 +1,91 @@
+//! Frames between the visitor's widget and the relay (`/ws/visitor?site=KEY`).
+
+use serde::{Deserialize, Serialize};
+
+use super::Frame;
+use crate::error::ErrorFrame;
+use crate::ids::{ClientMsgId, ConversationId, Seq};
+use crate::message::Message;
+
+/// Widget → relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum VisitorClientFrame {
+    /// First frame on every connection. Without a token the relay creates a visitor and a
+    /// conversation; with one it resumes that visitor's thread.
+    Hello {
+        v: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+        /// The highest seq the client already has; the relay sends every message after it.
+        #[serde(default)]
+        last_seq: Seq,
+        /// The page the visitor is on (shown to the advisor).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<String>,
+    },
+    /// A new message. Answered by `ack` (or `error` with `ref` = `id`).
+    Send { id: ClientMsgId, text: String },
+    /// The visitor has seen every message up to `up_to`.
+    Read { up_to: Seq },
+    /// The visitor started or stopped typing.
+    Typing { on: bool },
+    #[serde(other)]
+    Unknown,
+}
+
+impl Frame for VisitorClientFrame {
+    fn is_unknown(&self) -> bool {
+        matches!(self, VisitorClientFrame::Unknown)
+    }
+}
+
+/// What the widget shows of the site it is embedded on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SiteInfo {
+    pub key: String,
+    /// The company's name, shown in the panel's header.
+    pub name: String,
+    #[serde(default)]
+    pub greeting: String,
+    /// CSS colour of the launcher and the visitor's bubbles, e.g. `#4f46e5`.
+    #[serde(default)]
+    pub color: String,
+}
+
+/// Relay → widget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum VisitorServerFrame {
+    /// Answer to `hello`. Followed by a `message` frame for every message after the client's
+    /// `last_seq`, in order, then live traffic.
+    Welcome {
+        v: u32,
+        /// The visitor's token: new if the hello had none, else the same one. Keep it.
+        token: String,
+        conversation: ConversationId,
+        /// The conversation's newest seq at the time of the welcome.
+        last_seq: Seq,
+        /// The highest seq the visitor has read (for the unread badge).
+        read_seq: Seq,
+        site: SiteInfo,
+    },
+    Message { message: Message },
+    /// The message `id` is committed as `seq`.
+    Ack { id: ClientMsgId, seq: Seq, sent_at: i64 },
+    /// An advisor is typing (or stopped).
+    Typing { on: bool, #[serde(default)] name: String },
+    /// The advisors have read the visitor's messages up to `up_to`.
+    Read { up_to: Seq },
+    Error(ErrorFrame),
+    #[serde(other)]
+    Unknown,
+}
+
+impl Frame for VisitorServerFrame {
+    fn is_unknown(&self) -> bool {
+        matches!(self, VisitorServerFrame::Unknown)
+    }
+}

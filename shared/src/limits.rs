@@ -1,0 +1,23 @@
+//! Limits enforced by the relay and respected by the clients. Changing one is a protocol change for
+//! clients that check it before sending, so keep them generous and stable.
+
+/// Largest WebSocket text frame the relay accepts from a client, in bytes. A larger frame is
+/// refused with `frame_too_large`; the connection stays open.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+
+/// Longest message text, in Unicode scalar values (what a person would call characters).
+pub const MAX_TEXT_CHARS: usize = 4000;
+
+/// Longest client-generated message id, in bytes.
+pub const MAX_CLIENT_ID_LEN: usize = 64;
+
+/// Most messages the relay replays in one go on resume or when an advisor opens a thread.
+pub const MAX_REPLAY: usize = 500;
+
+/// Longest visitor-chosen display name, in characters.
+pub const MAX_NAME_CHARS: usize = 80;
+
+/// Count `text` as the limits do.
+pub fn text_chars(text: &str) -> usize {
+    text.chars().count()
+}

@@ -1,0 +1,120 @@
+//! Every frame type survives JSON encode → decode unchanged, and has the wire shape we document.
+
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::json;
+use shared::*;
+
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: T) -> serde_json::Value {
+    let text = serde_json::to_string(&value).unwrap();
+    let back: T = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, value, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn message(seq: Seq, author: Author) -> Message {
+    Message {
+        id: ClientMsgId("c-1".into()),
+        conversation: ConversationId(7),
+        seq,
+        author,
+        channel: Channel::Web,
+        text: "hello <b>there</b>".into(),
+        sent_at: 1_700_000_000_000,
+    }
+}
+
+fn summary() -> ConversationSummary {
+    ConversationSummary {
+        id: ConversationId(7),
+        visitor_name: "Visitor 7".into(),
+        site_name: "Demo".into(),
+        channel: Channel::Web,
+        last_seq: 3,
+        last_message: Some(message(3, Author::Visitor)),
+        last_activity_at: 5,
+        unread: 2,
+        page: Some("https://shop.example/p/1".into()),
+    }
+}
+
+#[test]
+fn visitor_client_frames_round_trip() {
+    let hello = round_trip(VisitorClientFrame::Hello { v: 1, token: Some("t".into()), last_seq: 4, page: None });
+    assert_eq!(hello, json!({"type":"hello","v":1,"token":"t","last_seq":4}));
+    let send = round_trip(VisitorClientFrame::Send { id: "m1".into(), text: "hi".into() });
+    assert_eq!(send, json!({"type":"send","id":"m1","text":"hi"}));
+    round_trip(VisitorClientFrame::Read { up_to: 9 });
+    round_trip(VisitorClientFrame::Typing { on: true });
+}
+
+#[test]
+fn visitor_server_frames_round_trip() {
+    let welcome = round_trip(VisitorServerFrame::Welcome {
+        v: PROTOCOL_VERSION,
+        token: "tok".into(),
+        conversation: ConversationId(7),
+        last_seq: 3,
+        read_seq: 1,
+        site: SiteInfo { key: "demo".into(), name: "Demo".into(), greeting: "Hi".into(), color: "#123456".into() },
+    });
+    assert_eq!(welcome["type"], "welcome");
+    let msg = round_trip(VisitorServerFrame::Message {
+        message: message(2, Author::Advisor { id: AdvisorId(1), name: "Ada".into() }),
+    });
+    assert_eq!(msg["message"]["author"], json!({"kind":"advisor","id":1,"name":"Ada"}));
+    let ack = round_trip(VisitorServerFrame::Ack { id: "m1".into(), seq: 2, sent_at: 9 });
+    assert_eq!(ack, json!({"type":"ack","id":"m1","seq":2,"sent_at":9}));
+    round_trip(VisitorServerFrame::Typing { on: true, name: "Ada".into() });
+    round_trip(VisitorServerFrame::Read { up_to: 2 });
+    let err = round_trip(VisitorServerFrame::Error(
+        ErrorFrame::new(ErrorCode::TextTooLong, "too long").with_ref(Some("m1".into())),
+    ));
+    assert_eq!(err, json!({"type":"error","code":"text_too_long","message":"too long","ref":"m1"}));
+}
+
+#[test]
+fn advisor_frames_round_trip() {
+    round_trip(AdvisorClientFrame::Hello { v: 1 });
+    let open = round_trip(AdvisorClientFrame::Open { reference: "r1".into(), conversation: ConversationId(7), after_seq: 0 });
+    assert_eq!(open, json!({"type":"open","ref":"r1","conversation":7,"after_seq":0}));
+    round_trip(AdvisorClientFrame::Send { id: "a1".into(), conversation: ConversationId(7), text: "yes".into() });
+    round_trip(AdvisorClientFrame::Read { conversation: ConversationId(7), up_to: 3 });
+    round_trip(AdvisorClientFrame::Typing { conversation: ConversationId(7), on: false });
+
+    let advisor = AdvisorInfo { id: AdvisorId(1), name: "Ada".into(), email: "ada@example.com".into() };
+    round_trip(AdvisorServerFrame::Welcome { v: 1, advisor, conversations: vec![summary()] });
+    round_trip(AdvisorServerFrame::Conversation { conversation: summary() });
+    round_trip(AdvisorServerFrame::History {
+        reference: "r1".into(),
+        conversation: ConversationId(7),
+        messages: vec![message(1, Author::Visitor), message(2, Author::Bot), message(3, Author::System)],
+        last_seq: 3,
+    });
+    round_trip(AdvisorServerFrame::Message { message: message(1, Author::Visitor) });
+    round_trip(AdvisorServerFrame::Ack { id: "a1".into(), conversation: ConversationId(7), seq: 4, sent_at: 1 });
+    round_trip(AdvisorServerFrame::Typing { conversation: ConversationId(7), on: true });
+    round_trip(AdvisorServerFrame::Error(ErrorFrame::new(ErrorCode::Forbidden, "no")));
+}
+
+#[test]
+fn newer_relays_frames_and_codes_decode_to_fallbacks() {
+    let f: VisitorServerFrame = serde_json::from_str(r#"{"type":"survey","stars":5}"#).unwrap();
+    assert_eq!(f, VisitorServerFrame::Unknown);
+    let f: VisitorServerFrame =
+        serde_json::from_str(r#"{"type":"error","code":"quota_exceeded","message":"m"}"#).unwrap();
+    assert!(matches!(f, VisitorServerFrame::Error(ErrorFrame { code: ErrorCode::Unknown, .. })));
+    let m: Message = serde_json::from_str(
+        r#"{"id":"x","conversation":1,"seq":1,"author":{"kind":"robot"},"channel":"telegram","text":"t","sent_at":0}"#,
+    )
+    .unwrap();
+    assert_eq!(m.author, Author::Unknown);
+    assert_eq!(m.channel, Channel::Unknown);
+}
+
+#[test]
+fn client_message_ids_are_checked() {
+    assert!(ClientMsgId::from("0b6c1c8e-2f0a-4c4e-9a57-1f1f9d7a3b21").is_valid());
+    assert!(!ClientMsgId::from("").is_valid());
+    assert!(!ClientMsgId::from("has space").is_valid());
+    assert!(!ClientMsgId("x".repeat(65)).is_valid());
+}
