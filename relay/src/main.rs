@@ -1,1 +1,82 @@
-fn main(){}
+//! `confab-relay`: reads configuration and hands over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use relay::config::{AdvisorCommand, Cli, Command, SiteCommand};
+use relay::store::SiteSettings;
+use relay::{admin, demo, Config};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CONFAB_LOG").unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        None => serve(&cli.serve).await,
+        Some(Command::Serve(args)) => serve(&args).await,
+        Some(Command::Demo(args)) => {
+            let config = Config::from_args(&cli.serve);
+            demo::run(config, cli.serve.listen, args.demo_listen, args.demo_site_dir, shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Some(Command::Advisor(AdvisorCommand::Create { email, name, password })) => {
+            let store = Config::from_args(&cli.serve).open_store().await.map_err(|e| e.to_string())?;
+            let advisor = admin::create_advisor(&*store, &email, &name, &password).await.map_err(|e| e.to_string())?;
+            store.close().await;
+            println!("created advisor {} <{}> (id {})", advisor.name, advisor.email, advisor.id.0);
+            Ok(())
+        }
+        Some(Command::Site(SiteCommand::Create { key, name, origins, greeting, color })) => {
+            let store = Config::from_args(&cli.serve).open_store().await.map_err(|e| e.to_string())?;
+            let settings = SiteSettings { key, name, greeting, color, allowed_origins: origins };
+            let (site, created) = admin::put_site(&*store, settings).await.map_err(|e| e.to_string())?;
+            store.close().await;
+            println!(
+                "{} site {:?}; embed it with:\n  <script src=\"RELAY_URL/widget.js\" data-site=\"{}\" async></script>\nallowed origins: {}",
+                if created { "created" } else { "updated" },
+                site.name,
+                site.key,
+                site.allowed_origins.join(", ")
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: &relay::config::ServeArgs) -> Result<(), String> {
+    let listener = demo::bind(args.listen).await.map_err(|e| e.to_string())?;
+    println!("relay listening on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+    relay::run(Config::from_args(args), listener, shutdown_signal()).await.map_err(|e| e.to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,132 @@
+//! Configuration: flags and environment variables (clap), with defaults that need nothing.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::StartError;
+use crate::store::SqliteStore;
+use crate::SharedStore;
+
+#[derive(Debug, Parser)]
+#[command(name = "confab-relay", version, about = "Confab relay: web chat, WhatsApp and Messenger in one inbox")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the relay (the default).
+    Serve(ServeArgs),
+    /// Run the relay with a demo site, a demo advisor and the demo shop on a second port.
+    Demo(DemoArgs),
+    /// Manage advisor accounts.
+    #[command(subcommand)]
+    Advisor(AdvisorCommand),
+    /// Manage sites (where the widget may be embedded).
+    #[command(subcommand)]
+    Site(SiteCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CONFAB_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The relay's public URL (e.g. https://chat.example.com). When it is https, cookies get `Secure`.
+    #[arg(long, env = "CONFAB_PUBLIC_URL", global = true)]
+    pub public_url: Option<url::Url>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Where the relay keeps its data (the SQLite database).
+    #[arg(long, env = "CONFAB_DATA_DIR", default_value = "./confab-data", global = true)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Address of the demo shop (a different origin from the relay, as on a real site).
+    #[arg(long, env = "CONFAB_DEMO_LISTEN", default_value = "127.0.0.1:8081")]
+    pub demo_listen: SocketAddr,
+    /// The demo shop's pages.
+    #[arg(long, env = "CONFAB_DEMO_SITE_DIR", default_value = "demo-site")]
+    pub demo_site_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdvisorCommand {
+    /// Create an advisor account.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// The password (at least 8 characters). Prefer CONFAB_PASSWORD, which stays out of shell history.
+        #[arg(long, env = "CONFAB_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Create a site, or update it if the key exists.
+    Create {
+        /// Public key used in the script tag's data-site.
+        #[arg(long)]
+        key: String,
+        /// Company name shown in the widget.
+        #[arg(long)]
+        name: String,
+        /// An origin allowed to embed the widget, e.g. https://shop.example (repeat for more).
+        #[arg(long = "origin", required = true)]
+        origins: Vec<String>,
+        #[arg(long, default_value = "Hi! Ask us anything — we usually reply within a few minutes.")]
+        greeting: String,
+        #[arg(long, default_value = "#4f46e5")]
+        color: String,
+    },
+}
+
+/// What a running relay needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub public_url: Option<url::Url>,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Config { data_dir: data_dir.into(), public_url: None }
+    }
+
+    pub fn from_args(args: &ServeArgs) -> Self {
+        Config { data_dir: args.data.data_dir.clone(), public_url: args.public_url.clone() }
+    }
+
+    /// Cookies get `Secure` when the relay is reached over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+    }
+
+    /// Create the data directory if needed, check it is writable, open the database and migrate it.
+    pub async fn open_store(&self) -> Result<SharedStore, StartError> {
+        let dir = &self.data_dir;
+        std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir { path: dir.clone(), source })?;
+        let probe = dir.join(".confab-write-test");
+        std::fs::write(&probe, b"ok").map_err(|source| StartError::DataDir { path: dir.clone(), source })?;
+        let _ = std::fs::remove_file(&probe);
+        let path = dir.join("confab.sqlite3");
+        let store = SqliteStore::open(&path)
+            .await
+            .map_err(|source| StartError::Database { path: path.clone(), source })?;
+        Ok(std::sync::Arc::new(store))
+    }
+}

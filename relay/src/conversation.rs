@@ -1,0 +1,97 @@
+//! Posting a message, whoever writes it: validate, commit, then tell every live socket that should
+//! know. Both socket kinds (and later the channel connectors and the bot) go through here.
+
+use shared::limits::{text_chars, MAX_TEXT_CHARS};
+use shared::{Author, Channel, ClientMsgId, ConversationId, ErrorCode, ErrorFrame};
+
+use crate::hub::{ConnId, Event};
+use crate::state::AppState;
+use crate::store::{Appended, NewMessage, StoreError};
+
+/// Check a message before it is stored. Returns the text to store (line endings normalised,
+/// surrounding white space trimmed).
+pub fn validate(id: &ClientMsgId, text: &str) -> Result<String, ErrorFrame> {
+    let reference = Some(id.0.clone());
+    if !id.is_valid() {
+        return Err(ErrorFrame::new(
+            ErrorCode::InvalidMessageId,
+            "message id must be 1 to 64 printable ASCII characters without spaces",
+        )
+        .with_ref(reference));
+    }
+    let text = text.replace("\r\n", "\n");
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ErrorFrame::new(ErrorCode::TextEmpty, "message text is empty").with_ref(reference));
+    }
+    let chars = text_chars(text);
+    if chars > MAX_TEXT_CHARS {
+        return Err(ErrorFrame::new(
+            ErrorCode::TextTooLong,
+            format!("message is {chars} characters long; the limit is {MAX_TEXT_CHARS}"),
+        )
+        .with_ref(reference));
+    }
+    Ok(text.to_owned())
+}
+
+/// Commit a message, then fan it out. Returns the committed message (the existing one on a retry,
+/// which is not fanned out again).
+pub async fn post(
+    state: &AppState,
+    conversation: ConversationId,
+    id: ClientMsgId,
+    author: Author,
+    text: &str,
+    origin: ConnId,
+) -> Result<Appended, ErrorFrame> {
+    let text = validate(&id, text)?;
+    let reference = Some(id.0.clone());
+    let new = NewMessage { conversation, id, author, channel: Channel::Web, text, now: crate::now_ms() };
+    let appended = state.store.append_message(new).await.map_err(|e| match e {
+        StoreError::NotFound => ErrorFrame::new(ErrorCode::NotFound, "no such conversation").with_ref(reference.clone()),
+        StoreError::IdConflict => {
+            ErrorFrame::new(ErrorCode::InvalidMessageId, "this message id is already used in this conversation")
+                .with_ref(reference.clone())
+        }
+        e => {
+            tracing::error!(error = %e, %conversation, "storing a message failed");
+            ErrorFrame::new(ErrorCode::Internal, "the message could not be stored; it was not sent. Try again.")
+                .with_ref(reference.clone())
+        }
+    })?;
+    if appended.created {
+        let message = appended.message.clone();
+        state.hub.to_visitor(conversation, Event::Message { message: message.clone(), origin: Some(origin) });
+        state.hub.to_advisors(Event::Message { message, origin: Some(origin) });
+        announce_conversation(state, conversation).await;
+    }
+    Ok(appended)
+}
+
+/// Send the advisors the fresh inbox row of a conversation.
+pub async fn announce_conversation(state: &AppState, conversation: ConversationId) {
+    match state.store.conversation_summary(conversation).await {
+        Ok(Some(summary)) => state.hub.to_advisors(Event::Conversation(summary)),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, %conversation, "could not load a conversation summary"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed_and_limited() {
+        let id = ClientMsgId::from("m1");
+        assert_eq!(validate(&id, "  hi\r\nthere \n").unwrap(), "hi\nthere");
+        assert_eq!(validate(&id, " \n ").unwrap_err().code, ErrorCode::TextEmpty);
+        let long = "é".repeat(MAX_TEXT_CHARS + 1);
+        let err = validate(&id, &long).unwrap_err();
+        assert_eq!(err.code, ErrorCode::TextTooLong);
+        assert_eq!(err.reference.as_deref(), Some("m1"));
+        assert!(validate(&id, &"é".repeat(MAX_TEXT_CHARS)).is_ok());
+        assert_eq!(validate(&ClientMsgId::from("a b"), "x").unwrap_err().code, ErrorCode::InvalidMessageId);
+    }
+}

@@ -1,0 +1,146 @@
+//! `confab-relay demo`: the relay plus a demo shop on a second origin, a demo site and advisor, and
+//! a sample conversation so the dashboard isn't empty on first look.
+
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use shared::{Author, Channel, ClientMsgId};
+use tokio::net::TcpListener;
+
+use crate::admin::{self, AdminError};
+use crate::error::StartError;
+use crate::store::{NewMessage, SiteSettings};
+use crate::{secret, AppState, Config};
+
+pub const DEMO_SITE_KEY: &str = "demo";
+pub const DEMO_EMAIL: &str = "demo@confab.test";
+pub const DEMO_PASSWORD: &str = "confab-demo";
+
+fn http_url(addr: SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+    format!("http://{host}:{}", addr.port())
+}
+
+/// Bind both ports, seed, print where everything is, and serve until `shutdown`.
+pub async fn run(
+    config: Config,
+    listen: SocketAddr,
+    demo_listen: SocketAddr,
+    site_dir: PathBuf,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    if !site_dir.join("index.html").is_file() {
+        return Err(StartError::Demo(format!(
+            "no demo shop in {} (expected index.html there); run from the repository root or pass --demo-site-dir",
+            site_dir.display()
+        )));
+    }
+    let relay_listener = bind(listen).await?;
+    let demo_listener = bind(demo_listen).await?;
+    let relay_url = http_url(relay_listener.local_addr().map_err(StartError::Listen)?);
+    let demo_addr = demo_listener.local_addr().map_err(StartError::Listen)?;
+    let demo_url = http_url(demo_addr);
+
+    let store = config.open_store().await?;
+    seed(&*store, demo_addr.port()).await.map_err(|e| StartError::Demo(e.to_string()))?;
+    let state = AppState::new(config, store);
+
+    let shop = Router::new().fallback(serve_shop_file).with_state(ShopState { dir: site_dir, relay_url: relay_url.clone() });
+    let stopping = state.stopping.clone();
+    let shop_stop = stopping.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(demo_listener, shop).with_graceful_shutdown(async move { shop_stop.cancelled().await }).await;
+    });
+
+    println!("relay listening on {relay_url}");
+    println!("demo shop on {demo_url}");
+    println!("dashboard on {relay_url}/dashboard (login: {DEMO_EMAIL} / {DEMO_PASSWORD})");
+    crate::serve(state, relay_listener, shutdown).await
+}
+
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        StartError::Listen(std::io::Error::new(
+            e.kind(),
+            format!("{addr}: {e}. Choose another address with --listen / --demo-listen"),
+        ))
+    })
+}
+
+/// The demo site (allowed on the demo shop's origin), the demo advisor, and one sample thread.
+pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<(), AdminError> {
+    let site = SiteSettings {
+        key: DEMO_SITE_KEY.into(),
+        name: "Northwind Outfitters".into(),
+        greeting: "Hi there! Questions about sizes, orders or returns? Write to us — we usually reply within a few minutes.".into(),
+        color: "#0f766e".into(),
+        allowed_origins: vec![format!("http://127.0.0.1:{demo_port}"), format!("http://localhost:{demo_port}")],
+    };
+    let (site, created) = admin::put_site(store, site).await?;
+    let advisor = match admin::create_advisor(store, DEMO_EMAIL, "Alex from Northwind", DEMO_PASSWORD).await {
+        Ok(a) => Some(a),
+        Err(AdminError::Duplicate(_)) => None,
+        Err(e) => return Err(e),
+    };
+    if let (true, Some(advisor)) = (created, advisor) {
+        let thread = store.create_visitor(site.id, &secret::token_hash(&secret::new_token()), crate::now_ms()).await?;
+        let lines = [
+            (Author::Visitor, "Hello! Does the Trailhead 40 backpack fit airline carry-on limits?"),
+            (
+                Author::Advisor { id: advisor.id, name: advisor.name.clone() },
+                "Hi! Yes — it's 55 × 35 × 20 cm, within most airlines' carry-on limits. Anything else I can help with?",
+            ),
+        ];
+        for (i, (author, text)) in lines.into_iter().enumerate() {
+            let new = NewMessage {
+                conversation: thread.conversation,
+                id: ClientMsgId(format!("demo-seed-{i}")),
+                author,
+                channel: Channel::Web,
+                text: text.into(),
+                now: crate::now_ms(),
+            };
+            store.append_message(new).await?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone)]
+struct ShopState {
+    dir: PathBuf,
+    relay_url: String,
+}
+
+async fn serve_shop_file(State(shop): State<ShopState>, uri: Uri) -> Response {
+    let rel = uri.path().trim_start_matches('/');
+    let rel = if rel.is_empty() || rel.ends_with('/') { format!("{rel}index.html") } else { rel.to_owned() };
+    let rel = Path::new(&rel);
+    if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    }
+    let path = shop.dir.join(rel);
+    let Ok(bytes) = tokio::fs::read(&path).await else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let content_type = match ext {
+        "html" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" => "text/javascript; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "json" => "application/json",
+        _ => "application/octet-stream",
+    };
+    let body = if ext == "html" {
+        String::from_utf8_lossy(&bytes).replace("{{RELAY_URL}}", &shop.relay_url).into_bytes()
+    } else {
+        bytes
+    };
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}

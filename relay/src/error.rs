@@ -1,0 +1,67 @@
+//! Errors at the edges: why the relay could not start, and what an HTTP request gets back.
+
+use std::path::PathBuf;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use shared::{ErrorCode, ErrorFrame};
+
+use crate::store::StoreError;
+
+/// Why the relay could not start. Each says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot use data directory {path}: {source}. Choose a writable directory with --data-dir or CONFAB_DATA_DIR.")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot open the database {path}: {source}")]
+    Database { path: PathBuf, source: StoreError },
+    #[error("cannot listen: {0}")]
+    Listen(std::io::Error),
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("demo setup failed: {0}")]
+    Demo(String),
+}
+
+/// An HTTP error answer: a status and a [`shared::ErrorFrame`] body. Server-side failures are logged
+/// with their detail and answered generically.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorFrame,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { status, body: ErrorFrame::new(code, message) }
+    }
+    pub fn not_authenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::NotAuthenticated, "Log in to continue.")
+    }
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(%err, "{context}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "The relay failed to handle this request; it has been logged. Please try again.",
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "Not found."),
+            e => ApiError::internal("store error", e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,174 @@
+//! Live sockets of this relay node: who should hear about what. The hub never holds its lock across
+//! an `.await` and never blocks on a slow client: a socket whose queue is full is kicked (it
+//! reconnects and resumes from its cursor) rather than slowing everyone else down.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use shared::{ConversationId, ConversationSummary, Message, Seq};
+use tokio::sync::{mpsc, Notify};
+
+/// Events are built once and shared by every socket they go to; each socket turns them into its
+/// own frame type.
+#[derive(Debug)]
+pub enum Event {
+    /// A committed message. `origin` is the socket that sent it (it already has the ack).
+    Message { message: Message, origin: Option<ConnId> },
+    /// An inbox row changed (advisors).
+    Conversation(ConversationSummary),
+    /// The visitor of a conversation is typing (advisors).
+    VisitorTyping { conversation: ConversationId, on: bool },
+    /// An advisor is typing in a conversation (its visitor).
+    AdvisorTyping { conversation: ConversationId, on: bool, name: String },
+    /// The advisors have read a conversation up to `up_to` (its visitor).
+    AdvisorsRead { conversation: ConversationId, up_to: Seq },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(u64);
+
+/// Events a socket may have queued before it counts as too slow.
+const QUEUE: usize = 256;
+
+struct Conn {
+    id: ConnId,
+    tx: mpsc::Sender<Arc<Event>>,
+    kick: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct Inner {
+    next_id: u64,
+    visitors: HashMap<ConversationId, Vec<Conn>>,
+    advisors: Vec<Conn>,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    inner: Mutex<Inner>,
+}
+
+/// A socket's membership: its event queue and kick signal. Dropping it leaves the hub.
+pub struct Member {
+    pub id: ConnId,
+    pub events: mpsc::Receiver<Arc<Event>>,
+    pub kicked: Arc<Notify>,
+    hub: Arc<Hub>,
+    room: Room,
+}
+
+#[derive(Clone, Copy)]
+enum Room {
+    Visitor(ConversationId),
+    Advisors,
+}
+
+impl Hub {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Hub::default())
+    }
+
+    pub fn join_visitor(self: &Arc<Self>, conversation: ConversationId) -> Member {
+        self.join(Room::Visitor(conversation))
+    }
+
+    pub fn join_advisors(self: &Arc<Self>) -> Member {
+        self.join(Room::Advisors)
+    }
+
+    fn join(self: &Arc<Self>, room: Room) -> Member {
+        let (tx, events) = mpsc::channel(QUEUE);
+        let kicked = Arc::new(Notify::new());
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let id = ConnId(inner.next_id);
+        let conn = Conn { id, tx, kick: kicked.clone() };
+        match room {
+            Room::Visitor(c) => inner.visitors.entry(c).or_default().push(conn),
+            Room::Advisors => inner.advisors.push(conn),
+        }
+        Member { id, events, kicked, hub: self.clone(), room }
+    }
+
+    /// Every socket of the visitor of `conversation`.
+    pub fn to_visitor(&self, conversation: ConversationId, event: Event) {
+        let event = Arc::new(event);
+        let inner = self.lock();
+        if let Some(conns) = inner.visitors.get(&conversation) {
+            deliver(conns, &event);
+        }
+    }
+
+    /// Every advisor socket.
+    pub fn to_advisors(&self, event: Event) {
+        let event = Arc::new(event);
+        deliver(&self.lock().advisors, &event);
+    }
+
+    /// Number of live sockets (visitors, advisors), for health and tests.
+    pub fn counts(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.visitors.values().map(Vec::len).sum(), inner.advisors.len())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding this lock can't leave the maps half-updated in a way that matters.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn deliver(conns: &[Conn], event: &Arc<Event>) {
+    for conn in conns {
+        if let Err(mpsc::error::TrySendError::Full(_)) = conn.tx.try_send(event.clone()) {
+            tracing::warn!(conn = conn.id.0, "socket too slow; disconnecting it so it resumes");
+            conn.kick.notify_one();
+        }
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let mut inner = self.hub.lock();
+        match self.room {
+            Room::Visitor(c) => {
+                if let Some(conns) = inner.visitors.get_mut(&c) {
+                    conns.retain(|conn| conn.id != self.id);
+                    if conns.is_empty() {
+                        inner.visitors.remove(&c);
+                    }
+                }
+            }
+            Room::Advisors => inner.advisors.retain(|conn| conn.id != self.id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn visitor_events_reach_only_that_conversation_and_leaving_cleans_up() {
+        let hub = Hub::new();
+        let mut a = hub.join_visitor(ConversationId(1));
+        let mut b = hub.join_visitor(ConversationId(2));
+        hub.to_visitor(ConversationId(1), Event::AdvisorsRead { conversation: ConversationId(1), up_to: 3 });
+        assert!(matches!(*a.events.recv().await.unwrap(), Event::AdvisorsRead { up_to: 3, .. }));
+        assert!(b.events.try_recv().is_err());
+        assert_eq!(hub.counts(), (2, 0));
+        drop(a);
+        drop(b);
+        assert_eq!(hub.counts(), (0, 0));
+        assert!(hub.lock().visitors.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_kicks_the_slow_socket() {
+        let hub = Hub::new();
+        let slow = hub.join_advisors();
+        for _ in 0..=QUEUE {
+            hub.to_advisors(Event::VisitorTyping { conversation: ConversationId(1), on: true });
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(1), slow.kicked.notified()).await.unwrap();
+    }
+}

@@ -1,0 +1,141 @@
+//! Durable state. The relay talks to a [`Store`]; SQLite ([`sqlite::SqliteStore`]) is the embedded
+//! default and PostgreSQL drops in beside it as a second implementation of the same trait.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use shared::{AdvisorId, AdvisorInfo, Author, Channel, ClientMsgId, ConversationId, ConversationSummary, Message, Seq};
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    Duplicate(&'static str),
+    /// The client id is already used in this conversation by another author.
+    #[error("message id already used by another author")]
+    IdConflict,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SiteId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VisitorId(pub i64);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub id: SiteId,
+    pub key: String,
+    pub name: String,
+    pub greeting: String,
+    pub color: String,
+    pub allowed_origins: Vec<String>,
+}
+
+impl Site {
+    pub fn info(&self) -> shared::SiteInfo {
+        shared::SiteInfo {
+            key: self.key.clone(),
+            name: self.name.clone(),
+            greeting: self.greeting.clone(),
+            color: self.color.clone(),
+        }
+    }
+}
+
+/// What `create_site`/`update_site` take.
+#[derive(Debug, Clone)]
+pub struct SiteSettings {
+    pub key: String,
+    pub name: String,
+    pub greeting: String,
+    pub color: String,
+    pub allowed_origins: Vec<String>,
+}
+
+/// A visitor and their (web) conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitorThread {
+    pub visitor: VisitorId,
+    pub conversation: ConversationId,
+    pub last_seq: Seq,
+    pub read_seq: Seq,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub conversation: ConversationId,
+    pub id: ClientMsgId,
+    pub author: Author,
+    pub channel: Channel,
+    pub text: String,
+    pub now: i64,
+}
+
+/// The result of an append: the committed message, and whether this call created it (false when
+/// the client id was already stored: a retry).
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub message: Message,
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    Visitor,
+    Advisors,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdvisorCredentials {
+    pub info: AdvisorInfo,
+    pub password_hash: String,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip, for health checks.
+    async fn ping(&self) -> StoreResult<()>;
+    async fn close(&self);
+
+    async fn create_site(&self, site: &SiteSettings, now: i64) -> StoreResult<Site>;
+    /// Replace a site's settings (matched by key).
+    async fn update_site(&self, site: &SiteSettings) -> StoreResult<Site>;
+    async fn site_by_key(&self, key: &str) -> StoreResult<Option<Site>>;
+
+    /// A new visitor with an empty web conversation.
+    async fn create_visitor(&self, site: SiteId, token_hash: &[u8], now: i64) -> StoreResult<VisitorThread>;
+    async fn visitor_by_token(&self, site: SiteId, token_hash: &[u8]) -> StoreResult<Option<VisitorThread>>;
+    async fn set_conversation_page(&self, conversation: ConversationId, page: &str) -> StoreResult<()>;
+
+    /// Commit a message with the next seq of its conversation, or return the one already stored
+    /// under the same client id. Returns only after the commit is durable.
+    async fn append_message(&self, new: NewMessage) -> StoreResult<Appended>;
+    /// Messages with seq > `after`, oldest first, at most `limit`.
+    async fn messages_after(&self, conversation: ConversationId, after: Seq, limit: usize) -> StoreResult<Vec<Message>>;
+    /// Move a reader's cursor forward (never back, never past the last seq); returns the cursor.
+    async fn mark_read(&self, conversation: ConversationId, reader: Reader, up_to: Seq) -> StoreResult<Seq>;
+
+    async fn conversation_summary(&self, conversation: ConversationId) -> StoreResult<Option<ConversationSummary>>;
+    /// The inbox, newest activity first.
+    async fn list_conversations(&self, limit: usize) -> StoreResult<Vec<ConversationSummary>>;
+
+    async fn create_advisor(&self, email: &str, name: &str, password_hash: &str, now: i64) -> StoreResult<AdvisorInfo>;
+    async fn advisor_credentials(&self, email: &str) -> StoreResult<Option<AdvisorCredentials>>;
+    async fn set_advisor_password(&self, advisor: AdvisorId, password_hash: &str) -> StoreResult<()>;
+    async fn create_session(&self, token_hash: &[u8], advisor: AdvisorId, now: i64, expires_at: i64) -> StoreResult<()>;
+    /// The advisor of an unexpired session.
+    async fn session_advisor(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<AdvisorInfo>>;
+    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()>;
+}

@@ -1,0 +1,455 @@
+//! The embedded store: SQLite in WAL mode with `synchronous = FULL`, so a commit that returned is on
+//! disk even if the machine loses power right after.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use shared::{AdvisorId, AdvisorInfo, Author, Channel, ClientMsgId, ConversationId, ConversationSummary, Message, Seq};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::*;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file and apply pending migrations.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(options).await
+    }
+
+    /// A private in-memory database (unit tests).
+    pub async fn in_memory() -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // One connection: every connection to :memory: is a different database.
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> StoreResult<Self> {
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+const AUTHOR_VISITOR: &str = "visitor";
+const AUTHOR_ADVISOR: &str = "advisor";
+const AUTHOR_BOT: &str = "bot";
+const AUTHOR_SYSTEM: &str = "system";
+
+fn author_columns(author: &Author) -> (&'static str, Option<i64>, Option<&str>) {
+    match author {
+        Author::Advisor { id, name } => (AUTHOR_ADVISOR, Some(id.0), Some(name.as_str())),
+        Author::Bot => (AUTHOR_BOT, None, None),
+        Author::System => (AUTHOR_SYSTEM, None, None),
+        Author::Visitor | Author::Unknown => (AUTHOR_VISITOR, None, None),
+        #[allow(unreachable_patterns)]
+        _ => (AUTHOR_SYSTEM, None, None),
+    }
+}
+
+fn channel_str(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Whatsapp => "whatsapp",
+        Channel::Messenger => "messenger",
+        _ => "web",
+    }
+}
+
+fn channel_from(s: &str) -> Channel {
+    match s {
+        "whatsapp" => Channel::Whatsapp,
+        "messenger" => Channel::Messenger,
+        "web" => Channel::Web,
+        _ => Channel::Unknown,
+    }
+}
+
+const MESSAGE_COLUMNS: &str =
+    "conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at";
+
+fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
+    let kind: String = row.try_get("author_kind")?;
+    let author = match kind.as_str() {
+        AUTHOR_VISITOR => Author::Visitor,
+        AUTHOR_ADVISOR => Author::Advisor {
+            id: AdvisorId(row.try_get::<Option<i64>, _>("advisor_id")?.unwrap_or_default()),
+            name: row.try_get::<Option<String>, _>("author_name")?.unwrap_or_default(),
+        },
+        AUTHOR_BOT => Author::Bot,
+        AUTHOR_SYSTEM => Author::System,
+        other => return Err(StoreError::Corrupt(format!("unknown author kind {other:?}"))),
+    };
+    Ok(Message {
+        id: ClientMsgId(row.try_get("client_id")?),
+        conversation: ConversationId(row.try_get("conversation_id")?),
+        seq: row.try_get::<i64, _>("seq")? as Seq,
+        author,
+        channel: channel_from(row.try_get::<&str, _>("channel")?),
+        text: row.try_get("text")?,
+        sent_at: row.try_get("sent_at")?,
+    })
+}
+
+fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
+    let origins: String = row.try_get("allowed_origins")?;
+    Ok(Site {
+        id: SiteId(row.try_get("id")?),
+        key: row.try_get("key")?,
+        name: row.try_get("name")?,
+        greeting: row.try_get("greeting")?,
+        color: row.try_get("color")?,
+        allowed_origins: serde_json::from_str(&origins)
+            .map_err(|e| StoreError::Corrupt(format!("allowed_origins of a site: {e}")))?,
+    })
+}
+
+const SUMMARY_SELECT: &str = "
+    SELECT c.id, c.channel, c.last_seq, c.page, c.last_activity_at,
+           COALESCE(v.name, 'Visitor ' || v.id) AS visitor_name,
+           s.name AS site_name,
+           (SELECT COUNT(*) FROM messages m
+             WHERE m.conversation_id = c.id AND m.author_kind = 'visitor' AND m.seq > c.advisor_read_seq) AS unread
+      FROM conversations c
+      JOIN visitors v ON v.id = c.visitor_id
+      JOIN sites s ON s.id = c.site_id";
+
+impl SqliteStore {
+    async fn summary_from_row(&self, row: &SqliteRow) -> StoreResult<ConversationSummary> {
+        let id = ConversationId(row.try_get("id")?);
+        let last_seq = row.try_get::<i64, _>("last_seq")? as Seq;
+        let last_message = if last_seq > 0 {
+            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq = ?");
+            let row = sqlx::query(&sql).bind(id.0).bind(last_seq as i64).fetch_optional(&self.pool).await?;
+            row.as_ref().map(message_from_row).transpose()?
+        } else {
+            None
+        };
+        Ok(ConversationSummary {
+            id,
+            visitor_name: row.try_get("visitor_name")?,
+            site_name: row.try_get("site_name")?,
+            channel: channel_from(row.try_get::<&str, _>("channel")?),
+            last_seq,
+            last_message,
+            last_activity_at: row.try_get("last_activity_at")?,
+            unread: row.try_get::<i64, _>("unread")? as u32,
+            page: row.try_get("page")?,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn create_site(&self, site: &SiteSettings, now: i64) -> StoreResult<Site> {
+        let origins = serde_json::to_string(&site.allowed_origins).expect("strings serialize");
+        let row = sqlx::query(
+            "INSERT INTO sites (key, name, greeting, color, allowed_origins, created_at)
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(&site.key)
+        .bind(&site.name)
+        .bind(&site.greeting)
+        .bind(&site.color)
+        .bind(origins)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate("site key"),
+            e => e.into(),
+        })?;
+        site_from_row(&row)
+    }
+
+    async fn update_site(&self, site: &SiteSettings) -> StoreResult<Site> {
+        let origins = serde_json::to_string(&site.allowed_origins).expect("strings serialize");
+        let row = sqlx::query(
+            "UPDATE sites SET name = ?, greeting = ?, color = ?, allowed_origins = ? WHERE key = ? RETURNING *",
+        )
+        .bind(&site.name)
+        .bind(&site.greeting)
+        .bind(&site.color)
+        .bind(origins)
+        .bind(&site.key)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        site_from_row(&row)
+    }
+
+    async fn site_by_key(&self, key: &str) -> StoreResult<Option<Site>> {
+        let row = sqlx::query("SELECT * FROM sites WHERE key = ?").bind(key).fetch_optional(&self.pool).await?;
+        row.as_ref().map(site_from_row).transpose()
+    }
+
+    async fn create_visitor(&self, site: SiteId, token_hash: &[u8], now: i64) -> StoreResult<VisitorThread> {
+        let mut tx = self.pool.begin().await?;
+        let visitor: i64 =
+            sqlx::query_scalar("INSERT INTO visitors (site_id, token_hash, created_at) VALUES (?, ?, ?) RETURNING id")
+                .bind(site.0)
+                .bind(token_hash)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+        let conversation: i64 = sqlx::query_scalar(
+            "INSERT INTO conversations (site_id, visitor_id, created_at, last_activity_at)
+             VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(site.0)
+        .bind(visitor)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(VisitorThread {
+            visitor: VisitorId(visitor),
+            conversation: ConversationId(conversation),
+            last_seq: 0,
+            read_seq: 0,
+        })
+    }
+
+    async fn visitor_by_token(&self, site: SiteId, token_hash: &[u8]) -> StoreResult<Option<VisitorThread>> {
+        let row = sqlx::query(
+            "SELECT v.id AS visitor, c.id AS conversation, c.last_seq, c.visitor_read_seq
+               FROM visitors v JOIN conversations c ON c.visitor_id = v.id
+              WHERE v.site_id = ? AND v.token_hash = ?
+              ORDER BY c.id LIMIT 1",
+        )
+        .bind(site.0)
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(VisitorThread {
+                visitor: VisitorId(row.try_get("visitor")?),
+                conversation: ConversationId(row.try_get("conversation")?),
+                last_seq: row.try_get::<i64, _>("last_seq")? as Seq,
+                read_seq: row.try_get::<i64, _>("visitor_read_seq")? as Seq,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_conversation_page(&self, conversation: ConversationId, page: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE conversations SET page = ? WHERE id = ?")
+            .bind(page)
+            .bind(conversation.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn append_message(&self, new: NewMessage) -> StoreResult<Appended> {
+        let mut tx = self.pool.begin().await?;
+        // Write first: the UPDATE takes SQLite's write lock at once, so this transaction never has
+        // to upgrade a read snapshot (which fails under contention instead of waiting).
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ? WHERE id = ? RETURNING last_seq",
+        )
+        .bind(new.now)
+        .bind(new.conversation.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(seq) = seq else {
+            return Err(StoreError::NotFound);
+        };
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND client_id = ?");
+        let existing = sqlx::query(&sql)
+            .bind(new.conversation.0)
+            .bind(new.id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = existing {
+            tx.rollback().await?;
+            let message = message_from_row(&row)?;
+            if std::mem::discriminant(&message.author) != std::mem::discriminant(&new.author) {
+                return Err(StoreError::IdConflict);
+            }
+            return Ok(Appended { message, created: false });
+        }
+        let (kind, advisor_id, author_name) = author_columns(&new.author);
+        sqlx::query(
+            "INSERT INTO messages (conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new.conversation.0)
+        .bind(seq)
+        .bind(new.id.as_str())
+        .bind(kind)
+        .bind(advisor_id)
+        .bind(author_name)
+        .bind(channel_str(new.channel))
+        .bind(&new.text)
+        .bind(new.now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Appended {
+            message: Message {
+                id: new.id,
+                conversation: new.conversation,
+                seq: seq as Seq,
+                author: new.author,
+                channel: new.channel,
+                text: new.text,
+                sent_at: new.now,
+            },
+            created: true,
+        })
+    }
+
+    async fn messages_after(&self, conversation: ConversationId, after: Seq, limit: usize) -> StoreResult<Vec<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(conversation.0)
+            .bind(after as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn mark_read(&self, conversation: ConversationId, reader: Reader, up_to: Seq) -> StoreResult<Seq> {
+        let column = match reader {
+            Reader::Visitor => "visitor_read_seq",
+            Reader::Advisors => "advisor_read_seq",
+        };
+        let sql = format!(
+            "UPDATE conversations SET {column} = MAX({column}, MIN(?, last_seq)) WHERE id = ? RETURNING {column}"
+        );
+        let seq: Option<i64> = sqlx::query_scalar(&sql)
+            .bind(up_to.min(i64::MAX as u64) as i64)
+            .bind(conversation.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        seq.map(|s| s as Seq).ok_or(StoreError::NotFound)
+    }
+
+    async fn conversation_summary(&self, conversation: ConversationId) -> StoreResult<Option<ConversationSummary>> {
+        let sql = format!("{SUMMARY_SELECT} WHERE c.id = ?");
+        let row = sqlx::query(&sql).bind(conversation.0).fetch_optional(&self.pool).await?;
+        match row {
+            Some(row) => Ok(Some(self.summary_from_row(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_conversations(&self, limit: usize) -> StoreResult<Vec<ConversationSummary>> {
+        let sql = format!("{SUMMARY_SELECT} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?");
+        let rows = sqlx::query(&sql).bind(limit as i64).fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.summary_from_row(row).await?);
+        }
+        Ok(out)
+    }
+
+    async fn create_advisor(&self, email: &str, name: &str, password_hash: &str, now: i64) -> StoreResult<AdvisorInfo> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO advisors (email, name, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(email)
+        .bind(name)
+        .bind(password_hash)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate("advisor e-mail"),
+            e => e.into(),
+        })?;
+        Ok(AdvisorInfo { id: AdvisorId(id), name: name.to_owned(), email: email.to_owned() })
+    }
+
+    async fn advisor_credentials(&self, email: &str) -> StoreResult<Option<AdvisorCredentials>> {
+        let row = sqlx::query("SELECT id, email, name, password_hash FROM advisors WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(AdvisorCredentials {
+                info: AdvisorInfo {
+                    id: AdvisorId(row.try_get("id")?),
+                    name: row.try_get("name")?,
+                    email: row.try_get("email")?,
+                },
+                password_hash: row.try_get("password_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_advisor_password(&self, advisor: AdvisorId, password_hash: &str) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE advisors SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(advisor.0)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM advisor_sessions WHERE advisor_id = ?").bind(advisor.0).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_session(&self, token_hash: &[u8], advisor: AdvisorId, now: i64, expires_at: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM advisor_sessions WHERE expires_at <= ?").bind(now).execute(&self.pool).await?;
+        sqlx::query("INSERT INTO advisor_sessions (token_hash, advisor_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(advisor.0)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_advisor(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<AdvisorInfo>> {
+        let row = sqlx::query(
+            "SELECT a.id, a.name, a.email FROM advisor_sessions s JOIN advisors a ON a.id = s.advisor_id
+              WHERE s.token_hash = ? AND s.expires_at > ?",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(AdvisorInfo { id: AdvisorId(row.try_get("id")?), name: row.try_get("name")?, email: row.try_get("email")? })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM advisor_sessions WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,188 @@
+//! `/ws/advisor`: the dashboard's socket. Authenticated by the session cookie at upgrade and
+//! same-origin only (a cross-site page can't ride the advisor's cookie into a socket).
+
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use futures_util::StreamExt;
+use shared::{
+    decode_frame, AdvisorClientFrame as In, AdvisorInfo, AdvisorServerFrame as Out, Author, ErrorCode, ErrorFrame,
+    PROTOCOL_VERSION,
+};
+
+use super::{close, send, wake, Wake, Sink, CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN_LATER};
+use crate::conversation;
+use crate::error::{ApiError, ApiResult};
+use crate::http::auth::SignedIn;
+use crate::hub::{Event, Member};
+use crate::origin;
+use crate::state::AppState;
+use crate::store::Reader;
+
+/// Inbox rows sent in `welcome`.
+const INBOX_SIZE: usize = 200;
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    SignedIn(advisor): SignedIn,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    if !origin::is_same_origin(&headers) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::ForbiddenOrigin,
+            "the advisor socket only accepts connections from the dashboard's own origin",
+        ));
+    }
+    Ok(super::limits(ws).on_upgrade(move |socket| session(state, advisor, socket)))
+}
+
+struct Session {
+    state: AppState,
+    advisor: AdvisorInfo,
+    member: Option<Member>,
+}
+
+async fn session(state: AppState, advisor: AdvisorInfo, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let stopping = state.stopping.clone();
+    let mut s = Session { state, advisor, member: None };
+    loop {
+        tokio::select! {
+            _ = stopping.cancelled() => {
+                close(&mut sink, CLOSE_GOING_AWAY, "relay restarting").await;
+                break;
+            }
+            wake = wake(&mut s.member) => match wake {
+                Wake::Event(event) => {
+                    if let Some(frame) = s.frame_for(&event) {
+                        if !send(&mut sink, &frame).await { break; }
+                    }
+                }
+                Wake::Kicked => {
+                    close(&mut sink, CLOSE_TRY_AGAIN_LATER, "too slow; reconnect and resume").await;
+                    break;
+                }
+            },
+            incoming = stream.next() => {
+                let text = match incoming {
+                    Some(Ok(WsMessage::Text(text))) => text,
+                    Some(Ok(WsMessage::Binary(_))) => {
+                        let e = ErrorFrame::new(ErrorCode::MalformedFrame, "binary frames are not supported; send JSON text frames");
+                        if !send(&mut sink, &Out::Error(e)).await { break; }
+                        continue;
+                    }
+                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                if !s.handle(text.as_str(), &mut sink).await { break; }
+            }
+        }
+    }
+}
+
+impl Session {
+    async fn handle(&mut self, text: &str, sink: &mut Sink) -> bool {
+        let frame = match decode_frame::<In>(text) {
+            Ok(frame) => frame,
+            Err(e) => return send(sink, &Out::Error(e.into())).await,
+        };
+        let greeted = self.member.is_some();
+        match frame {
+            In::Hello { v } if !greeted => self.hello(v, sink).await,
+            In::Hello { .. } => {
+                send(sink, &Out::Error(ErrorFrame::new(ErrorCode::AlreadyGreeted, "hello was already sent on this connection"))).await
+            }
+            _ if !greeted => send(sink, &Out::Error(ErrorFrame::new(ErrorCode::HelloRequired, "send hello first"))).await,
+            In::Open { reference, conversation, after_seq } => {
+                let store = &self.state.store;
+                let summary = match store.conversation_summary(conversation).await {
+                    Ok(Some(s)) => s,
+                    Ok(None) => {
+                        let e = ErrorFrame::new(ErrorCode::NotFound, format!("no conversation {conversation}"));
+                        return send(sink, &Out::Error(e.with_ref(Some(reference)))).await;
+                    }
+                    Err(e) => return self.internal(sink, Some(reference), "loading a conversation", e).await,
+                };
+                match store.messages_after(conversation, after_seq, usize::MAX >> 1).await {
+                    Ok(messages) => {
+                        let last_seq = summary.last_seq;
+                        send(sink, &Out::History { reference, conversation, messages, last_seq }).await
+                    }
+                    Err(e) => self.internal(sink, Some(reference), "loading a thread", e).await,
+                }
+            }
+            In::Send { id, conversation, text } => {
+                let author = Author::Advisor { id: self.advisor.id, name: self.advisor.name.clone() };
+                let origin = self.member.as_ref().map(|m| m.id).expect("greeted");
+                match conversation::post(&self.state, conversation, id, author, &text, origin).await {
+                    Ok(done) => {
+                        let m = done.message;
+                        send(sink, &Out::Ack { id: m.id, conversation, seq: m.seq, sent_at: m.sent_at }).await
+                    }
+                    Err(e) => send(sink, &Out::Error(e)).await,
+                }
+            }
+            In::Read { conversation, up_to } => {
+                match self.state.store.mark_read(conversation, Reader::Advisors, up_to).await {
+                    Ok(up_to) => {
+                        self.state.hub.to_visitor(conversation, Event::AdvisorsRead { conversation, up_to });
+                        conversation::announce_conversation(&self.state, conversation).await;
+                        true
+                    }
+                    Err(crate::store::StoreError::NotFound) => {
+                        let e = ErrorFrame::new(ErrorCode::NotFound, format!("no conversation {conversation}"));
+                        send(sink, &Out::Error(e)).await
+                    }
+                    Err(e) => self.internal(sink, None, "storing a read cursor", e).await,
+                }
+            }
+            In::Typing { conversation, on } => {
+                let name = self.advisor.name.clone();
+                self.state.hub.to_visitor(conversation, Event::AdvisorTyping { conversation, on, name });
+                true
+            }
+            In::Unknown => unreachable!("decode_frame turns Unknown into an error"),
+            #[allow(unreachable_patterns)]
+            _ => true,
+        }
+    }
+
+    async fn hello(&mut self, v: u32, sink: &mut Sink) -> bool {
+        if v != PROTOCOL_VERSION {
+            let e = ErrorFrame::new(
+                ErrorCode::UnsupportedVersion,
+                format!("this relay speaks protocol version {PROTOCOL_VERSION}, not {v}; reload the dashboard"),
+            );
+            return send(sink, &Out::Error(e)).await;
+        }
+        // Join first, so a change between the inbox query and joining is not missed.
+        self.member = Some(self.state.hub.join_advisors());
+        match self.state.store.list_conversations(INBOX_SIZE).await {
+            Ok(conversations) => {
+                send(sink, &Out::Welcome { v: PROTOCOL_VERSION, advisor: self.advisor.clone(), conversations }).await
+            }
+            Err(e) => self.internal(sink, None, "loading the inbox", e).await,
+        }
+    }
+
+    fn frame_for(&self, event: &Event) -> Option<Out> {
+        match event {
+            Event::Message { message, origin } => {
+                let mine = self.member.as_ref().map(|m| m.id) == *origin;
+                (!mine).then(|| Out::Message { message: message.clone() })
+            }
+            Event::Conversation(summary) => Some(Out::Conversation { conversation: summary.clone() }),
+            Event::VisitorTyping { conversation, on } => Some(Out::Typing { conversation: *conversation, on: *on }),
+            Event::AdvisorTyping { .. } | Event::AdvisorsRead { .. } => None,
+        }
+    }
+
+    async fn internal(&self, sink: &mut Sink, reference: Option<String>, context: &str, err: impl std::fmt::Display) -> bool {
+        tracing::error!(error = %err, advisor = self.advisor.id.0, "{context}");
+        let e = ErrorFrame::new(ErrorCode::Internal, "the relay failed to handle this; it has been logged. Try again.");
+        send(sink, &Out::Error(e.with_ref(reference))).await
+    }
+}

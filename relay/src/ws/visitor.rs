@@ -1,0 +1,258 @@
+//! `/ws/visitor?site=KEY`: the widget's socket. The page's origin is checked against the site's
+//! allowed origins before the upgrade; after it, the first frame must be `hello`.
+
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use shared::limits::MAX_REPLAY;
+use shared::{
+    decode_frame, Author, ErrorCode, ErrorFrame, Seq, VisitorClientFrame as In, VisitorServerFrame as Out,
+    PROTOCOL_VERSION,
+};
+
+use super::{close, send, wake, Wake, Sink, CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN_LATER};
+use crate::conversation;
+use crate::error::{ApiError, ApiResult};
+use crate::hub::{Event, Member};
+use crate::origin;
+use crate::secret;
+use crate::state::AppState;
+use crate::store::{Reader, Site, VisitorThread};
+
+#[derive(Debug, Deserialize)]
+pub struct VisitorQuery {
+    site: Option<String>,
+}
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Query(query): Query<VisitorQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let site = checked_site(&state, query.site.as_deref(), &headers).await?;
+    Ok(super::limits(ws).on_upgrade(move |socket| session(state, site, socket)))
+}
+
+/// The site named by `key`, if the request's `Origin` may use it. Shared with the site API.
+pub async fn checked_site(state: &AppState, key: Option<&str>, headers: &HeaderMap) -> ApiResult<Site> {
+    let Some(key) = key.filter(|k| !k.is_empty()) else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::UnknownSite,
+            "missing site key: connect to /ws/visitor?site=YOUR_SITE_KEY",
+        ));
+    };
+    let site = state.store.site_by_key(key).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::UnknownSite,
+            format!("no site with key \"{key}\"; check the data-site attribute of the script tag"),
+        )
+    })?;
+    let Some(page_origin) = origin::request_origin(headers) else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::ForbiddenOrigin,
+            "the request has no Origin header; the widget must be loaded by a web page on an allowed origin",
+        ));
+    };
+    if !origin::is_allowed(page_origin, &site.allowed_origins) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::ForbiddenOrigin,
+            format!(
+                "origin {page_origin} may not embed site \"{key}\"; add it to the site's allowed origins \
+                 (confab-relay site create --key {key} … --origin {page_origin})"
+            ),
+        ));
+    }
+    Ok(site)
+}
+
+struct Session {
+    state: AppState,
+    site: Site,
+    thread: Option<VisitorThread>,
+    member: Option<Member>,
+    /// Messages up to this seq were replayed after `hello`; live copies of them are skipped.
+    replayed_up_to: Seq,
+}
+
+async fn session(state: AppState, site: Site, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let stopping = state.stopping.clone();
+    let mut s = Session { state, site, thread: None, member: None, replayed_up_to: 0 };
+    loop {
+        tokio::select! {
+            _ = stopping.cancelled() => {
+                close(&mut sink, CLOSE_GOING_AWAY, "relay restarting").await;
+                break;
+            }
+            wake = wake(&mut s.member) => match wake {
+                Wake::Event(event) => {
+                    if let Some(frame) = s.frame_for(&event) {
+                        if !send(&mut sink, &frame).await { break; }
+                    }
+                }
+                Wake::Kicked => {
+                    close(&mut sink, CLOSE_TRY_AGAIN_LATER, "too slow; reconnect and resume").await;
+                    break;
+                }
+            },
+            incoming = stream.next() => {
+                let text = match incoming {
+                    Some(Ok(WsMessage::Text(text))) => text,
+                    Some(Ok(WsMessage::Binary(_))) => {
+                        let e = ErrorFrame::new(ErrorCode::MalformedFrame, "binary frames are not supported; send JSON text frames");
+                        if !send(&mut sink, &Out::Error(e)).await { break; }
+                        continue;
+                    }
+                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue, // ping/pong: answered by the WebSocket layer
+                };
+                if !s.handle(text.as_str(), &mut sink).await { break; }
+            }
+        }
+    }
+}
+
+impl Session {
+    /// Handle one client frame; false when the socket is gone.
+    async fn handle(&mut self, text: &str, sink: &mut Sink) -> bool {
+        let frame = match decode_frame::<In>(text) {
+            Ok(frame) => frame,
+            Err(e) => return send(sink, &Out::Error(e.into())).await,
+        };
+        match (frame, &self.thread) {
+            (In::Hello { v, token, last_seq, page }, None) => self.hello(v, token, last_seq, page, sink).await,
+            (In::Hello { .. }, Some(_)) => {
+                send(sink, &Out::Error(ErrorFrame::new(ErrorCode::AlreadyGreeted, "hello was already sent on this connection"))).await
+            }
+            (_, None) => {
+                let e = ErrorFrame::new(ErrorCode::HelloRequired, "send hello first");
+                send(sink, &Out::Error(e)).await
+            }
+            (In::Send { id, text }, Some(thread)) => {
+                let (conversation, origin) = (thread.conversation, self.member.as_ref().map(|m| m.id));
+                let origin = origin.expect("a greeted session has joined the hub");
+                match conversation::post(&self.state, conversation, id, Author::Visitor, &text, origin).await {
+                    Ok(done) => {
+                        let m = done.message;
+                        send(sink, &Out::Ack { id: m.id, seq: m.seq, sent_at: m.sent_at }).await
+                    }
+                    Err(e) => send(sink, &Out::Error(e)).await,
+                }
+            }
+            (In::Read { up_to }, Some(thread)) => {
+                if let Err(e) = self.state.store.mark_read(thread.conversation, Reader::Visitor, up_to).await {
+                    tracing::warn!(error = %e, "could not store a visitor read cursor");
+                }
+                true
+            }
+            (In::Typing { on }, Some(thread)) => {
+                self.state.hub.to_advisors(Event::VisitorTyping { conversation: thread.conversation, on });
+                true
+            }
+            (In::Unknown, _) => unreachable!("decode_frame turns Unknown into an error"),
+            #[allow(unreachable_patterns)]
+            _ => true,
+        }
+    }
+
+    async fn hello(&mut self, v: u32, token: Option<String>, last_seq: Seq, page: Option<String>, sink: &mut Sink) -> bool {
+        if v != PROTOCOL_VERSION {
+            let e = ErrorFrame::new(
+                ErrorCode::UnsupportedVersion,
+                format!("this relay speaks protocol version {PROTOCOL_VERSION}, not {v}; reload the page"),
+            );
+            return send(sink, &Out::Error(e)).await;
+        }
+        let store = &self.state.store;
+        let now = crate::now_ms();
+        let found = match &token {
+            Some(token) => store.visitor_by_token(self.site.id, &secret::token_hash(token)).await,
+            None => Ok(None),
+        };
+        let (thread, token) = match (found, token) {
+            (Ok(Some(thread)), Some(token)) => (thread, token),
+            (Ok(None), Some(_)) => {
+                let e = ErrorFrame::new(
+                    ErrorCode::BadToken,
+                    "this visitor token is not known on this site; send hello without a token to start a new conversation",
+                );
+                return send(sink, &Out::Error(e)).await;
+            }
+            (Ok(_), None) => {
+                let token = secret::new_token();
+                match store.create_visitor(self.site.id, &secret::token_hash(&token), now).await {
+                    Ok(thread) => (thread, token),
+                    Err(e) => return self.internal(sink, "creating a visitor", e).await,
+                }
+            }
+            (Err(e), _) => return self.internal(sink, "looking up a visitor token", e).await,
+        };
+        if let Some(page) = page.as_deref().filter(|p| p.len() <= 2048) {
+            if let Err(e) = store.set_conversation_page(thread.conversation, page).await {
+                tracing::warn!(error = %e, "could not store the visitor's page");
+            }
+        }
+        // Join before reading the backlog so nothing committed in between is missed; live copies
+        // of replayed messages are skipped by seq.
+        self.member = Some(self.state.hub.join_visitor(thread.conversation));
+        let welcome = Out::Welcome {
+            v: PROTOCOL_VERSION,
+            token,
+            conversation: thread.conversation,
+            last_seq: thread.last_seq,
+            read_seq: thread.read_seq,
+            site: self.site.info(),
+        };
+        let conversation = thread.conversation;
+        let created = thread.last_seq == 0 && last_seq == 0;
+        self.thread = Some(thread);
+        if !send(sink, &welcome).await {
+            return false;
+        }
+        let mut cursor = last_seq;
+        loop {
+            let batch = match self.state.store.messages_after(conversation, cursor, MAX_REPLAY).await {
+                Ok(batch) => batch,
+                Err(e) => return self.internal(sink, "replaying a thread", e).await,
+            };
+            let Some(last) = batch.last() else { break };
+            cursor = last.seq;
+            for message in batch {
+                if !send(sink, &Out::Message { message }).await {
+                    return false;
+                }
+            }
+        }
+        self.replayed_up_to = cursor;
+        if created {
+            conversation::announce_conversation(&self.state, conversation).await;
+        }
+        true
+    }
+
+    fn frame_for(&mut self, event: &Event) -> Option<Out> {
+        match event {
+            Event::Message { message, origin } => {
+                let mine = self.member.as_ref().map(|m| m.id) == *origin;
+                (!mine && message.seq > self.replayed_up_to).then(|| Out::Message { message: message.clone() })
+            }
+            Event::AdvisorTyping { on, name, .. } => Some(Out::Typing { on: *on, name: name.clone() }),
+            Event::AdvisorsRead { up_to, .. } => Some(Out::Read { up_to: *up_to }),
+            Event::Conversation(_) | Event::VisitorTyping { .. } => None,
+        }
+    }
+
+    async fn internal(&self, sink: &mut Sink, context: &str, err: impl std::fmt::Display) -> bool {
+        tracing::error!(error = %err, site = %self.site.key, "{context}");
+        let e = ErrorFrame::new(ErrorCode::Internal, "the relay failed to handle this; it has been logged. Try again.");
+        send(sink, &Out::Error(e)).await
+    }
+}
