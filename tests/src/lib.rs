@@ -1,1 +1,378 @@
+//! Test harness: [`TestRelay`] starts a real relay on port 0 with a temporary database, seeded with
+//! one site and one advisor; [`VisitorClient`] and [`AdvisorClient`] speak the real protocol over
+//! real sockets.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use relay::store::SiteSettings;
+use relay::{AppState, Config};
+use shared::*;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+pub const SITE: &str = "shop";
+pub const SHOP_ORIGIN: &str = "http://shop.test:8000";
+pub const ADVISOR_EMAIL: &str = "ada@shop.test";
+pub const ADVISOR_PASSWORD: &str = "correct horse battery";
+/// How long a test waits for a frame before failing.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub struct TestRelay {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    stop: CancellationToken,
+    task: JoinHandle<Result<(), relay::StartError>>,
+}
+
+impl TestRelay {
+    /// A fresh relay with its own temporary database.
+    pub async fn start() -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut relay = Self::start_in(temp.path()).await;
+        relay._temp = Some(temp);
+        relay
+    }
+
+    /// A relay on an existing data directory (seeding is idempotent), e.g. to restart one.
+    pub async fn start_in(dir: &Path) -> Self {
+        let config = Config::new(dir);
+        let store = config.open_store().await.expect("open store");
+        let site = SiteSettings {
+            key: SITE.into(),
+            name: "Test Shop".into(),
+            greeting: "Hello from the test shop".into(),
+            color: "#336699".into(),
+            allowed_origins: vec![SHOP_ORIGIN.into()],
+        };
+        relay::admin::put_site(&*store, site).await.expect("seed site");
+        match relay::admin::create_advisor(&*store, ADVISOR_EMAIL, "Ada", ADVISOR_PASSWORD).await {
+            Ok(_) | Err(relay::admin::AdminError::Duplicate(_)) => {}
+            Err(e) => panic!("seed advisor: {e}"),
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let state = AppState::new(config, store);
+        let task = tokio::spawn(relay::serve(state, listener, stop.clone().cancelled_owned()));
+        TestRelay { addr, data_dir: dir.to_owned(), _temp: None, stop, task }
+    }
+
+    /// Stop gracefully; returns the temp dir (if this relay owns one) so it can be restarted on it.
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+        self.stop.cancel();
+        let result = tokio::time::timeout(WAIT, &mut self.task).await.expect("relay stops in time");
+        result.expect("relay task").expect("relay ran without error");
+        self._temp.take()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    /// The relay's own origin (what the dashboard sends).
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Open a visitor socket with the given Origin; the HTTP error on refusal.
+    pub async fn visitor_socket(&self, site: &str, origin: Option<&str>) -> Result<Ws, HttpRefusal> {
+        let mut request = self.ws_url(&format!("/ws/visitor?site={site}")).into_client_request().unwrap();
+        if let Some(origin) = origin {
+            request.headers_mut().insert("origin", HeaderValue::from_str(origin).unwrap());
+        }
+        connect(request).await
+    }
+
+    /// A visitor on the test shop's page, not yet greeted.
+    pub async fn visitor(&self) -> VisitorClient {
+        let ws = self.visitor_socket(SITE, Some(SHOP_ORIGIN)).await.expect("visitor socket");
+        VisitorClient { ws }
+    }
+
+    /// A visitor that has said hello without a token: a new thread.
+    pub async fn new_visitor(&self) -> (VisitorClient, Welcome) {
+        let mut v = self.visitor().await;
+        let welcome = v.hello(None, 0).await.expect("welcome");
+        (v, welcome)
+    }
+
+    /// Log the seeded advisor in; returns the session cookie (`name=value`).
+    pub async fn login(&self) -> String {
+        let response = self.post_login(ADVISOR_EMAIL, ADVISOR_PASSWORD, Some(&self.origin())).await;
+        assert_eq!(response.status(), 200, "login");
+        let cookie = response.headers().get("set-cookie").expect("set-cookie").to_str().unwrap().to_owned();
+        cookie.split(';').next().unwrap().to_owned()
+    }
+
+    pub async fn post_login(&self, email: &str, password: &str, origin: Option<&str>) -> reqwest::Response {
+        let mut request = reqwest::Client::new()
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": password}));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn advisor_socket(&self, cookie: Option<&str>, origin: Option<&str>) -> Result<Ws, HttpRefusal> {
+        let mut request = self.ws_url("/ws/advisor").into_client_request().unwrap();
+        if let Some(cookie) = cookie {
+            request.headers_mut().insert("cookie", HeaderValue::from_str(cookie).unwrap());
+        }
+        if let Some(origin) = origin {
+            request.headers_mut().insert("origin", HeaderValue::from_str(origin).unwrap());
+        }
+        connect(request).await
+    }
+
+    /// A logged-in advisor socket that has said hello; returns the inbox too.
+    pub async fn advisor(&self) -> (AdvisorClient, Vec<ConversationSummary>) {
+        let cookie = self.login().await;
+        let ws = self.advisor_socket(Some(&cookie), Some(&self.origin())).await.expect("advisor socket");
+        let mut a = AdvisorClient { ws, next_ref: 0 };
+        a.send(&AdvisorClientFrame::Hello { v: PROTOCOL_VERSION }).await;
+        match a.recv().await {
+            AdvisorServerFrame::Welcome { conversations, .. } => (a, conversations),
+            other => panic!("expected welcome, got {other:?}"),
+        }
+    }
+}
+
+/// An HTTP answer instead of a WebSocket upgrade.
+#[derive(Debug)]
+pub struct HttpRefusal {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+async fn connect(request: tokio_tungstenite::tungstenite::handshake::client::Request) -> Result<Ws, HttpRefusal> {
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let status = response.status().as_u16();
+            let body = response.body().as_ref().map(|b| serde_json::from_slice(b).unwrap_or_default()).unwrap_or_default();
+            Err(HttpRefusal { status, body })
+        }
+        Err(e) => panic!("websocket connect failed: {e}"),
+    }
+}
+
+async fn recv_text(ws: &mut Ws) -> Option<String> {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("a frame within the wait") {
+            Some(Ok(WsMessage::Text(t))) => return Some(t.to_string()),
+            Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+/// What `hello` answered, plus the replayed messages.
+#[derive(Debug)]
+pub struct Welcome {
+    pub token: String,
+    pub conversation: ConversationId,
+    pub last_seq: Seq,
+    pub site: SiteInfo,
+    pub replay: Vec<Message>,
+}
+
+pub struct VisitorClient {
+    pub ws: Ws,
+}
+
+impl VisitorClient {
+    pub async fn send(&mut self, frame: &VisitorClientFrame) {
+        self.send_raw(&serde_json::to_string(frame).unwrap()).await;
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.ws.send(WsMessage::Text(text.into())).await.expect("send");
+    }
+
+    pub async fn recv(&mut self) -> VisitorServerFrame {
+        let text = recv_text(&mut self.ws).await.expect("socket open");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"))
+    }
+
+    /// The next frame, or `None` if none comes within `wait`.
+    pub async fn try_recv(&mut self, wait: Duration) -> Option<VisitorServerFrame> {
+        match tokio::time::timeout(wait, self.ws.next()).await {
+            Ok(Some(Ok(WsMessage::Text(t)))) => Some(serde_json::from_str(&t).unwrap()),
+            _ => None,
+        }
+    }
+
+    /// Say hello and collect the welcome and every replayed message; the error frame on refusal.
+    pub async fn hello(&mut self, token: Option<&str>, last_seq: Seq) -> Result<Welcome, ErrorFrame> {
+        self.send(&VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: token.map(str::to_owned), last_seq, page: None })
+            .await;
+        let (token, conversation, last_seq_now, site) = match self.recv().await {
+            VisitorServerFrame::Welcome { token, conversation, last_seq, site, .. } => (token, conversation, last_seq, site),
+            VisitorServerFrame::Error(e) => return Err(e),
+            other => panic!("expected welcome, got {other:?}"),
+        };
+        let mut replay = Vec::new();
+        let mut have = last_seq;
+        while have < last_seq_now {
+            match self.recv().await {
+                VisitorServerFrame::Message { message } => {
+                    have = message.seq;
+                    replay.push(message);
+                }
+                other => panic!("expected a replayed message, got {other:?}"),
+            }
+        }
+        Ok(Welcome { token, conversation, last_seq: last_seq_now, site, replay })
+    }
+
+    /// Send a message and wait for its ack; returns `(seq, sent_at)`.
+    pub async fn say(&mut self, id: &str, text: &str) -> Result<(Seq, i64), ErrorFrame> {
+        self.send(&VisitorClientFrame::Send { id: id.into(), text: text.into() }).await;
+        loop {
+            match self.recv().await {
+                VisitorServerFrame::Ack { id: acked, seq, sent_at } if acked.0 == id => return Ok((seq, sent_at)),
+                VisitorServerFrame::Error(e) if e.reference.as_deref() == Some(id) => return Err(e),
+                VisitorServerFrame::Typing { .. } | VisitorServerFrame::Read { .. } | VisitorServerFrame::Message { .. } => {}
+                other => panic!("expected ack for {id}, got {other:?}"),
+            }
+        }
+    }
+
+    /// Wait for the next `message` frame, skipping typing and receipts.
+    pub async fn next_message(&mut self) -> Message {
+        loop {
+            match self.recv().await {
+                VisitorServerFrame::Message { message } => return message,
+                VisitorServerFrame::Typing { .. } | VisitorServerFrame::Read { .. } => {}
+                other => panic!("expected a message, got {other:?}"),
+            }
+        }
+    }
+
+    pub async fn expect_error(&mut self) -> ErrorFrame {
+        match self.recv().await {
+            VisitorServerFrame::Error(e) => e,
+            other => panic!("expected an error frame, got {other:?}"),
+        }
+    }
+}
+
+pub struct AdvisorClient {
+    pub ws: Ws,
+    next_ref: u32,
+}
+
+impl AdvisorClient {
+    pub async fn send(&mut self, frame: &AdvisorClientFrame) {
+        self.send_raw(&serde_json::to_string(frame).unwrap()).await;
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.ws.send(WsMessage::Text(text.into())).await.expect("send");
+    }
+
+    pub async fn recv(&mut self) -> AdvisorServerFrame {
+        let text = recv_text(&mut self.ws).await.expect("socket open");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"))
+    }
+
+    /// Wait for a live message, skipping inbox updates and typing.
+    pub async fn next_message(&mut self) -> Message {
+        loop {
+            match self.recv().await {
+                AdvisorServerFrame::Message { message } => return message,
+                AdvisorServerFrame::Conversation { .. } | AdvisorServerFrame::Typing { .. } => {}
+                other => panic!("expected a message, got {other:?}"),
+            }
+        }
+    }
+
+    /// Wait for an inbox update of `conversation`.
+    pub async fn next_summary_of(&mut self, conversation: ConversationId) -> ConversationSummary {
+        self.summary_where(conversation, |_| true).await
+    }
+
+    /// Wait for an inbox update of `conversation` that satisfies `want` (earlier ones are skipped).
+    pub async fn summary_where(
+        &mut self,
+        conversation: ConversationId,
+        want: impl Fn(&ConversationSummary) -> bool,
+    ) -> ConversationSummary {
+        loop {
+            match self.recv().await {
+                AdvisorServerFrame::Conversation { conversation: c } if c.id == conversation && want(&c) => return c,
+                AdvisorServerFrame::Conversation { .. } | AdvisorServerFrame::Message { .. } | AdvisorServerFrame::Typing { .. } => {}
+                other => panic!("expected a conversation update, got {other:?}"),
+            }
+        }
+    }
+
+    /// Load a whole thread.
+    pub async fn open(&mut self, conversation: ConversationId) -> Vec<Message> {
+        self.next_ref += 1;
+        let reference = format!("open-{}", self.next_ref);
+        self.send(&AdvisorClientFrame::Open { reference: reference.clone(), conversation, after_seq: 0 }).await;
+        loop {
+            match self.recv().await {
+                AdvisorServerFrame::History { reference: r, messages, .. } if r == reference => return messages,
+                AdvisorServerFrame::Error(e) if e.reference.as_deref() == Some(&reference) => panic!("open failed: {e:?}"),
+                AdvisorServerFrame::Conversation { .. } | AdvisorServerFrame::Message { .. } | AdvisorServerFrame::Typing { .. } => {}
+                other => panic!("expected history, got {other:?}"),
+            }
+        }
+    }
+
+    /// Reply and wait for the ack.
+    pub async fn reply(&mut self, conversation: ConversationId, id: &str, text: &str) -> Result<Seq, ErrorFrame> {
+        self.send(&AdvisorClientFrame::Send { id: id.into(), conversation, text: text.into() }).await;
+        loop {
+            match self.recv().await {
+                AdvisorServerFrame::Ack { id: acked, seq, .. } if acked.0 == id => return Ok(seq),
+                AdvisorServerFrame::Error(e) if e.reference.as_deref() == Some(id) => return Err(e),
+                AdvisorServerFrame::Conversation { .. } | AdvisorServerFrame::Message { .. } | AdvisorServerFrame::Typing { .. } => {}
+                other => panic!("expected ack, got {other:?}"),
+            }
+        }
+    }
+
+    pub async fn expect_error(&mut self) -> ErrorFrame {
+        loop {
+            match self.recv().await {
+                AdvisorServerFrame::Error(e) => return e,
+                AdvisorServerFrame::Conversation { .. } | AdvisorServerFrame::Typing { .. } => {}
+                other => panic!("expected an error frame, got {other:?}"),
+            }
+        }
+    }
+}
+
+/// Read the messages of a conversation straight from the relay's SQLite file, bypassing the relay.
+pub async fn messages_in_database(data_dir: &Path, conversation: ConversationId) -> Vec<(i64, String, String)> {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}?mode=ro", data_dir.join("confab.sqlite3").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open database read-only");
+    let rows: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT seq, client_id, text FROM messages WHERE conversation_id = ? ORDER BY seq")
+            .bind(conversation.0)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    conn.close().await.ok();
+    rows
+}
