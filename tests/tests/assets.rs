@@ -35,6 +35,18 @@ async fn the_loader_and_hashed_assets_are_served_with_the_right_headers() {
         }
         assert_eq!(r.bytes().await.unwrap().len(), size);
     }
+    // With Accept-Encoding: br the same bytes come brotli-compressed (and much smaller).
+    let wasm = relay::assets::AssetTable::list("widget").into_iter().find(|(p, _)| p.ends_with(".wasm")).expect("a wasm file");
+    let client = reqwest::Client::new();
+    let r = client.get(relay.url(&wasm.0)).header("accept-encoding", "gzip, br").send().await.unwrap();
+    assert_eq!(r.headers()["content-encoding"], "br");
+    assert_eq!(r.headers()["vary"], "Accept-Encoding");
+    let compressed = r.bytes().await.unwrap();
+    assert!(compressed.len() < wasm.1 / 2, "brotli {} vs raw {}", compressed.len(), wasm.1);
+    let mut raw = Vec::new();
+    brotli::BrotliDecompress(&mut &compressed[..], &mut raw).unwrap();
+    assert_eq!(raw.len(), wasm.1);
+
     let missing = reqwest::get(relay.url("/assets/app-00000000.js")).await.unwrap();
     assert_eq!(missing.status(), 404);
 }
