@@ -12,10 +12,6 @@ async fn visitor_message_reaches_a_connected_advisor_and_is_acked_only_once_stor
     let (mut visitor, welcome) = relay.new_visitor().await;
     assert_eq!(welcome.site.name, "Test Shop");
     assert_eq!(welcome.last_seq, 0);
-    // The new conversation appears in the advisor's inbox at once.
-    let row = advisor.next_summary_of(welcome.conversation).await;
-    assert_eq!(row.last_seq, 0);
-
     let (seq, _) = visitor.say("m-1", "Hello, is anyone there?").await.unwrap();
     assert_eq!(seq, 1);
     // When the ack arrives, the message is already in the database file.
@@ -24,6 +20,7 @@ async fn visitor_message_reaches_a_connected_advisor_and_is_acked_only_once_stor
 
     let live = advisor.next_message().await;
     assert_eq!((live.seq, live.text.as_str(), &live.author), (1, "Hello, is anyone there?", &Author::Visitor));
+    // The conversation enters the inbox with its first message.
     let row = advisor.next_summary_of(welcome.conversation).await;
     assert_eq!((row.unread, row.last_seq), (1, 1));
     assert_eq!(row.last_message.unwrap().text, "Hello, is anyone there?");
@@ -99,6 +96,16 @@ async fn the_same_message_id_sent_twice_is_stored_once_and_acked_with_the_same_s
     let mut tab = relay.visitor().await;
     tab.hello(Some(&welcome.token), 1).await.unwrap();
     assert_eq!(tab.say("dup-1", "only once please").await.unwrap(), first);
+}
+
+#[tokio::test]
+async fn a_visitor_who_only_opened_the_panel_is_not_in_the_inbox() {
+    let relay = TestRelay::start().await;
+    let (_silent, _) = relay.new_visitor().await;
+    let (mut talker, w) = relay.new_visitor().await;
+    talker.say("t-1", "hi").await.unwrap();
+    let (_advisor, inbox) = relay.advisor().await;
+    assert_eq!(inbox.iter().map(|c| c.id).collect::<Vec<_>>(), vec![w.conversation]);
 }
 
 #[tokio::test]

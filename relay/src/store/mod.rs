@@ -128,7 +128,8 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_read(&self, conversation: ConversationId, reader: Reader, up_to: Seq) -> StoreResult<Seq>;
 
     async fn conversation_summary(&self, conversation: ConversationId) -> StoreResult<Option<ConversationSummary>>;
-    /// The inbox, newest activity first.
+    /// The inbox, newest activity first. A conversation enters it with its first message: a visitor
+    /// who only opened the panel is not a conversation yet.
     async fn list_conversations(&self, limit: usize) -> StoreResult<Vec<ConversationSummary>>;
 
     async fn create_advisor(&self, email: &str, name: &str, password_hash: &str, now: i64) -> StoreResult<AdvisorInfo>;

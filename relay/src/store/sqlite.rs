@@ -364,7 +364,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_conversations(&self, limit: usize) -> StoreResult<Vec<ConversationSummary>> {
-        let sql = format!("{SUMMARY_SELECT} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?");
+        let sql = format!("{SUMMARY_SELECT} WHERE c.last_seq > 0 ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?");
         let rows = sqlx::query(&sql).bind(limit as i64).fetch_all(&self.pool).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {

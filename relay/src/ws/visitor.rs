@@ -212,7 +212,6 @@ impl Session {
             site: self.site.info(),
         };
         let conversation = thread.conversation;
-        let created = thread.last_seq == 0 && last_seq == 0;
         self.thread = Some(thread);
         if !send(sink, &welcome).await {
             return false;
@@ -232,9 +231,6 @@ impl Session {
             }
         }
         self.replayed_up_to = cursor;
-        if created {
-            conversation::announce_conversation(&self.state, conversation).await;
-        }
         true
     }
 
