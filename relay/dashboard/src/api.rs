@@ -1,0 +1,97 @@
+//! The relay's HTTP endpoints the dashboard calls (same origin, session cookie).
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use shared::{AdvisorInfo, ErrorCode, ErrorFrame};
+use web_sys::RequestCredentials;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 401: no session, or wrong e-mail/password; the relay's message.
+    Unauthorized(String),
+    /// Any other refusal, with the relay's message.
+    Refused(ErrorFrame),
+    /// The relay could not be reached.
+    Network(String),
+}
+
+impl ApiError {
+    /// A sentence for the advisor.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Unauthorized(m) => m.clone(),
+            ApiError::Refused(e) => e.message.clone(),
+            ApiError::Network(_) => "Can't reach the Confab server. Check your connection and try again.".into(),
+        }
+    }
+}
+
+/// Who is logged in, or `Unauthorized`.
+pub async fn me() -> Result<AdvisorInfo, ApiError> {
+    let response = send(Request::get("/api/v1/auth/me")).await?;
+    json_or_error(response).await
+}
+
+pub async fn login(email: &str, password: &str) -> Result<AdvisorInfo, ApiError> {
+    #[derive(serde::Serialize)]
+    struct Login<'a> {
+        email: &'a str,
+        password: &'a str,
+    }
+    // `.json` sets `Content-Type: application/json`, which the relay requires (CSRF).
+    let request = Request::post("/api/v1/auth/login")
+        .credentials(RequestCredentials::Include)
+        .json(&Login { email, password })
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    let response = request.send().await.map_err(|e| ApiError::Network(e.to_string()))?;
+    json_or_error(response).await
+}
+
+pub async fn logout() -> Result<(), ApiError> {
+    let request = Request::post("/api/v1/auth/logout")
+        .credentials(RequestCredentials::Include)
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    let response = request.send().await.map_err(|e| ApiError::Network(e.to_string()))?;
+    if response.ok() {
+        Ok(())
+    } else {
+        Err(error_of(response).await)
+    }
+}
+
+async fn send(builder: RequestBuilder) -> Result<Response, ApiError> {
+    builder
+        .credentials(RequestCredentials::Include)
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))
+}
+
+async fn json_or_error<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+    if response.ok() {
+        response.json::<T>().await.map_err(|e| {
+            ApiError::Refused(ErrorFrame::new(
+                ErrorCode::Internal,
+                format!("Unexpected answer from the server ({e})."),
+            ))
+        })
+    } else {
+        Err(error_of(response).await)
+    }
+}
+
+async fn error_of(response: Response) -> ApiError {
+    let status = response.status();
+    let body = response.json::<ErrorFrame>().await.unwrap_or_else(|_| {
+        ErrorFrame::new(
+            ErrorCode::Unknown,
+            format!("The server answered {status} {}.", response.status_text()),
+        )
+    });
+    if status == 401 {
+        ApiError::Unauthorized(body.message)
+    } else {
+        ApiError::Refused(body)
+    }
+}

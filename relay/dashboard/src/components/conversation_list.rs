@@ -1,0 +1,241 @@
+//! The inbox: one row per conversation, newest activity first, updated live.
+
+use leptos::ev::KeyboardEvent;
+use leptos::prelude::*;
+use shared::{AdvisorId, ConversationId};
+use wasm_bindgen::JsCast;
+
+use super::initials;
+use crate::format;
+use crate::state::Model;
+use crate::text::{one_line, preview};
+use crate::Ctx;
+
+/// What one row shows; a row is re-rendered exactly when this changes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RowView {
+    pub id: ConversationId,
+    pub name: String,
+    pub initials: String,
+    pub site: String,
+    pub time: String,
+    pub full_time: String,
+    pub preview: String,
+    pub unread: u32,
+    pub typing: bool,
+}
+
+/// The rows of the inbox, in the model's order.
+pub fn rows(model: &Model, now: i64, tz: impl Fn(i64) -> i32 + Copy) -> Vec<RowView> {
+    let me: Option<AdvisorId> = model.me.as_ref().map(|a| a.id);
+    model
+        .conversations
+        .iter()
+        .map(|c| RowView {
+            id: c.id,
+            name: c.visitor_name.clone(),
+            initials: initials(&c.visitor_name),
+            site: c.site_name.clone(),
+            time: format::relative(c.last_activity_at, now, tz),
+            full_time: format::full(c.last_activity_at, tz(c.last_activity_at)),
+            preview: preview(c.last_message.as_ref(), me),
+            unread: c.unread,
+            typing: model.is_typing(c.id),
+        })
+        .collect()
+}
+
+#[component]
+pub fn ConversationList() -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let rows = Memo::new(move |_| {
+        let now = ctx.now.get();
+        ctx.model.with(|m| rows(m, now, format::tz_offset))
+    });
+    let ready = Memo::new(move |_| ctx.model.with(|m| m.ready || !m.conversations.is_empty()));
+    let selected = Memo::new(move |_| ctx.model.with(|m| m.open.as_ref().map(|o| o.id)));
+    let total = Memo::new(move |_| rows.with(|r| r.len()));
+
+    // Up/Down move between rows; Enter or Space (native to buttons) opens one.
+    let on_keydown = move |ev: KeyboardEvent| {
+        let forward = match ev.key().as_str() {
+            "ArrowDown" => true,
+            "ArrowUp" => false,
+            _ => return,
+        };
+        let Some(li) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| el.closest("li").ok().flatten())
+        else {
+            return;
+        };
+        let sibling = if forward {
+            li.next_element_sibling()
+        } else {
+            li.previous_element_sibling()
+        };
+        if let Some(button) = sibling
+            .and_then(|s| s.query_selector(".conv-item").ok().flatten())
+            .and_then(|b| b.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            ev.prevent_default();
+            let _ = button.focus();
+        }
+    };
+
+    view! {
+        <nav class="inbox" aria-label="Conversations">
+            <div class="inbox-head">
+                <h2 class="inbox-title">"Conversations"</h2>
+                <span class="inbox-count">{move || total.get()}</span>
+            </div>
+            <ul class="conv-list" on:keydown=on_keydown>
+                <For each=move || rows.with(|r| r.iter().map(|row| row.id).collect::<Vec<_>>()) key=|id| *id let:id>
+                    <ConversationRow id rows selected />
+                </For>
+            </ul>
+            {move || {
+                (total.get() == 0)
+                    .then(|| {
+                        if ready.get() {
+                            view! {
+                                <p class="conv-empty">
+                                    "No conversations yet — they appear here as soon as a visitor writes."
+                                </p>
+                            }
+                            .into_any()
+                        } else {
+                            view! { <p class="conv-empty">"Loading conversations…"</p> }.into_any()
+                        }
+                    })
+            }}
+        </nav>
+    }
+}
+
+/// One row, keyed by conversation: its contents follow `rows` in place, so a new message or the
+/// ticking clock never rebuilds the row (nor takes keyboard focus away from it).
+#[component]
+fn ConversationRow(
+    id: ConversationId,
+    rows: Memo<Vec<RowView>>,
+    selected: Memo<Option<ConversationId>>,
+) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let row = Memo::new(move |_| rows.with(|r| r.iter().find(|x| x.id == id).cloned()));
+    let field = move |f: fn(&RowView) -> String| move || row.with(|r| r.as_ref().map(f).unwrap_or_default());
+    let unread = move || row.with(|r| r.as_ref().map_or(0, |r| r.unread));
+    let has_unread = move || unread() > 0;
+    let typing = move || row.with(|r| r.as_ref().is_some_and(|r| r.typing));
+    let no_preview = move || row.with(|r| r.as_ref().is_none_or(|r| r.preview.is_empty()));
+    let active = move || selected.get() == Some(id);
+    let label = move || {
+        row.with(|r| match r {
+            Some(r) if r.unread > 0 => format!("{}, {} unread", r.name, r.unread),
+            Some(r) => r.name.clone(),
+            None => String::new(),
+        })
+    };
+    let preview_text = move || {
+        row.with(|r| match r {
+            Some(r) if r.typing => "typing…".to_owned(),
+            Some(r) if r.preview.is_empty() => "No messages yet".to_owned(),
+            Some(r) => r.preview.clone(),
+            None => String::new(),
+        })
+    };
+    view! {
+        <li>
+            <button
+                type="button"
+                class="conv-item"
+                class:active=active
+                class:unread=has_unread
+                data-id=id.0
+                aria-current=move || active().then_some("true")
+                aria-label=label
+                on:click=move |_| ctx.select(id)
+            >
+                <span class="avatar" data-hue=id.0.rem_euclid(6) aria-hidden="true">
+                    {field(|r| r.initials.clone())}
+                </span>
+                <span class="conv-body">
+                    <span class="conv-line">
+                        <span class="conv-name">{field(|r| r.name.clone())}</span>
+                        <time class="conv-time" title=field(|r| r.full_time.clone())>
+                            {field(|r| r.time.clone())}
+                        </time>
+                    </span>
+                    <span class="conv-site">{field(|r| one_line(&r.site, 60))}</span>
+                    <span class="conv-line">
+                        <span class="conv-preview" class:typing=typing class:empty=no_preview>
+                            {preview_text}
+                        </span>
+                        {move || {
+                            let n = unread();
+                            (n > 0)
+                                .then(|| {
+                                    view! {
+                                        <span class="conv-unread" aria-hidden="true">
+                                            {if n > 99 { "99+".to_owned() } else { n.to_string() }}
+                                        </span>
+                                    }
+                                })
+                        }}
+                    </span>
+                </span>
+            </button>
+        </li>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::{AdvisorInfo, Author, Channel, ClientMsgId, ConversationSummary, Message};
+
+    fn summary(id: i64, at: i64, unread: u32, last: Option<Message>) -> ConversationSummary {
+        ConversationSummary {
+            id: ConversationId(id),
+            visitor_name: format!("Visitor {id}"),
+            site_name: "Demo shop".into(),
+            channel: Channel::Web,
+            last_seq: 1,
+            last_message: last,
+            last_activity_at: at,
+            unread,
+            page: None,
+        }
+    }
+
+    #[test]
+    fn rows_show_name_site_age_preview_and_unread() {
+        let mut model = Model::new(Some(AdvisorInfo {
+            id: AdvisorId(1),
+            name: "Dana".into(),
+            email: "d@x".into(),
+        }));
+        let mine = Message {
+            id: ClientMsgId::from("a"),
+            conversation: ConversationId(2),
+            seq: 1,
+            author: Author::Advisor {
+                id: AdvisorId(1),
+                name: "Dana".into(),
+            },
+            channel: Channel::Web,
+            text: "Sure,\nI'll check".into(),
+            sent_at: 0,
+        };
+        model.conversations = vec![summary(2, 0, 0, Some(mine)), summary(1, 0, 3, None)];
+        let r = rows(&model, 5 * format::MINUTE, |_| 0);
+        assert_eq!(r[0].name, "Visitor 2");
+        assert_eq!(r[0].initials, "V2");
+        assert_eq!(r[0].site, "Demo shop");
+        assert_eq!(r[0].time, "5 min");
+        assert_eq!(r[0].preview, "You: Sure, I'll check");
+        assert_eq!(r[1].unread, 3);
+        assert_eq!(r[1].preview, "");
+    }
+}

@@ -1,0 +1,212 @@
+//! Time formatting for the inbox and the thread. Pure functions over "milliseconds since the epoch"
+//! plus the local UTC offset, so they run (and are tested) natively; the browser supplies the offset.
+
+pub const MINUTE: i64 = 60_000;
+pub const HOUR: i64 = 60 * MINUTE;
+pub const DAY: i64 = 24 * HOUR;
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// The local UTC offset at `ms`, in minutes east of UTC (UTC+2 → 120). Asked per instant because of
+/// daylight saving time.
+#[cfg(target_arch = "wasm32")]
+pub fn tz_offset(ms: i64) -> i32 {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    -(date.get_timezone_offset() as i32)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub fn tz_offset(_ms: i64) -> i32 {
+    0
+}
+
+/// A wall-clock reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Local {
+    pub year: i64,
+    /// 1..=12
+    pub month: u32,
+    /// 1..=31
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    /// 0 = Monday … 6 = Sunday
+    pub weekday: u32,
+    /// Days since 1970-01-01 in local time: equal for two instants on the same local day.
+    pub day_number: i64,
+}
+
+/// `ms` read on a clock `offset_min` minutes east of UTC.
+pub fn local(ms: i64, offset_min: i32) -> Local {
+    let local_ms = ms + offset_min as i64 * MINUTE;
+    let day_number = local_ms.div_euclid(DAY);
+    let in_day = local_ms.rem_euclid(DAY);
+    let (year, month, day) = civil_from_days(day_number);
+    Local {
+        year,
+        month,
+        day,
+        hour: (in_day / HOUR) as u32,
+        minute: ((in_day % HOUR) / MINUTE) as u32,
+        // 1970-01-01 was a Thursday (3 when Monday is 0).
+        weekday: (day_number + 3).rem_euclid(7) as u32,
+        day_number,
+    }
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// "14:05" — the time of a message.
+pub fn clock(ms: i64, offset_min: i32) -> String {
+    let t = local(ms, offset_min);
+    format!("{:02}:{:02}", t.hour, t.minute)
+}
+
+/// The short age shown on an inbox row: "now", "12 min", "14:05" (earlier today), "Yesterday",
+/// "Tue" (this week), "12 Mar", "12 Mar 2025".
+pub fn relative(ms: i64, now: i64, tz: impl Fn(i64) -> i32) -> String {
+    let age = now - ms;
+    if age < MINUTE {
+        return "now".into();
+    }
+    if age < HOUR {
+        return format!("{} min", age / MINUTE);
+    }
+    let then = local(ms, tz(ms));
+    let today = local(now, tz(now));
+    let days = today.day_number - then.day_number;
+    match days {
+        d if d <= 0 => format!("{:02}:{:02}", then.hour, then.minute),
+        1 => "Yesterday".into(),
+        2..=6 => WEEKDAYS[then.weekday as usize][..3].into(),
+        _ if then.year == today.year => format!("{} {}", then.day, &MONTHS[then.month as usize - 1][..3]),
+        _ => format!("{} {} {}", then.day, &MONTHS[then.month as usize - 1][..3], then.year),
+    }
+}
+
+/// The label of a day separator in a thread: "Today", "Yesterday", "Tuesday 17 November",
+/// "17 November 2025" (another year).
+pub fn day_label(ms: i64, now: i64, tz: impl Fn(i64) -> i32) -> String {
+    let then = local(ms, tz(ms));
+    let today = local(now, tz(now));
+    match today.day_number - then.day_number {
+        0 => "Today".into(),
+        1 => "Yesterday".into(),
+        _ if then.year == today.year => format!(
+            "{} {} {}",
+            WEEKDAYS[then.weekday as usize],
+            then.day,
+            MONTHS[then.month as usize - 1]
+        ),
+        _ => format!("{} {} {}", then.day, MONTHS[then.month as usize - 1], then.year),
+    }
+}
+
+/// A full timestamp for tooltips: "Tuesday 17 November 2026, 14:05".
+pub fn full(ms: i64, offset_min: i32) -> String {
+    let t = local(ms, offset_min);
+    format!(
+        "{} {} {} {}, {:02}:{:02}",
+        WEEKDAYS[t.weekday as usize],
+        t.day,
+        MONTHS[t.month as usize - 1],
+        t.year,
+        t.hour,
+        t.minute
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // 2026-11-17 14:05:00 UTC, a Tuesday.
+    const TUE: i64 = 1_794_924_300_000;
+
+    fn utc(_: i64) -> i32 {
+        0
+    }
+
+    #[test]
+    fn local_reads_a_known_instant() {
+        let t = local(TUE, 0);
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.minute, t.weekday),
+            (2026, 11, 17, 14, 5, 1)
+        );
+        assert_eq!(local(0, 0).weekday, 3, "1970-01-01 was a Thursday");
+        let leap = local(951_782_400_000, 0); // 2000-02-29
+        assert_eq!((leap.year, leap.month, leap.day), (2000, 2, 29));
+    }
+
+    #[test]
+    fn offset_moves_the_clock_and_can_change_the_day() {
+        assert_eq!(clock(TUE, 120), "16:05");
+        assert_eq!(clock(TUE, -15 * 60), "23:05");
+        assert_eq!(local(TUE, -15 * 60).day, 16);
+        assert_eq!(local(TUE, 10 * 60).day, 18);
+    }
+
+    #[test]
+    fn relative_time_grows_coarser_with_age() {
+        assert_eq!(relative(TUE, TUE + 20_000, utc), "now");
+        assert_eq!(relative(TUE, TUE + 12 * MINUTE, utc), "12 min");
+        assert_eq!(relative(TUE, TUE + 3 * HOUR, utc), "14:05");
+        assert_eq!(relative(TUE, TUE + DAY, utc), "Yesterday");
+        assert_eq!(relative(TUE, TUE + 3 * DAY, utc), "Tue");
+        assert_eq!(relative(TUE, TUE + 30 * DAY, utc), "17 Nov");
+        assert_eq!(relative(TUE, TUE + 400 * DAY, utc), "17 Nov 2026");
+    }
+
+    #[test]
+    fn relative_time_uses_local_days() {
+        // 14:05 UTC is already the next day at UTC+10; one hour later it is still that day there.
+        assert_eq!(relative(TUE, TUE + 2 * HOUR, |_| 600), "00:05");
+        // 23:30 local yesterday → "Yesterday" although less than a day ago.
+        let late = TUE + 9 * HOUR + 25 * MINUTE; // 23:30 UTC
+        assert_eq!(relative(late, late + 2 * HOUR, utc), "Yesterday");
+    }
+
+    #[test]
+    fn day_labels_name_today_yesterday_and_dates() {
+        assert_eq!(day_label(TUE, TUE + HOUR, utc), "Today");
+        assert_eq!(day_label(TUE, TUE + DAY, utc), "Yesterday");
+        assert_eq!(day_label(TUE, TUE + 5 * DAY, utc), "Tuesday 17 November");
+        assert_eq!(day_label(TUE, TUE + 365 * DAY, utc), "17 November 2026");
+        assert_eq!(full(TUE, 0), "Tuesday 17 November 2026, 14:05");
+    }
+}

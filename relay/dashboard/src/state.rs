@@ -1,0 +1,864 @@
+//! The dashboard's model of the advisor socket: the inbox, the open thread and the replies not yet
+//! acknowledged. Pure: every input (a frame from the relay, a click, the socket going up or down)
+//! is a method that updates the model and returns the frames to send, so the protocol logic runs in
+//! native unit tests. `lib.rs` keeps one `Model` in a signal and hands the returned frames to the
+//! socket.
+
+use shared::limits::{text_chars, MAX_REPLAY, MAX_TEXT_CHARS};
+use shared::{
+    AdvisorClientFrame as Out, AdvisorInfo, AdvisorServerFrame as In, Author, Channel, ClientMsgId, ConversationId,
+    ConversationSummary, Message, Seq, PROTOCOL_VERSION,
+};
+
+/// Where a reply of ours stands before the relay has committed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Sent (or waiting for the socket); no `ack` yet.
+    Sending,
+    /// The relay refused it; the readable reason. Retrying re-sends the same id.
+    Failed(String),
+}
+
+/// A reply written here and not yet acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub id: ClientMsgId,
+    pub conversation: ConversationId,
+    pub text: String,
+    pub created_at: i64,
+    pub delivery: Delivery,
+}
+
+/// The conversation on screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenThread {
+    pub id: ConversationId,
+    /// Committed messages, ascending by seq, each seq once.
+    pub messages: Vec<Message>,
+    /// The first `history` has arrived.
+    pub loaded: bool,
+    /// Why the thread could not be loaded.
+    pub error: Option<String>,
+    /// The `ref` of the `open` we are waiting on.
+    pending_ref: Option<String>,
+    /// Highest seq we have told the relay we read.
+    read_up_to: Seq,
+}
+
+impl OpenThread {
+    fn new(id: ConversationId) -> Self {
+        OpenThread {
+            id,
+            messages: Vec::new(),
+            loaded: false,
+            error: None,
+            pending_ref: None,
+            read_up_to: 0,
+        }
+    }
+
+    pub fn highest_seq(&self) -> Seq {
+        self.messages.last().map_or(0, |m| m.seq)
+    }
+
+    /// Insert keeping seq order; a seq we already hold is skipped. Returns whether anything changed.
+    fn insert(&mut self, message: Message) -> bool {
+        match self.messages.binary_search_by_key(&message.seq, |m| m.seq) {
+            Ok(_) => false,
+            Err(at) => {
+                self.messages.insert(at, message);
+                true
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    Empty,
+    TooLong,
+    NoConversation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Model {
+    pub me: Option<AdvisorInfo>,
+    /// The inbox, newest activity first.
+    pub conversations: Vec<ConversationSummary>,
+    pub open: Option<OpenThread>,
+    /// Replies not yet acknowledged, oldest first, in any conversation.
+    pub outbox: Vec<Outgoing>,
+    /// Conversations whose visitor is typing.
+    pub typing: Vec<ConversationId>,
+    /// A relay error that answers nothing on screen (shown in a banner until dismissed).
+    pub notice: Option<String>,
+    /// The socket has been greeted (`welcome` received) and frames can be sent.
+    pub ready: bool,
+    /// The tab is visible: an open thread counts as read.
+    pub visible: bool,
+    next_ref: u64,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model {
+            me: None,
+            conversations: Vec::new(),
+            open: None,
+            outbox: Vec::new(),
+            typing: Vec::new(),
+            notice: None,
+            ready: false,
+            visible: true,
+            next_ref: 0,
+        }
+    }
+}
+
+impl Model {
+    pub fn new(me: Option<AdvisorInfo>) -> Self {
+        Model { me, ..Model::default() }
+    }
+
+    // ---- socket lifecycle ----
+
+    /// The socket opened: greet.
+    pub fn connected(&mut self) -> Vec<Out> {
+        self.ready = false;
+        vec![Out::Hello { v: PROTOCOL_VERSION }]
+    }
+
+    /// The socket closed. Unacknowledged replies stay "sending" and go again after the next
+    /// `welcome`; the open thread is re-opened from the highest seq held.
+    pub fn disconnected(&mut self) {
+        self.ready = false;
+        self.typing.clear();
+        if let Some(open) = &mut self.open {
+            open.pending_ref = None;
+        }
+    }
+
+    // ---- frames from the relay ----
+
+    pub fn apply(&mut self, frame: In) -> Vec<Out> {
+        let mut out = Vec::new();
+        match frame {
+            In::Welcome {
+                advisor,
+                mut conversations,
+                ..
+            } => {
+                self.me = Some(advisor);
+                sort_inbox(&mut conversations);
+                self.conversations = conversations;
+                self.ready = true;
+                out.extend(self.request_open());
+                for item in &self.outbox {
+                    if item.delivery == Delivery::Sending {
+                        out.push(send_frame(item));
+                    }
+                }
+                self.mask_unread();
+            }
+            In::Conversation { conversation } => {
+                self.upsert(conversation);
+                self.mask_unread();
+            }
+            In::History {
+                reference,
+                conversation,
+                messages,
+                last_seq,
+            } => {
+                let Some(open) = &mut self.open else { return out };
+                if open.id != conversation || open.pending_ref.as_deref() != Some(reference.as_str()) {
+                    return out; // the answer to an `open` we have since moved away from
+                }
+                open.pending_ref = None;
+                open.loaded = true;
+                open.error = None;
+                let full_page = messages.len() >= MAX_REPLAY;
+                for message in messages {
+                    self.outbox
+                        .retain(|o| o.id != message.id || o.conversation != message.conversation);
+                    open.insert(message);
+                }
+                if full_page && open.highest_seq() < last_seq {
+                    out.extend(self.request_open()); // the relay replays at most MAX_REPLAY at once
+                }
+                out.extend(self.maybe_read());
+            }
+            In::Message { message } => {
+                self.outbox
+                    .retain(|o| o.id != message.id || o.conversation != message.conversation);
+                self.note_in_row(&message, true);
+                let from_visitor = message.is_from_visitor();
+                let conversation = message.conversation;
+                if let Some(open) = &mut self.open {
+                    if open.id == message.conversation {
+                        let gap = open.loaded && open.pending_ref.is_none() && message.seq > open.highest_seq() + 1;
+                        if gap {
+                            out.extend(self.request_open());
+                        }
+                        if let Some(open) = &mut self.open {
+                            open.insert(message);
+                        }
+                        out.extend(self.maybe_read());
+                    }
+                }
+                if from_visitor {
+                    // A visitor who just sent has stopped typing, whatever the last typing frame said.
+                    self.typing.retain(|c| *c != conversation);
+                }
+            }
+            In::Ack {
+                id,
+                conversation,
+                seq,
+                sent_at,
+            } => {
+                let Some(at) = self
+                    .outbox
+                    .iter()
+                    .position(|o| o.id == id && o.conversation == conversation)
+                else {
+                    return out; // a duplicate ack, or the message frame came first
+                };
+                let item = self.outbox.remove(at);
+                let author = match &self.me {
+                    Some(me) => Author::Advisor {
+                        id: me.id,
+                        name: me.name.clone(),
+                    },
+                    None => Author::Unknown,
+                };
+                let message = Message {
+                    id,
+                    conversation,
+                    seq,
+                    author,
+                    channel: Channel::Web,
+                    text: item.text,
+                    sent_at,
+                };
+                self.note_in_row(&message, false);
+                if let Some(open) = &mut self.open {
+                    if open.id == conversation {
+                        open.insert(message);
+                        out.extend(self.maybe_read());
+                    }
+                }
+            }
+            In::Typing { conversation, on } => {
+                self.typing.retain(|c| *c != conversation);
+                if on {
+                    self.typing.push(conversation);
+                }
+            }
+            In::Error(error) => {
+                let reference = error.reference.as_deref();
+                if let Some(item) = self.outbox.iter_mut().find(|o| Some(o.id.as_str()) == reference) {
+                    item.delivery = Delivery::Failed(error.message);
+                } else if let Some(open) = self
+                    .open
+                    .as_mut()
+                    .filter(|o| o.pending_ref.is_some() && o.pending_ref.as_deref() == reference)
+                {
+                    open.pending_ref = None;
+                    open.loaded = true;
+                    open.error = Some(error.message);
+                } else {
+                    self.notice = Some(error.message);
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    // ---- what the advisor does ----
+
+    /// Show a conversation and load its thread.
+    pub fn select(&mut self, id: ConversationId) -> Vec<Out> {
+        if self.open.as_ref().is_some_and(|o| o.id == id) {
+            return Vec::new();
+        }
+        self.open = Some(OpenThread::new(id));
+        self.request_open().into_iter().collect()
+    }
+
+    /// Queue a reply to the open conversation with the client id `id`; returns the frames to send.
+    pub fn compose(&mut self, id: ClientMsgId, text: &str, now: i64) -> Result<Vec<Out>, SendError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(SendError::Empty);
+        }
+        if text_chars(text) > MAX_TEXT_CHARS {
+            return Err(SendError::TooLong);
+        }
+        let conversation = self.open.as_ref().ok_or(SendError::NoConversation)?.id;
+        let item = Outgoing {
+            id,
+            conversation,
+            text: text.to_owned(),
+            created_at: now,
+            delivery: Delivery::Sending,
+        };
+        let out = if self.ready {
+            vec![send_frame(&item)]
+        } else {
+            Vec::new()
+        };
+        self.outbox.push(item);
+        Ok(out)
+    }
+
+    /// Send a failed reply again, with the same id.
+    pub fn retry(&mut self, id: &ClientMsgId) -> Vec<Out> {
+        let Some(item) = self.outbox.iter_mut().find(|o| &o.id == id) else {
+            return Vec::new();
+        };
+        item.delivery = Delivery::Sending;
+        if self.ready {
+            vec![send_frame(item)]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Drop a failed reply.
+    pub fn discard(&mut self, id: &ClientMsgId) {
+        self.outbox.retain(|o| &o.id != id);
+    }
+
+    pub fn set_visible(&mut self, visible: bool) -> Vec<Out> {
+        self.visible = visible;
+        self.maybe_read().into_iter().collect()
+    }
+
+    // ---- reading the model ----
+
+    pub fn total_unread(&self) -> u32 {
+        self.conversations.iter().map(|c| c.unread).sum()
+    }
+
+    pub fn conversation(&self, id: ConversationId) -> Option<&ConversationSummary> {
+        self.conversations.iter().find(|c| c.id == id)
+    }
+
+    pub fn is_typing(&self, id: ConversationId) -> bool {
+        self.typing.contains(&id)
+    }
+
+    /// Replies of the open conversation still in the outbox.
+    pub fn pending_in(&self, id: ConversationId) -> impl Iterator<Item = &Outgoing> {
+        self.outbox.iter().filter(move |o| o.conversation == id)
+    }
+
+    // ---- internals ----
+
+    fn request_open(&mut self) -> Option<Out> {
+        if !self.ready {
+            return None;
+        }
+        let open = self.open.as_mut()?;
+        self.next_ref += 1;
+        let reference = format!("open-{}", self.next_ref);
+        open.pending_ref = Some(reference.clone());
+        Some(Out::Open {
+            reference,
+            conversation: open.id,
+            after_seq: open.highest_seq(),
+        })
+    }
+
+    /// Tell the relay the open thread has been seen, when the tab is visible.
+    fn maybe_read(&mut self) -> Option<Out> {
+        if !self.ready || !self.visible {
+            return None;
+        }
+        let open = self.open.as_mut().filter(|o| o.loaded)?;
+        let up_to = open.highest_seq();
+        let conversation = open.id;
+        let out = if up_to > open.read_up_to {
+            open.read_up_to = up_to;
+            Some(Out::Read { conversation, up_to })
+        } else {
+            None
+        };
+        self.mask_unread();
+        out
+    }
+
+    /// The relay's unread count of the open, visible conversation may lag behind our `read`: show 0
+    /// as soon as everything the row counts has been read.
+    fn mask_unread(&mut self) {
+        if !self.visible {
+            return;
+        }
+        let Some(open) = &self.open else { return };
+        if let Some(row) = self.conversations.iter_mut().find(|c| c.id == open.id) {
+            if open.read_up_to >= row.last_seq {
+                row.unread = 0;
+            }
+        }
+    }
+
+    fn upsert(&mut self, summary: ConversationSummary) {
+        self.conversations.retain(|c| c.id != summary.id);
+        self.conversations.push(summary);
+        sort_inbox(&mut self.conversations);
+    }
+
+    /// Reflect a newer message in its inbox row until the relay's `conversation` frame replaces it.
+    fn note_in_row(&mut self, message: &Message, count_unread: bool) {
+        let Some(row) = self.conversations.iter_mut().find(|c| c.id == message.conversation) else {
+            return;
+        };
+        if message.seq <= row.last_seq {
+            return;
+        }
+        row.last_seq = message.seq;
+        row.last_activity_at = row.last_activity_at.max(message.sent_at);
+        row.last_message = Some(message.clone());
+        if count_unread && message.is_from_visitor() {
+            row.unread += 1;
+        }
+        sort_inbox(&mut self.conversations);
+    }
+}
+
+/// Newest activity first; ties broken by id so the order is stable.
+pub fn sort_inbox(rows: &mut [ConversationSummary]) {
+    rows.sort_by(|a, b| b.last_activity_at.cmp(&a.last_activity_at).then(b.id.cmp(&a.id)));
+}
+
+fn send_frame(item: &Outgoing) -> Out {
+    Out::Send {
+        id: item.id.clone(),
+        conversation: item.conversation,
+        text: item.text.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::{AdvisorId, ErrorCode, ErrorFrame};
+
+    const C1: ConversationId = ConversationId(1);
+    const C2: ConversationId = ConversationId(2);
+
+    fn me() -> AdvisorInfo {
+        AdvisorInfo {
+            id: AdvisorId(7),
+            name: "Dana".into(),
+            email: "dana@shop.example".into(),
+        }
+    }
+
+    fn row(id: ConversationId, at: i64, last_seq: Seq, unread: u32) -> ConversationSummary {
+        ConversationSummary {
+            id,
+            visitor_name: format!("Visitor {}", id.0),
+            site_name: "Shop".into(),
+            channel: Channel::Web,
+            last_seq,
+            last_message: None,
+            last_activity_at: at,
+            unread,
+            page: None,
+        }
+    }
+
+    fn visitor_msg(conversation: ConversationId, seq: Seq, text: &str) -> Message {
+        Message {
+            id: ClientMsgId(format!("v-{}-{seq}", conversation.0)),
+            conversation,
+            seq,
+            author: Author::Visitor,
+            channel: Channel::Web,
+            text: text.into(),
+            sent_at: 1000 + seq as i64,
+        }
+    }
+
+    fn welcomed(rows: Vec<ConversationSummary>) -> Model {
+        let mut m = Model::default();
+        assert_eq!(m.connected(), vec![Out::Hello { v: PROTOCOL_VERSION }]);
+        m.apply(In::Welcome {
+            v: PROTOCOL_VERSION,
+            advisor: me(),
+            conversations: rows,
+        });
+        m
+    }
+
+    fn open_ref(frames: &[Out]) -> String {
+        frames
+            .iter()
+            .find_map(|f| match f {
+                Out::Open { reference, .. } => Some(reference.clone()),
+                _ => None,
+            })
+            .expect("an open frame")
+    }
+
+    /// Select `id` and answer with a history of `messages`.
+    fn opened(m: &mut Model, id: ConversationId, messages: Vec<Message>) -> Vec<Out> {
+        let reference = open_ref(&m.select(id));
+        let last_seq = messages.last().map_or(0, |x| x.seq);
+        m.apply(In::History {
+            reference,
+            conversation: id,
+            messages,
+            last_seq,
+        })
+    }
+
+    #[test]
+    fn welcome_fills_the_inbox_newest_first() {
+        let m = welcomed(vec![row(C1, 10, 1, 1), row(C2, 20, 3, 2)]);
+        assert_eq!(m.me, Some(me()));
+        assert!(m.ready);
+        assert_eq!(m.conversations.iter().map(|c| c.id).collect::<Vec<_>>(), vec![C2, C1]);
+        assert_eq!(m.total_unread(), 3);
+    }
+
+    #[test]
+    fn conversation_frames_replace_rows_and_resort() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0), row(C2, 20, 1, 0)]);
+        m.apply(In::Conversation {
+            conversation: row(C1, 30, 2, 1),
+        });
+        assert_eq!(m.conversations.iter().map(|c| c.id).collect::<Vec<_>>(), vec![C1, C2]);
+        assert_eq!(m.conversations[0].unread, 1);
+        m.apply(In::Conversation {
+            conversation: row(ConversationId(3), 40, 1, 1),
+        });
+        assert_eq!(m.conversations.len(), 3);
+        assert_eq!(m.conversations[0].id, ConversationId(3));
+    }
+
+    #[test]
+    fn opening_loads_history_and_marks_it_read() {
+        let mut m = welcomed(vec![row(C1, 10, 2, 2)]);
+        let frames = m.select(C1);
+        assert!(matches!(
+            &frames[..],
+            [Out::Open {
+                conversation: C1,
+                after_seq: 0,
+                ..
+            }]
+        ));
+        let reference = open_ref(&frames);
+        let out = m.apply(In::History {
+            reference,
+            conversation: C1,
+            messages: vec![visitor_msg(C1, 1, "hi"), visitor_msg(C1, 2, "anyone?")],
+            last_seq: 2,
+        });
+        assert_eq!(
+            out,
+            vec![Out::Read {
+                conversation: C1,
+                up_to: 2
+            }]
+        );
+        let open = m.open.as_ref().unwrap();
+        assert!(open.loaded);
+        assert_eq!(open.messages.len(), 2);
+        assert_eq!(m.conversations[0].unread, 0, "unread clears at once");
+    }
+
+    #[test]
+    fn history_for_a_thread_we_left_is_ignored() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0), row(C2, 20, 1, 0)]);
+        let r1 = open_ref(&m.select(C1));
+        m.select(C2);
+        m.apply(In::History {
+            reference: r1,
+            conversation: C1,
+            messages: vec![visitor_msg(C1, 1, "x")],
+            last_seq: 1,
+        });
+        let open = m.open.as_ref().unwrap();
+        assert_eq!(open.id, C2);
+        assert!(open.messages.is_empty() && !open.loaded);
+    }
+
+    #[test]
+    fn live_messages_append_once_and_are_read_when_visible() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "hi")]);
+        let out = m.apply(In::Message {
+            message: visitor_msg(C1, 2, "hello?"),
+        });
+        assert_eq!(
+            out,
+            vec![Out::Read {
+                conversation: C1,
+                up_to: 2
+            }]
+        );
+        assert_eq!(
+            m.apply(In::Message {
+                message: visitor_msg(C1, 2, "hello?")
+            }),
+            vec![]
+        );
+        assert_eq!(m.open.as_ref().unwrap().messages.len(), 2);
+        assert_eq!(m.conversations[0].last_seq, 2);
+        assert_eq!(m.conversations[0].unread, 0);
+    }
+
+    #[test]
+    fn a_hidden_tab_does_not_read_until_it_is_visible_again() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "hi")]);
+        m.set_visible(false);
+        assert_eq!(
+            m.apply(In::Message {
+                message: visitor_msg(C1, 2, "there?")
+            }),
+            vec![]
+        );
+        assert_eq!(m.conversations[0].unread, 1);
+        assert_eq!(
+            m.set_visible(true),
+            vec![Out::Read {
+                conversation: C1,
+                up_to: 2
+            }]
+        );
+        assert_eq!(m.conversations[0].unread, 0);
+    }
+
+    #[test]
+    fn messages_of_other_conversations_update_their_row_only() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0), row(C2, 5, 1, 0)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "hi")]);
+        let out = m.apply(In::Message {
+            message: visitor_msg(C2, 2, "me too"),
+        });
+        assert_eq!(out, vec![]);
+        assert_eq!(m.conversations[0].id, C2, "moved to the top");
+        assert_eq!(m.conversations[0].unread, 1);
+        assert_eq!(m.conversations[0].last_message.as_ref().unwrap().text, "me too");
+        assert_eq!(m.open.as_ref().unwrap().messages.len(), 1);
+    }
+
+    #[test]
+    fn a_gap_in_live_messages_reloads_from_the_highest_seq() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "a")]);
+        let out = m.apply(In::Message {
+            message: visitor_msg(C1, 4, "d"),
+        });
+        assert!(
+            out.iter().any(|f| matches!(f, Out::Open { after_seq: 1, .. })),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn a_reply_is_sending_until_acked_then_committed() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "hi")]);
+        let id = ClientMsgId::from("c-1");
+        let out = m.compose(id.clone(), "  Hello! ", 2000).unwrap();
+        assert_eq!(
+            out,
+            vec![Out::Send {
+                id: id.clone(),
+                conversation: C1,
+                text: "Hello!".into()
+            }]
+        );
+        assert_eq!(m.pending_in(C1).count(), 1);
+        m.apply(In::Ack {
+            id: id.clone(),
+            conversation: C1,
+            seq: 2,
+            sent_at: 2001,
+        });
+        assert_eq!(m.outbox, vec![]);
+        let last = m.open.as_ref().unwrap().messages.last().unwrap().clone();
+        assert_eq!(
+            (last.seq, last.text.as_str(), last.id.clone()),
+            (2, "Hello!", id.clone())
+        );
+        assert_eq!(
+            last.author,
+            Author::Advisor {
+                id: AdvisorId(7),
+                name: "Dana".into()
+            }
+        );
+        assert_eq!(m.conversations[0].last_message.as_ref().unwrap().seq, 2);
+        // The relay's broadcast of the same message changes nothing.
+        m.apply(In::Message { message: last.clone() });
+        assert_eq!(m.open.as_ref().unwrap().messages.len(), 2);
+    }
+
+    #[test]
+    fn empty_and_too_long_replies_are_refused_locally() {
+        let mut m = welcomed(vec![row(C1, 10, 0, 0)]);
+        assert_eq!(m.compose("a".into(), "x", 0), Err(SendError::NoConversation));
+        opened(&mut m, C1, vec![]);
+        assert_eq!(m.compose("a".into(), " \n ", 0), Err(SendError::Empty));
+        assert_eq!(
+            m.compose("a".into(), &"x".repeat(MAX_TEXT_CHARS + 1), 0),
+            Err(SendError::TooLong)
+        );
+        assert!(m.compose("a".into(), &"é".repeat(MAX_TEXT_CHARS), 0).is_ok());
+    }
+
+    #[test]
+    fn an_error_for_a_reply_marks_it_failed_and_retry_resends_the_same_id() {
+        let mut m = welcomed(vec![row(C1, 10, 0, 0)]);
+        opened(&mut m, C1, vec![]);
+        let id = ClientMsgId::from("c-9");
+        m.compose(id.clone(), "hi", 0).unwrap();
+        m.apply(In::Error(
+            ErrorFrame::new(ErrorCode::RateLimited, "Slow down.").with_ref(Some("c-9".into())),
+        ));
+        assert_eq!(m.outbox[0].delivery, Delivery::Failed("Slow down.".into()));
+        assert_eq!(m.notice, None);
+        let out = m.retry(&id);
+        assert_eq!(
+            out,
+            vec![Out::Send {
+                id,
+                conversation: C1,
+                text: "hi".into()
+            }]
+        );
+        assert_eq!(m.outbox[0].delivery, Delivery::Sending);
+    }
+
+    #[test]
+    fn replies_unsent_when_the_socket_drops_go_again_after_welcome_with_the_same_id() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "hi")]);
+        m.compose("c-1".into(), "first", 0).unwrap();
+        m.disconnected();
+        assert_eq!(
+            m.compose("c-2".into(), "second", 1).unwrap(),
+            vec![],
+            "queued while offline"
+        );
+        assert_eq!(m.connected(), vec![Out::Hello { v: PROTOCOL_VERSION }]);
+        let out = m.apply(In::Welcome {
+            v: 1,
+            advisor: me(),
+            conversations: vec![row(C1, 10, 1, 0)],
+        });
+        assert!(
+            matches!(
+                &out[0],
+                Out::Open {
+                    conversation: C1,
+                    after_seq: 1,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+        let sends: Vec<_> = out
+            .iter()
+            .filter_map(|f| match f {
+                Out::Send { id, .. } => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sends, vec!["c-1", "c-2"]);
+    }
+
+    #[test]
+    fn history_after_reconnect_settles_replies_the_relay_already_had() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "hi")]);
+        m.compose("c-1".into(), "sent before the drop", 0).unwrap();
+        m.disconnected();
+        m.connected();
+        let out = m.apply(In::Welcome {
+            v: 1,
+            advisor: me(),
+            conversations: vec![row(C1, 10, 2, 0)],
+        });
+        let reference = open_ref(&out);
+        let mut mine = visitor_msg(C1, 2, "sent before the drop");
+        mine.id = "c-1".into();
+        mine.author = Author::Advisor {
+            id: AdvisorId(7),
+            name: "Dana".into(),
+        };
+        m.apply(In::History {
+            reference,
+            conversation: C1,
+            messages: vec![mine],
+            last_seq: 2,
+        });
+        assert_eq!(m.outbox, vec![]);
+        assert_eq!(m.open.as_ref().unwrap().messages.len(), 2);
+    }
+
+    #[test]
+    fn a_full_replay_page_asks_for_the_rest() {
+        let mut m = welcomed(vec![row(C1, 10, 600, 0)]);
+        let reference = open_ref(&m.select(C1));
+        let page: Vec<_> = (1..=MAX_REPLAY as u64).map(|s| visitor_msg(C1, s, "x")).collect();
+        let out = m.apply(In::History {
+            reference,
+            conversation: C1,
+            messages: page,
+            last_seq: 600,
+        });
+        assert!(out
+            .iter()
+            .any(|f| matches!(f, Out::Open { after_seq, .. } if *after_seq == MAX_REPLAY as u64)));
+    }
+
+    #[test]
+    fn an_error_for_the_open_request_is_shown_in_the_thread_and_others_in_a_notice() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
+        let reference = open_ref(&m.select(C1));
+        m.apply(In::Error(
+            ErrorFrame::new(ErrorCode::NotFound, "No such conversation.").with_ref(Some(reference)),
+        ));
+        assert_eq!(m.open.as_ref().unwrap().error.as_deref(), Some("No such conversation."));
+        m.apply(In::Error(ErrorFrame::new(ErrorCode::Internal, "Try again.")));
+        assert_eq!(m.notice.as_deref(), Some("Try again."));
+    }
+
+    #[test]
+    fn typing_frames_toggle_the_indicator() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
+        m.apply(In::Typing {
+            conversation: C1,
+            on: true,
+        });
+        assert!(m.is_typing(C1));
+        m.apply(In::Typing {
+            conversation: C1,
+            on: false,
+        });
+        assert!(!m.is_typing(C1));
+    }
+
+    #[test]
+    fn nothing_is_sent_before_welcome() {
+        let mut m = Model::default();
+        m.connected();
+        assert_eq!(m.select(C1), vec![]);
+        assert_eq!(m.compose("c".into(), "hi", 0).unwrap(), vec![]);
+        let out = m.apply(In::Welcome {
+            v: 1,
+            advisor: me(),
+            conversations: vec![row(C1, 1, 0, 0)],
+        });
+        assert_eq!(out.len(), 2, "open + the queued send: {out:?}");
+    }
+}

@@ -1,0 +1,506 @@
+//! The widget's state and behaviour: what to do with each frame, sending, read receipts, the unread
+//! badge, the offline outbox. The views in `components/` only read these signals and call these methods.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+use shared::{
+    ClientMsgId, ErrorCode, Seq, SiteInfo, VisitorClientFrame, VisitorServerFrame, PROTOCOL_VERSION,
+};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::socket::{Socket, SocketEvent};
+use crate::store::Thread;
+use crate::text;
+use crate::wire;
+
+/// What `mount` was given by the loader.
+pub struct Options {
+    pub relay: String,
+    pub site: String,
+    pub fullscreen: bool,
+    pub on_unread: Option<js_sys::Function>,
+    pub on_close: Option<js_sys::Function>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conn {
+    /// Not connected and not trying (no token yet, panel never opened).
+    Idle,
+    Connecting,
+    /// Greeted by the relay.
+    Online,
+    /// Lost; an attempt is scheduled.
+    Offline,
+}
+
+impl Conn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conn::Idle => "idle",
+            Conn::Connecting => "connecting",
+            Conn::Online => "online",
+            Conn::Offline => "offline",
+        }
+    }
+}
+
+/// Every signal the views read. `Copy`, so closures take it by value.
+#[derive(Clone, Copy)]
+pub struct State {
+    pub thread: RwSignal<Thread>,
+    pub site: RwSignal<SiteInfo>,
+    pub conn: RwSignal<Conn>,
+    /// A relay error that belongs to no message, shown in the status line for a while.
+    pub notice: RwSignal<Option<String>>,
+    /// The highest seq the visitor has read.
+    pub read_seq: RwSignal<Seq>,
+    pub open: RwSignal<bool>,
+    pub visible: RwSignal<bool>,
+    /// The name of the advisor typing, if one is.
+    pub typing: RwSignal<Option<String>>,
+    pub draft: RwSignal<String>,
+    /// Why the relay won't talk to this page (unknown site, origin not allowed). Final.
+    pub refused: RwSignal<Option<String>>,
+}
+
+/// The app: its signals, and the browser-side parts (socket, callbacks) that aren't `Send`. The widget
+/// runs on the page's one thread, so `SendWrapper` only satisfies Leptos' bounds.
+#[derive(Clone)]
+pub struct App {
+    pub s: State,
+    rt: SendWrapper<Rc<Runtime>>,
+}
+
+pub struct Runtime {
+    pub opts: Options,
+    socket: Socket,
+    conversation: Cell<Option<i64>>,
+    typing_sent: Cell<bool>,
+    /// Whether we already asked the relay why a connection failed.
+    checked: Cell<bool>,
+}
+
+impl std::ops::Deref for App {
+    type Target = Runtime;
+    fn deref(&self) -> &Runtime {
+        &self.rt
+    }
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+fn now() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+/// A UTC timestamp shifted into the browser's local time for that instant.
+pub fn local_ms(utc: i64) -> i64 {
+    let offset_min = js_sys::Date::new(&JsValue::from_f64(utc as f64)).get_timezone_offset();
+    utc - (offset_min * 60_000.0) as i64
+}
+
+/// A client message id (the relay's idempotency key): the time, then 32 random hex digits.
+fn new_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::from("w");
+    id.push_str(&now().to_string());
+    id.push('-');
+    for _ in 0..32 {
+        id.push(HEX[(js_sys::Math::random() * 16.0) as usize & 15] as char);
+    }
+    id
+}
+
+impl App {
+    pub fn new(opts: Options) -> App {
+        let visible = document().visibility_state() == web_sys::VisibilityState::Visible;
+        let s = State {
+            thread: RwSignal::new(Thread::default()),
+            site: RwSignal::new(SiteInfo::default()),
+            conn: RwSignal::new(Conn::Idle),
+            notice: RwSignal::new(None),
+            read_seq: RwSignal::new(0),
+            open: RwSignal::new(false),
+            visible: RwSignal::new(visible),
+            typing: RwSignal::new(None),
+            draft: RwSignal::new(String::new()),
+            refused: RwSignal::new(None),
+        };
+        let socket = Socket::new(text::socket_url(&opts.relay, &opts.site));
+        let rt = Runtime {
+            opts,
+            socket,
+            conversation: Cell::new(None),
+            typing_sent: Cell::new(false),
+            checked: Cell::new(false),
+        };
+        let app = App {
+            s,
+            rt: SendWrapper::new(Rc::new(rt)),
+        };
+        let me = app.clone();
+        app.socket.on_event(move |e| me.on_socket(e));
+        app
+    }
+
+    fn key(&self, what: &str) -> String {
+        let mut k = String::from("confab:");
+        k.push_str(&self.opts.site);
+        k.push(':');
+        k.push_str(what);
+        k
+    }
+
+    fn token(&self) -> Option<String> {
+        storage()?
+            .get_item(&self.key("token"))
+            .ok()
+            .flatten()
+            .filter(|t| !t.is_empty())
+    }
+
+    /// Starts the app: restores the outbox, connects if there is something to show or send, and sets
+    /// up the effects that tie the signals to the socket and the loader.
+    pub fn start(&self) {
+        if let Some(saved) = storage().and_then(|s| s.get_item(&self.key("outbox")).ok().flatten())
+        {
+            let items = wire::decode_pairs(&saved);
+            if !items.is_empty() {
+                self.s.thread.update(|t| {
+                    for (id, text) in items {
+                        t.push_pending(id, text, now());
+                    }
+                });
+            }
+        }
+        if self.token().is_some() || !self.s.thread.with_untracked(Thread::is_empty) {
+            self.connect();
+        }
+        self.effects();
+        self.listen();
+    }
+
+    fn connect(&self) {
+        if !self.socket.is_started() {
+            self.s.conn.set(Conn::Connecting);
+        }
+        self.socket.connect();
+    }
+
+    /// Retries at once when the network or the tab comes back, instead of waiting out the backoff.
+    fn listen(&self) {
+        let me = self.clone();
+        let on_online = window_event_listener_untyped("online", move |_| {
+            if me.s.conn.get_untracked() == Conn::Offline {
+                me.connect();
+            }
+        });
+        std::mem::forget(on_online);
+        let me = self.clone();
+        let on_visibility = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+            let visible = document().visibility_state() == web_sys::VisibilityState::Visible;
+            me.s.visible.set(visible);
+            if visible && me.s.conn.get_untracked() == Conn::Offline {
+                me.connect();
+            }
+        });
+        let _ = document().add_event_listener_with_callback(
+            "visibilitychange",
+            on_visibility.as_ref().unchecked_ref(),
+        );
+        on_visibility.forget();
+    }
+
+    fn effects(&self) {
+        let s = self.s;
+        // Opening the panel connects (the first visit has no token yet).
+        let me = self.clone();
+        Effect::new(move |_| {
+            if s.open.get() {
+                me.connect();
+            }
+        });
+        // Unread badge on the launcher while the panel is closed.
+        let me = self.clone();
+        Effect::new(move |prev: Option<usize>| {
+            let n = if s.open.get() {
+                0
+            } else {
+                s.thread.with(|t| t.unread(s.read_seq.get()))
+            };
+            if prev != Some(n) {
+                if let Some(f) = &me.opts.on_unread {
+                    let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(n as f64));
+                }
+            }
+            n
+        });
+        // Read receipts: the visitor sees the thread when the panel is open and the tab visible.
+        let me = self.clone();
+        Effect::new(move |_| {
+            let last = s.thread.with(Thread::last_seq);
+            if s.open.get()
+                && s.visible.get()
+                && s.conn.get() == Conn::Online
+                && last > s.read_seq.get_untracked()
+                && me.socket.send(&VisitorClientFrame::Read { up_to: last })
+            {
+                s.read_seq.set(last);
+            }
+        });
+        // The offline outbox survives a reload.
+        let me = self.clone();
+        Effect::new(move |prev: Option<Vec<(String, String)>>| {
+            let outbox = s.thread.with(Thread::outbox);
+            if prev.as_ref() != Some(&outbox) {
+                if let Some(st) = storage() {
+                    let key = me.key("outbox");
+                    let _ = if outbox.is_empty() {
+                        st.remove_item(&key)
+                    } else {
+                        st.set_item(&key, &crate::wire::encode_pairs(&outbox))
+                    };
+                }
+            }
+            outbox
+        });
+        // Notices fade after a while (unless a newer one took their place).
+        Effect::new(move |_| {
+            if let Some(shown) = s.notice.get() {
+                let clear = move || {
+                    if s.notice.with_untracked(|n| n.as_ref() == Some(&shown)) {
+                        s.notice.set(None);
+                    }
+                };
+                set_timeout(clear, Duration::from_secs(8));
+            }
+        });
+    }
+
+    fn on_socket(&self, e: SocketEvent) {
+        let s = self.s;
+        match e {
+            SocketEvent::Open => {
+                let hello = VisitorClientFrame::Hello {
+                    v: PROTOCOL_VERSION,
+                    token: self.token(),
+                    last_seq: s.thread.with_untracked(Thread::last_seq),
+                    page: window().location().href().ok(),
+                };
+                self.socket.send(&hello);
+            }
+            SocketEvent::Down => {
+                s.conn.set(Conn::Offline);
+                s.typing.set(None);
+                self.typing_sent.set(false);
+                if !self.checked.replace(true) {
+                    self.check_site();
+                }
+            }
+            SocketEvent::Frame(frame) => self.on_frame(frame),
+        }
+    }
+
+    fn on_frame(&self, frame: VisitorServerFrame) {
+        let s = self.s;
+        match frame {
+            VisitorServerFrame::Welcome {
+                token,
+                conversation,
+                read_seq,
+                site,
+                ..
+            } => {
+                if let Some(st) = storage() {
+                    let _ = st.set_item(&self.key("token"), &token);
+                }
+                if self
+                    .conversation
+                    .replace(Some(conversation.0))
+                    .is_some_and(|c| c != conversation.0)
+                {
+                    s.thread.update(Thread::restart);
+                }
+                s.read_seq.set(read_seq);
+                s.site.set(site);
+                s.conn.set(Conn::Online);
+                s.refused.set(None);
+                self.checked.set(true);
+                self.socket.healthy();
+                self.flush();
+            }
+            VisitorServerFrame::Message { message } => {
+                if !message.is_from_visitor() {
+                    s.typing.set(None);
+                }
+                s.thread.update(|t| {
+                    t.apply(message);
+                });
+            }
+            VisitorServerFrame::Ack { id, seq, sent_at } => {
+                s.thread.update(|t| {
+                    t.ack(id.as_str(), seq, sent_at);
+                });
+            }
+            VisitorServerFrame::Typing { on, name } => s.typing.set(on.then_some(name)),
+            VisitorServerFrame::Error(err) => {
+                let failed = err.reference.as_deref().is_some_and(|r| {
+                    let mut hit = false;
+                    s.thread.update(|t| hit = t.fail(r, err.message.clone()));
+                    hit
+                });
+                if failed {
+                    return;
+                }
+                if err.code == ErrorCode::BadToken {
+                    // The relay doesn't know us (any more): start over as a new visitor.
+                    if let Some(st) = storage() {
+                        let _ = st.remove_item(&self.key("token"));
+                    }
+                    s.thread.update(Thread::restart);
+                    self.conversation.set(None);
+                    let me = self.clone();
+                    set_timeout(move || me.socket.restart(), Duration::ZERO);
+                } else {
+                    s.notice.set(Some(err.message));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A browser tells a page nothing about a refused WebSocket handshake, so after a failure the app asks
+    /// the site endpoint, which answers with the same checks. A 403/404 readable through CORS gives the
+    /// relay's own words; a refusal CORS hides (reachable without CORS, not with it) gets a generic one.
+    fn check_site(&self) {
+        let me = self.clone();
+        let url = text::site_url(&self.opts.relay, &self.opts.site);
+        leptos::task::spawn_local(async move {
+            let win = window();
+            match JsFuture::from(win.fetch_with_str(&url)).await {
+                Ok(resp) => {
+                    let resp: web_sys::Response = resp.unchecked_into();
+                    if matches!(resp.status(), 403 | 404) {
+                        let body = match resp.text() {
+                            Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
+                            Err(_) => None,
+                        };
+                        let message = body.and_then(|b| wire::parse(&b)).map(|j| j.str("message"));
+                        me.refuse(message.filter(|m| !m.is_empty()));
+                    }
+                }
+                Err(_) => {
+                    let init = web_sys::RequestInit::new();
+                    init.set_mode(web_sys::RequestMode::NoCors);
+                    if JsFuture::from(win.fetch_with_str_and_init(&url, &init))
+                        .await
+                        .is_ok()
+                    {
+                        me.refuse(None);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Shows why the relay refuses this page. Attempts go on with the usual backoff: a refusal hidden by
+    /// CORS can't be told apart from a proxy's passing 5xx, and an operator may fix the allowed origins.
+    fn refuse(&self, message: Option<String>) {
+        let message = match message {
+            Some(m) => ["Chat unavailable: ", &m].concat(),
+            None => "Chat isn't allowed on this website.".to_owned(),
+        };
+        self.s.refused.set(Some(message));
+    }
+
+    /// Sends every pending message (same ids as before: the relay stores each once).
+    fn flush(&self) {
+        if self.s.conn.get_untracked() != Conn::Online {
+            return;
+        }
+        for (id, text) in self.s.thread.with_untracked(Thread::outbox) {
+            if !self.socket.send(&VisitorClientFrame::Send {
+                id: ClientMsgId(id),
+                text,
+            }) {
+                break;
+            }
+        }
+    }
+
+    /// Sends the composer's text. Returns whether it was taken.
+    pub fn send_draft(&self) -> bool {
+        let draft = self.s.draft.get_untracked();
+        if !text::sendable(&draft) {
+            return false;
+        }
+        let text = draft.trim().to_owned();
+        let id = new_id();
+        self.s
+            .thread
+            .update(|t| t.push_pending(id.clone(), text.clone(), now()));
+        self.s.draft.set(String::new());
+        self.typing_sent.set(false);
+        if self.s.conn.get_untracked() == Conn::Online {
+            self.socket.send(&VisitorClientFrame::Send {
+                id: ClientMsgId(id),
+                text,
+            });
+        } else {
+            self.connect();
+        }
+        true
+    }
+
+    pub fn retry(&self, id: &str) {
+        let Some((id, text)) = self.s.thread.try_update(|t| t.retry(id)).flatten() else {
+            return;
+        };
+        if self.s.conn.get_untracked() == Conn::Online {
+            self.socket.send(&VisitorClientFrame::Send {
+                id: ClientMsgId(id),
+                text,
+            });
+        } else {
+            self.connect();
+        }
+    }
+
+    /// Tells the advisor the visitor is typing; "stopped" follows after a few quiet seconds.
+    pub fn typed(&self) {
+        if self.typing_sent.get() || self.s.conn.get_untracked() != Conn::Online {
+            return;
+        }
+        if self.socket.send(&VisitorClientFrame::Typing { on: true }) {
+            self.typing_sent.set(true);
+            let me = self.clone();
+            set_timeout(
+                move || {
+                    if me.typing_sent.replace(false) {
+                        me.socket.send(&VisitorClientFrame::Typing { on: false });
+                    }
+                },
+                Duration::from_secs(4),
+            );
+        }
+    }
+
+    pub fn retry_now(&self) {
+        self.socket.restart();
+        self.s.conn.set(Conn::Connecting);
+    }
+
+    pub fn close(&self) {
+        if let Some(f) = &self.opts.on_close {
+            let _ = f.call0(&JsValue::NULL);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The panel's header: the company's name (and its initial as an avatar), and the close button.
+
+use leptos::prelude::*;
+
+use crate::app::App;
+
+pub fn header(app: &App) -> impl IntoView {
+    let site = app.s.site;
+    let name = move || {
+        site.with(|s| {
+            if s.name.is_empty() {
+                "Chat".to_owned()
+            } else {
+                s.name.clone()
+            }
+        })
+    };
+    let initial = move || {
+        name()
+            .chars()
+            .next()
+            .map(|c| c.to_uppercase().to_string())
+            .unwrap_or_default()
+    };
+    let close = (!app.opts.fullscreen).then(|| {
+        let app = app.clone();
+        view! {
+            <button type="button" class="confab-close" aria-label="Close chat" on:click=move |_| app.close()>
+                <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
+                    <path d="M6 6l12 12M18 6L6 18" stroke="currentColor" stroke-width="2" stroke-linecap="round" fill="none"/>
+                </svg>
+            </button>
+        }
+    });
+    view! {
+        <div class="confab-top">
+            <span class="confab-avatar" aria-hidden="true" data-initial=initial></span>
+            <h2 class="confab-header">{name}</h2>
+            {close}
+        </div>
+    }
+}

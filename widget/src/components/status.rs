@@ -1,0 +1,38 @@
+//! The connection status line (`.confab-status`): hidden while all is well.
+
+use leptos::prelude::*;
+
+use crate::app::{App, Conn};
+
+pub fn status(app: &App) -> impl IntoView {
+    let s = app.s;
+    let text = move || match (s.refused.get(), s.notice.get(), s.conn.get()) {
+        (Some(refused), _, _) => refused,
+        (None, Some(notice), _) => notice,
+        (None, None, Conn::Connecting) => "Connecting…".to_owned(),
+        (None, None, Conn::Offline) => "Can't reach the chat. Retrying…".to_owned(),
+        (None, None, _) => String::new(),
+    };
+    let state = move || {
+        if s.refused.with(Option::is_some) {
+            "refused"
+        } else {
+            s.conn.get().as_str()
+        }
+    };
+    let app = app.clone();
+    let retry = move || {
+        let app = app.clone();
+        (s.conn.get() == Conn::Offline && s.refused.with(Option::is_none)).then(move || {
+            view! {
+                <button type="button" class="confab-retry-now" on:click=move |_| app.retry_now()>"Retry now"</button>
+            }
+        })
+    };
+    view! {
+        <div class="confab-status" role="status" data-state=state hidden=move || text().is_empty()>
+            <span>{text}</span>
+            {retry}
+        </div>
+    }
+}

@@ -1,0 +1,596 @@
+//! A hand-written JSON codec for the visitor frames of `shared`.
+//!
+//! Why not serde: the widget's size budget. serde's derived `Deserialize` for internally tagged enums
+//! (plus serde_json and float formatting) was a quarter of the wasm. The frames stay `shared`'s types;
+//! only the bytes are produced here, and the tests check this codec against serde's on every variant,
+//! so a change to `shared`'s wire format fails `cargo test -p confab-widget`.
+
+use shared::{
+    AdvisorId, Author, Channel, ClientMsgId, ConversationId, ErrorCode, ErrorFrame, Message,
+    SiteInfo, VisitorClientFrame, VisitorServerFrame,
+};
+
+/// A parsed JSON value. Numbers are integers: the protocol has no others.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    Num(i64),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(String, Json)>),
+}
+
+impl Json {
+    pub fn get(&self, key: &str) -> &Json {
+        match self {
+            Json::Obj(fields) => fields
+                .iter()
+                .find(|(k, _)| k == key)
+                .map_or(&Json::Null, |(_, v)| v),
+            _ => &Json::Null,
+        }
+    }
+    pub fn str(&self, key: &str) -> String {
+        match self.get(key) {
+            Json::Str(s) => s.clone(),
+            _ => String::new(),
+        }
+    }
+    pub fn num(&self, key: &str) -> i64 {
+        match self.get(key) {
+            Json::Num(n) => *n,
+            _ => 0,
+        }
+    }
+}
+
+pub fn parse(text: &str) -> Option<Json> {
+    let mut p = Parser {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    let v = p.value(0)?;
+    p.ws();
+    (p.i == p.b.len()).then_some(v)
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, lit: &[u8]) -> bool {
+        let ok = self.b[self.i..].starts_with(lit);
+        if ok {
+            self.i += lit.len();
+        }
+        ok
+    }
+
+    fn value(&mut self, depth: u32) -> Option<Json> {
+        if depth > 32 {
+            return None;
+        }
+        self.ws();
+        let c = *self.b.get(self.i)?;
+        Some(match c {
+            b'{' => {
+                self.i += 1;
+                let mut fields = Vec::new();
+                self.ws();
+                if !self.eat(b"}") {
+                    loop {
+                        self.ws();
+                        let k = self.string()?;
+                        self.ws();
+                        if !self.eat(b":") {
+                            return None;
+                        }
+                        fields.push((k, self.value(depth + 1)?));
+                        self.ws();
+                        if self.eat(b"}") {
+                            break;
+                        }
+                        if !self.eat(b",") {
+                            return None;
+                        }
+                    }
+                }
+                Json::Obj(fields)
+            }
+            b'[' => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if !self.eat(b"]") {
+                    loop {
+                        items.push(self.value(depth + 1)?);
+                        self.ws();
+                        if self.eat(b"]") {
+                            break;
+                        }
+                        if !self.eat(b",") {
+                            return None;
+                        }
+                    }
+                }
+                Json::Arr(items)
+            }
+            b'"' => Json::Str(self.string()?),
+            b't' if self.eat(b"true") => Json::Bool(true),
+            b'f' if self.eat(b"false") => Json::Bool(false),
+            b'n' if self.eat(b"null") => Json::Null,
+            b'-' | b'0'..=b'9' => {
+                let neg = self.eat(b"-");
+                let mut n: i64 = 0;
+                let start = self.i;
+                while let Some(d) = self.b.get(self.i).filter(|d| d.is_ascii_digit()) {
+                    n = n.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+                    self.i += 1;
+                }
+                if self.i == start {
+                    return None;
+                }
+                // A fraction or exponent is skipped: no field of the protocol has one.
+                while self
+                    .b
+                    .get(self.i)
+                    .is_some_and(|d| matches!(d, b'.' | b'e' | b'E' | b'+' | b'-' | b'0'..=b'9'))
+                {
+                    self.i += 1;
+                }
+                Json::Num(if neg { -n } else { n })
+            }
+            _ => return None,
+        })
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let s = self.b.get(self.i..self.i + 4)?;
+        self.i += 4;
+        let mut n = 0;
+        for &c in s {
+            n = n * 16 + (c as char).to_digit(16)?;
+        }
+        Some(n)
+    }
+
+    fn string(&mut self) -> Option<String> {
+        if !self.eat(b"\"") {
+            return None;
+        }
+        let mut out = Vec::new();
+        loop {
+            let c = *self.b.get(self.i)?;
+            self.i += 1;
+            match c {
+                b'"' => return String::from_utf8(out).ok(),
+                b'\\' => {
+                    let e = *self.b.get(self.i)?;
+                    self.i += 1;
+                    let ch = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let code = if (0xD800..0xDC00).contains(&hi) && self.eat(b"\\u") {
+                                let lo = self.hex4()?;
+                                0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF)
+                            } else {
+                                hi
+                            };
+                            char::from_u32(code).unwrap_or('\u{FFFD}')
+                        }
+                        _ => return None,
+                    };
+                    let mut buf = [0; 4];
+                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                }
+                _ => out.push(c),
+            }
+        }
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn quote(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(c as usize) >> 4] as char);
+                out.push(HEX[(c as usize) & 15] as char);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// An object under construction: `{"type":…` then fields.
+struct Obj(String);
+
+impl Obj {
+    fn new(kind: &str) -> Obj {
+        let mut o = Obj(String::from("{\"type\":"));
+        quote(&mut o.0, kind);
+        o
+    }
+    fn key(&mut self, k: &str) -> &mut String {
+        self.0.push_str(",\"");
+        self.0.push_str(k);
+        self.0.push_str("\":");
+        &mut self.0
+    }
+    fn str(mut self, k: &str, v: &str) -> Obj {
+        quote(self.key(k), v);
+        self
+    }
+    fn raw(mut self, k: &str, v: &str) -> Obj {
+        self.key(k).push_str(v);
+        self
+    }
+    fn end(mut self) -> String {
+        self.0.push('}');
+        self.0
+    }
+}
+
+pub fn encode(frame: &VisitorClientFrame) -> String {
+    match frame {
+        VisitorClientFrame::Hello {
+            v,
+            token,
+            last_seq,
+            page,
+        } => {
+            let mut o = Obj::new("hello").raw("v", &v.to_string());
+            if let Some(t) = token {
+                o = o.str("token", t);
+            }
+            o = o.raw("last_seq", &last_seq.to_string());
+            if let Some(p) = page {
+                o = o.str("page", p);
+            }
+            o.end()
+        }
+        VisitorClientFrame::Send { id, text } => Obj::new("send")
+            .str("id", id.as_str())
+            .str("text", text)
+            .end(),
+        VisitorClientFrame::Read { up_to } => {
+            Obj::new("read").raw("up_to", &up_to.to_string()).end()
+        }
+        VisitorClientFrame::Typing { on } => Obj::new("typing")
+            .raw("on", if *on { "true" } else { "false" })
+            .end(),
+        _ => String::new(),
+    }
+}
+
+fn author(j: &Json) -> Author {
+    match j.str("kind").as_str() {
+        "visitor" => Author::Visitor,
+        "advisor" => Author::Advisor {
+            id: AdvisorId(j.num("id")),
+            name: j.str("name"),
+        },
+        "bot" => Author::Bot,
+        "system" => Author::System,
+        _ => Author::Unknown,
+    }
+}
+
+fn channel(s: &str) -> Channel {
+    match s {
+        "web" | "" => Channel::Web,
+        "whatsapp" => Channel::Whatsapp,
+        "messenger" => Channel::Messenger,
+        _ => Channel::Unknown,
+    }
+}
+
+/// The error codes the widget acts on; the rest are shown by their message.
+const CODES: [ErrorCode; 5] = [
+    ErrorCode::BadToken,
+    ErrorCode::TextTooLong,
+    ErrorCode::TextEmpty,
+    ErrorCode::UnsupportedVersion,
+    ErrorCode::RateLimited,
+];
+
+fn message(j: &Json) -> Message {
+    Message {
+        id: ClientMsgId(j.str("id")),
+        conversation: ConversationId(j.num("conversation")),
+        seq: j.num("seq") as u64,
+        author: author(j.get("author")),
+        channel: channel(&j.str("channel")),
+        text: j.str("text"),
+        sent_at: j.num("sent_at"),
+    }
+}
+
+/// Decodes a relay → widget frame; `None` for what isn't one (a frame type this version doesn't know
+/// decodes to `Unknown`, as with serde).
+pub fn decode(text: &str) -> Option<VisitorServerFrame> {
+    let j = parse(text)?;
+    let Json::Str(kind) = j.get("type") else {
+        return None;
+    };
+    Some(match kind.as_str() {
+        "welcome" => {
+            let s = j.get("site");
+            VisitorServerFrame::Welcome {
+                v: j.num("v") as u32,
+                token: j.str("token"),
+                conversation: ConversationId(j.num("conversation")),
+                last_seq: j.num("last_seq") as u64,
+                read_seq: j.num("read_seq") as u64,
+                site: SiteInfo {
+                    key: s.str("key"),
+                    name: s.str("name"),
+                    greeting: s.str("greeting"),
+                    color: s.str("color"),
+                },
+            }
+        }
+        "message" => VisitorServerFrame::Message {
+            message: message(j.get("message")),
+        },
+        "ack" => VisitorServerFrame::Ack {
+            id: ClientMsgId(j.str("id")),
+            seq: j.num("seq") as u64,
+            sent_at: j.num("sent_at"),
+        },
+        "typing" => VisitorServerFrame::Typing {
+            on: j.get("on") == &Json::Bool(true),
+            name: j.str("name"),
+        },
+        "read" => VisitorServerFrame::Read {
+            up_to: j.num("up_to") as u64,
+        },
+        "error" => {
+            let code = j.str("code");
+            VisitorServerFrame::Error(ErrorFrame {
+                code: CODES
+                    .into_iter()
+                    .find(|c| c.as_str() == code)
+                    .unwrap_or(ErrorCode::Unknown),
+                message: j.str("message"),
+                reference: match j.get("ref") {
+                    Json::Str(r) => Some(r.clone()),
+                    _ => None,
+                },
+            })
+        }
+        _ => VisitorServerFrame::Unknown,
+    })
+}
+
+/// The offline outbox as stored in localStorage: `[[id, text], …]`.
+pub fn encode_pairs(items: &[(String, String)]) -> String {
+    let mut out = String::from("[");
+    for (n, (a, b)) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        quote(&mut out, a);
+        out.push(',');
+        quote(&mut out, b);
+        out.push(']');
+    }
+    out.push(']');
+    out
+}
+
+pub fn decode_pairs(text: &str) -> Vec<(String, String)> {
+    let Some(Json::Arr(items)) = parse(text) else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| match item {
+            Json::Arr(mut pair) if pair.len() == 2 => match (pair.pop(), pair.pop()) {
+                (Some(Json::Str(b)), Some(Json::Str(a))) => Some((a, b)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn client_frames() -> Vec<VisitorClientFrame> {
+        vec![
+            VisitorClientFrame::Hello {
+                v: 1,
+                token: None,
+                last_seq: 0,
+                page: None,
+            },
+            VisitorClientFrame::Hello {
+                v: 1,
+                token: Some("tok\"en".into()),
+                last_seq: 42,
+                page: Some("https://shop.example/a?b=\"c\"&d=é\n\u{1}".into()),
+            },
+            VisitorClientFrame::Send {
+                id: ClientMsgId("m-1".into()),
+                text: "hi \\ there\t😀\r\n</script>".into(),
+            },
+            VisitorClientFrame::Read { up_to: 7 },
+            VisitorClientFrame::Typing { on: true },
+            VisitorClientFrame::Typing { on: false },
+        ]
+    }
+
+    #[test]
+    fn client_frames_encode_exactly_as_serde_does() {
+        for f in client_frames() {
+            let ours: Value = serde_json::from_str(&encode(&f)).expect("valid JSON");
+            assert_eq!(ours, serde_json::to_value(&f).unwrap(), "{f:?}");
+        }
+    }
+
+    fn server_frames() -> Vec<VisitorServerFrame> {
+        let msg = |seq, author| Message {
+            id: ClientMsgId(format!("id-{seq}")),
+            conversation: ConversationId(3),
+            seq,
+            author,
+            channel: Channel::Web,
+            text: "Hello \"you\" \\ ünïcödé 😀 \n<b>x</b>".into(),
+            sent_at: 1_763_683_200_123,
+        };
+        vec![
+            VisitorServerFrame::Welcome {
+                v: 1,
+                token: "t0k".into(),
+                conversation: ConversationId(3),
+                last_seq: 9,
+                read_seq: 4,
+                site: SiteInfo {
+                    key: "demo".into(),
+                    name: "Demo Shop".into(),
+                    greeting: "Hi!".into(),
+                    color: "#4f46e5".into(),
+                },
+            },
+            VisitorServerFrame::Message {
+                message: msg(1, Author::Visitor),
+            },
+            VisitorServerFrame::Message {
+                message: msg(
+                    2,
+                    Author::Advisor {
+                        id: AdvisorId(5),
+                        name: "Ada".into(),
+                    },
+                ),
+            },
+            VisitorServerFrame::Message {
+                message: msg(3, Author::Bot),
+            },
+            VisitorServerFrame::Message {
+                message: msg(4, Author::System),
+            },
+            VisitorServerFrame::Message {
+                message: Message {
+                    channel: Channel::Whatsapp,
+                    ..msg(5, Author::Visitor)
+                },
+            },
+            VisitorServerFrame::Ack {
+                id: ClientMsgId("m-1".into()),
+                seq: 12,
+                sent_at: 1_763_683_200_000,
+            },
+            VisitorServerFrame::Typing {
+                on: true,
+                name: "Ada".into(),
+            },
+            VisitorServerFrame::Read { up_to: 8 },
+            VisitorServerFrame::Error(ErrorFrame {
+                code: ErrorCode::TextTooLong,
+                message: "Message is too long (4001 characters; the limit is 4000).".into(),
+                reference: Some("m-1".into()),
+            }),
+            VisitorServerFrame::Error(ErrorFrame {
+                code: ErrorCode::BadToken,
+                message: "Unknown token".into(),
+                reference: None,
+            }),
+        ]
+    }
+
+    #[test]
+    fn server_frames_decode_to_what_serde_encoded() {
+        for f in server_frames() {
+            let text = serde_json::to_string(&f).unwrap();
+            assert_eq!(decode(&text), Some(f.clone()), "{text}");
+            let pretty = serde_json::to_string_pretty(&f).unwrap();
+            assert_eq!(decode(&pretty), Some(f), "{pretty}");
+        }
+    }
+
+    #[test]
+    fn unknown_types_and_fields_are_tolerated_and_garbage_is_refused() {
+        assert_eq!(
+            decode(r#"{"type":"presence","x":[1,{"y":null}]}"#),
+            Some(VisitorServerFrame::Unknown)
+        );
+        assert_eq!(
+            decode(r#"{"type":"read","up_to":3,"extra":{"a":[true,false,1.5e3]}}"#),
+            Some(VisitorServerFrame::Read { up_to: 3 })
+        );
+        for bad in [
+            "",
+            "{",
+            "[1,2]",
+            r#"{"type":3}"#,
+            r#"{"type":"read"} x"#,
+            r#"{"type":"read","up_to":}"#,
+            "\"\\x\"",
+        ] {
+            assert!(
+                matches!(decode(bad), None | Some(VisitorServerFrame::Unknown)),
+                "{bad}"
+            );
+        }
+        assert_eq!(decode(r#"{"type":"read" "up_to":3}"#), None);
+    }
+
+    #[test]
+    fn surrogate_pair_escapes_decode() {
+        assert_eq!(
+            parse(r#""\ud83d\ude00 \u00e9""#),
+            Some(Json::Str("😀 é".into()))
+        );
+    }
+
+    #[test]
+    fn an_unknown_error_code_keeps_its_message() {
+        let f = decode(r#"{"type":"error","code":"brand_new","message":"Something new"}"#).unwrap();
+        assert_eq!(
+            f,
+            VisitorServerFrame::Error(ErrorFrame::new(ErrorCode::Unknown, "Something new"))
+        );
+    }
+
+    #[test]
+    fn the_outbox_round_trips() {
+        let items = vec![
+            ("a".to_string(), "x\"y\n".to_string()),
+            ("b".into(), "😀".into()),
+        ];
+        assert_eq!(decode_pairs(&encode_pairs(&items)), items);
+        assert_eq!(decode_pairs("nonsense"), vec![]);
+    }
+}
