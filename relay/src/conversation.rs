@@ -6,7 +6,7 @@ use shared::{Author, Channel, ClientMsgId, ConversationId, ErrorCode, ErrorFrame
 
 use crate::hub::{ConnId, Event};
 use crate::state::AppState;
-use crate::store::{Appended, NewMessage, StoreError};
+use crate::store::{Appended, NewMessage, Reader, StoreError};
 
 /// Check a message before it is stored. Returns the text to store (line endings normalised,
 /// surrounding white space trimmed).
@@ -62,6 +62,12 @@ pub async fn post(
     })?;
     if appended.created {
         let message = appended.message.clone();
+        if matches!(message.author, Author::Advisor { .. }) {
+            // Replying means the advisor has read the thread up to their reply.
+            if let Err(e) = state.store.mark_read(conversation, Reader::Advisors, message.seq).await {
+                tracing::warn!(error = %e, %conversation, "could not move the advisors' read cursor");
+            }
+        }
         state.hub.to_visitor(conversation, Event::Message { message: message.clone(), origin: Some(origin) });
         state.hub.to_advisors(Event::Message { message, origin: Some(origin) });
         announce_conversation(state, conversation).await;

@@ -106,6 +106,7 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<(),
             };
             store.append_message(new).await?;
         }
+        store.mark_read(thread.conversation, crate::store::Reader::Advisors, 2).await?;
     }
     Ok(())
 }

@@ -46,12 +46,19 @@ async fn advisor_reply_reaches_the_visitor_live_with_the_advisors_name() {
     assert_eq!(reply.text, "Yes, in 3 to 5 days.");
     assert!(matches!(reply.author, Author::Advisor { ref name, .. } if name == "Ada"));
 
-    // Reading clears the unread count and tells the visitor.
-    advisor.send(&AdvisorClientFrame::Read { conversation: welcome.conversation, up_to: 2 }).await;
+    // Replying counts as reading up to the reply.
+    let row = advisor.summary_where(welcome.conversation, |c| c.last_seq == 2).await;
+    assert_eq!(row.unread, 0);
+
+    // A new visitor message is unread again; reading clears it and tells the visitor.
+    visitor.say("v-2", "Great, thanks!").await.unwrap();
+    let row = advisor.summary_where(welcome.conversation, |c| c.last_seq == 3).await;
+    assert_eq!(row.unread, 1);
+    advisor.send(&AdvisorClientFrame::Read { conversation: welcome.conversation, up_to: 3 }).await;
     let row = advisor.summary_where(welcome.conversation, |c| c.unread == 0).await;
-    assert_eq!(row.last_seq, 2);
+    assert_eq!(row.last_seq, 3);
     match visitor.recv().await {
-        VisitorServerFrame::Read { up_to } => assert_eq!(up_to, 2),
+        VisitorServerFrame::Read { up_to } => assert_eq!(up_to, 3),
         other => panic!("expected a read receipt, got {other:?}"),
     }
 }
