@@ -20,6 +20,10 @@ async fn a_forbidden_origin_is_refused_before_the_upgrade_with_a_reason() {
     let client = reqwest::Client::new();
     let r = client.get(relay.url("/api/v1/sites/shop")).header("origin", "https://evil.example").send().await.unwrap();
     assert_eq!(r.status(), 403);
+    // The refusal is readable by the page, so the widget can say why.
+    assert_eq!(r.headers()["access-control-allow-origin"], "https://evil.example");
+    let body: ErrorFrame = r.json().await.unwrap();
+    assert_eq!(body.code, ErrorCode::ForbiddenOrigin);
     let r = client.get(relay.url("/api/v1/sites/shop")).header("origin", SHOP_ORIGIN).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["access-control-allow-origin"], SHOP_ORIGIN);
