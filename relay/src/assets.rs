@@ -15,6 +15,9 @@ pub struct Embedded {
     pub served: &'static str,
     pub content_type: &'static str,
     pub bytes: &'static [u8],
+    /// Compressed at build time; empty for types that don't compress.
+    pub br: &'static [u8],
+    pub gz: &'static [u8],
 }
 
 include!(concat!(env!("OUT_DIR"), "/embedded_assets.rs"));
@@ -66,6 +69,15 @@ impl Coding {
 impl Asset {
     fn new(content_type: &'static str, bytes: Bytes) -> Self {
         Asset { content_type, bytes, brotli: OnceLock::new(), gzip: OnceLock::new() }
+    }
+
+    fn embedded(e: &'static Embedded) -> Self {
+        let asset = Asset::new(e.content_type, Bytes::from_static(e.bytes));
+        if !e.br.is_empty() {
+            let _ = asset.brotli.set(Bytes::from_static(e.br));
+            let _ = asset.gzip.set(Bytes::from_static(e.gz));
+        }
+        asset
     }
 
     /// The body in `coding`, compressed once (at the highest quality: assets are immutable) and
@@ -130,7 +142,7 @@ impl AssetTable {
     pub fn load() -> Self {
         let by_served = EMBEDDED
             .iter()
-            .map(|e| (e.served, Arc::new(Asset::new(e.content_type, Bytes::from_static(e.bytes)))))
+            .map(|e| (e.served, Arc::new(Asset::embedded(e))))
             .collect();
         AssetTable { by_served, loader: loader(), dashboard_shell: dashboard_shell() }
     }

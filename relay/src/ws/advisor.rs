@@ -1,17 +1,16 @@
 //! `/ws/advisor`: the dashboard's socket. Authenticated by the session cookie at upgrade and
 //! same-origin only (a cross-site page can't ride the advisor's cookie into a socket).
 
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use futures_util::StreamExt;
 use shared::{
     decode_frame, AdvisorClientFrame as In, AdvisorInfo, AdvisorServerFrame as Out, Author, ErrorCode, ErrorFrame,
     PROTOCOL_VERSION,
 };
 
-use super::{close, send, wake, Wake, Sink, CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN_LATER};
+use super::{send, Sink};
 use crate::conversation;
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::SignedIn;
@@ -39,51 +38,28 @@ pub async fn upgrade(
     Ok(super::limits(ws).on_upgrade(move |socket| session(state, advisor, socket)))
 }
 
-struct Session {
+struct AdvisorSession {
     state: AppState,
     advisor: AdvisorInfo,
     member: Option<Member>,
 }
 
 async fn session(state: AppState, advisor: AdvisorInfo, socket: WebSocket) {
-    let (mut sink, mut stream) = socket.split();
     let stopping = state.stopping.clone();
-    let mut s = Session { state, advisor, member: None };
-    loop {
-        tokio::select! {
-            _ = stopping.cancelled() => {
-                close(&mut sink, CLOSE_GOING_AWAY, "relay restarting").await;
-                break;
-            }
-            wake = wake(&mut s.member) => match wake {
-                Wake::Event(event) => {
-                    if let Some(frame) = s.frame_for(&event) {
-                        if !send(&mut sink, &frame).await { break; }
-                    }
-                }
-                Wake::Kicked => {
-                    close(&mut sink, CLOSE_TRY_AGAIN_LATER, "too slow; reconnect and resume").await;
-                    break;
-                }
-            },
-            incoming = stream.next() => {
-                let text = match incoming {
-                    Some(Ok(WsMessage::Text(text))) => text,
-                    Some(Ok(WsMessage::Binary(_))) => {
-                        let e = ErrorFrame::new(ErrorCode::MalformedFrame, "binary frames are not supported; send JSON text frames");
-                        if !send(&mut sink, &Out::Error(e)).await { break; }
-                        continue;
-                    }
-                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
-                    Some(Ok(_)) => continue,
-                };
-                if !s.handle(text.as_str(), &mut sink).await { break; }
-            }
-        }
-    }
+    super::drive(AdvisorSession { state, advisor, member: None }, socket, stopping).await;
 }
 
-impl Session {
+impl super::Session for AdvisorSession {
+    type Out = Out;
+
+    fn error(e: ErrorFrame) -> Out {
+        Out::Error(e)
+    }
+
+    fn member(&mut self) -> &mut Option<Member> {
+        &mut self.member
+    }
+
     async fn handle(&mut self, text: &str, sink: &mut Sink) -> bool {
         let frame = match decode_frame::<In>(text) {
             Ok(frame) => frame,
@@ -150,6 +126,20 @@ impl Session {
         }
     }
 
+    fn frame_for(&self, event: &Event) -> Option<Out> {
+        match event {
+            Event::Message { message, origin } => {
+                let mine = self.member.as_ref().map(|m| m.id) == *origin;
+                (!mine).then(|| Out::Message { message: message.clone() })
+            }
+            Event::Conversation(summary) => Some(Out::Conversation { conversation: summary.clone() }),
+            Event::VisitorTyping { conversation, on } => Some(Out::Typing { conversation: *conversation, on: *on }),
+            Event::AdvisorTyping { .. } | Event::AdvisorsRead { .. } => None,
+        }
+    }
+}
+
+impl AdvisorSession {
     async fn hello(&mut self, v: u32, sink: &mut Sink) -> bool {
         if v != PROTOCOL_VERSION {
             let e = ErrorFrame::new(
@@ -165,18 +155,6 @@ impl Session {
                 send(sink, &Out::Welcome { v: PROTOCOL_VERSION, advisor: self.advisor.clone(), conversations }).await
             }
             Err(e) => self.internal(sink, None, "loading the inbox", e).await,
-        }
-    }
-
-    fn frame_for(&self, event: &Event) -> Option<Out> {
-        match event {
-            Event::Message { message, origin } => {
-                let mine = self.member.as_ref().map(|m| m.id) == *origin;
-                (!mine).then(|| Out::Message { message: message.clone() })
-            }
-            Event::Conversation(summary) => Some(Out::Conversation { conversation: summary.clone() }),
-            Event::VisitorTyping { conversation, on } => Some(Out::Typing { conversation: *conversation, on: *on }),
-            Event::AdvisorTyping { .. } | Event::AdvisorsRead { .. } => None,
         }
     }
 

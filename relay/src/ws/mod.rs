@@ -8,10 +8,61 @@ use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use futures_util::stream::SplitSink;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
+use shared::{ErrorCode, ErrorFrame};
+use tokio_util::sync::CancellationToken;
 
 use crate::hub::{Event, Member};
+
+/// One kind of socket session (visitor or advisor): how it answers client frames and which hub
+/// events it forwards. [`drive`] runs the loop common to both.
+pub trait Session: Send {
+    type Out: Serialize + Send + Sync;
+    /// Handle one text frame from the client; false when the socket is gone.
+    fn handle(&mut self, text: &str, sink: &mut Sink) -> impl std::future::Future<Output = bool> + Send;
+    /// The frame to forward for a hub event, if this socket cares about it.
+    fn frame_for(&self, event: &Event) -> Option<Self::Out>;
+    fn error(e: ErrorFrame) -> Self::Out;
+    fn member(&mut self) -> &mut Option<Member>;
+}
+
+/// Read client frames, forward hub events, and close on shutdown or when too slow to keep up.
+pub async fn drive<S: Session>(mut session: S, socket: WebSocket, stopping: CancellationToken) {
+    let (mut sink, mut stream) = socket.split();
+    loop {
+        tokio::select! {
+            _ = stopping.cancelled() => {
+                close(&mut sink, CLOSE_GOING_AWAY, "relay restarting").await;
+                break;
+            }
+            wake = wake(session.member()) => match wake {
+                Wake::Event(event) => {
+                    if let Some(frame) = session.frame_for(&event) {
+                        if !send(&mut sink, &frame).await { break; }
+                    }
+                }
+                Wake::Kicked => {
+                    close(&mut sink, CLOSE_TRY_AGAIN_LATER, "too slow; reconnect and resume").await;
+                    break;
+                }
+            },
+            incoming = stream.next() => {
+                let text = match incoming {
+                    Some(Ok(WsMessage::Text(text))) => text,
+                    Some(Ok(WsMessage::Binary(_))) => {
+                        let e = ErrorFrame::new(ErrorCode::MalformedFrame, "binary frames are not supported; send JSON text frames");
+                        if !send(&mut sink, &S::error(e)).await { break; }
+                        continue;
+                    }
+                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue, // ping/pong: answered by the WebSocket layer
+                };
+                if !session.handle(text.as_str(), &mut sink).await { break; }
+            }
+        }
+    }
+}
 
 /// Frames above this size are cut off by the WebSocket layer itself (close 1009). Between
 /// `shared::limits::MAX_FRAME_BYTES` and this, the relay answers `frame_too_large` and the

@@ -1,11 +1,10 @@
 //! `/ws/visitor?site=KEY`: the widget's socket. The page's origin is checked against the site's
 //! allowed origins before the upgrade; after it, the first frame must be `hello`.
 
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use futures_util::StreamExt;
 use serde::Deserialize;
 use shared::limits::MAX_REPLAY;
 use shared::{
@@ -13,7 +12,7 @@ use shared::{
     PROTOCOL_VERSION,
 };
 
-use super::{close, send, wake, Wake, Sink, CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN_LATER};
+use super::{send, Sink};
 use crate::conversation;
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{Event, Member};
@@ -73,7 +72,7 @@ pub async fn checked_site(state: &AppState, key: Option<&str>, headers: &HeaderM
     Ok(site)
 }
 
-struct Session {
+struct VisitorSession {
     state: AppState,
     site: Site,
     thread: Option<VisitorThread>,
@@ -83,44 +82,22 @@ struct Session {
 }
 
 async fn session(state: AppState, site: Site, socket: WebSocket) {
-    let (mut sink, mut stream) = socket.split();
     let stopping = state.stopping.clone();
-    let mut s = Session { state, site, thread: None, member: None, replayed_up_to: 0 };
-    loop {
-        tokio::select! {
-            _ = stopping.cancelled() => {
-                close(&mut sink, CLOSE_GOING_AWAY, "relay restarting").await;
-                break;
-            }
-            wake = wake(&mut s.member) => match wake {
-                Wake::Event(event) => {
-                    if let Some(frame) = s.frame_for(&event) {
-                        if !send(&mut sink, &frame).await { break; }
-                    }
-                }
-                Wake::Kicked => {
-                    close(&mut sink, CLOSE_TRY_AGAIN_LATER, "too slow; reconnect and resume").await;
-                    break;
-                }
-            },
-            incoming = stream.next() => {
-                let text = match incoming {
-                    Some(Ok(WsMessage::Text(text))) => text,
-                    Some(Ok(WsMessage::Binary(_))) => {
-                        let e = ErrorFrame::new(ErrorCode::MalformedFrame, "binary frames are not supported; send JSON text frames");
-                        if !send(&mut sink, &Out::Error(e)).await { break; }
-                        continue;
-                    }
-                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
-                    Some(Ok(_)) => continue, // ping/pong: answered by the WebSocket layer
-                };
-                if !s.handle(text.as_str(), &mut sink).await { break; }
-            }
-        }
-    }
+    let session = VisitorSession { state, site, thread: None, member: None, replayed_up_to: 0 };
+    super::drive(session, socket, stopping).await;
 }
 
-impl Session {
+impl super::Session for VisitorSession {
+    type Out = Out;
+
+    fn error(e: ErrorFrame) -> Out {
+        Out::Error(e)
+    }
+
+    fn member(&mut self) -> &mut Option<Member> {
+        &mut self.member
+    }
+
     /// Handle one client frame; false when the socket is gone.
     async fn handle(&mut self, text: &str, sink: &mut Sink) -> bool {
         let frame = match decode_frame::<In>(text) {
@@ -163,6 +140,20 @@ impl Session {
         }
     }
 
+    fn frame_for(&self, event: &Event) -> Option<Out> {
+        match event {
+            Event::Message { message, origin } => {
+                let mine = self.member.as_ref().map(|m| m.id) == *origin;
+                (!mine && message.seq > self.replayed_up_to).then(|| Out::Message { message: message.clone() })
+            }
+            Event::AdvisorTyping { on, name, .. } => Some(Out::Typing { on: *on, name: name.clone() }),
+            Event::AdvisorsRead { up_to, .. } => Some(Out::Read { up_to: *up_to }),
+            Event::Conversation(_) | Event::VisitorTyping { .. } => None,
+        }
+    }
+}
+
+impl VisitorSession {
     async fn hello(&mut self, v: u32, token: Option<String>, last_seq: Seq, page: Option<String>, sink: &mut Sink) -> bool {
         if v != PROTOCOL_VERSION {
             let e = ErrorFrame::new(
@@ -232,18 +223,6 @@ impl Session {
         }
         self.replayed_up_to = cursor;
         true
-    }
-
-    fn frame_for(&mut self, event: &Event) -> Option<Out> {
-        match event {
-            Event::Message { message, origin } => {
-                let mine = self.member.as_ref().map(|m| m.id) == *origin;
-                (!mine && message.seq > self.replayed_up_to).then(|| Out::Message { message: message.clone() })
-            }
-            Event::AdvisorTyping { on, name, .. } => Some(Out::Typing { on: *on, name: name.clone() }),
-            Event::AdvisorsRead { up_to, .. } => Some(Out::Read { up_to: *up_to }),
-            Event::Conversation(_) | Event::VisitorTyping { .. } => None,
-        }
     }
 
     async fn internal(&self, sink: &mut Sink, context: &str, err: impl std::fmt::Display) -> bool {
