@@ -69,9 +69,10 @@ pub enum AdvisorCommand {
         email: String,
         #[arg(long)]
         name: String,
-        /// The password (at least 8 characters). Prefer CONFAB_PASSWORD, which stays out of shell history.
+        /// The password (at least 8 characters). Prefer CONFAB_PASSWORD, which stays out of shell
+        /// history; without either, it is asked for on the terminal.
         #[arg(long, env = "CONFAB_PASSWORD", hide_env_values = true)]
-        password: String,
+        password: Option<String>,
     },
 }
 

@@ -36,6 +36,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())
         }
         Some(Command::Advisor(AdvisorCommand::Create { email, name, password })) => {
+            let password = match password {
+                Some(p) => p,
+                None => ask_password()?,
+            };
             let store = Config::from_args(&cli.serve).open_store().await.map_err(|e| e.to_string())?;
             let advisor = admin::create_advisor(&*store, &email, &name, &password).await.map_err(|e| e.to_string())?;
             store.close().await;
@@ -59,10 +63,26 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// Ask for a new password on the terminal, twice, without echo.
+fn ask_password() -> Result<String, String> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err("no password given: pass --password or set CONFAB_PASSWORD".into());
+    }
+    let first = rpassword::prompt_password("Password for the new advisor: ").map_err(|e| e.to_string())?;
+    let again = rpassword::prompt_password("Same password again: ").map_err(|e| e.to_string())?;
+    if first != again {
+        return Err("the two passwords differ; nothing was created".into());
+    }
+    Ok(first)
+}
+
 async fn serve(args: &relay::config::ServeArgs) -> Result<(), String> {
+    let config = Config::from_args(args);
+    let store = config.open_store().await.map_err(|e| e.to_string())?;
     let listener = demo::bind(args.listen).await.map_err(|e| e.to_string())?;
     println!("relay listening on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
-    relay::run(Config::from_args(args), listener, shutdown_signal()).await.map_err(|e| e.to_string())
+    relay::serve(relay::AppState::new(config, store), listener, shutdown_signal()).await.map_err(|e| e.to_string())
 }
 
 async fn shutdown_signal() {
