@@ -16,6 +16,10 @@ pub mod frames;
 pub mod ids;
 pub mod limits;
 pub mod message;
+/// Link detection in message text: a presentation helper both clients share; pure, no I/O.
+pub mod text;
+/// Calendar arithmetic on day numbers: a presentation helper both clients share; pure, no I/O.
+pub mod time;
 
 pub use decode::{decode_frame, DecodeError};
 pub use error::{ErrorCode, ErrorFrame};

@@ -1,98 +1,10 @@
-//! Pure text helpers: links, dates, counters. Nothing here touches the browser, so it is tested natively
+//! Pure text helpers: day labels, the clock, counters, colours, relay URLs (links in messages come from
+//! `shared::text`). Nothing here touches the browser, so it is tested natively
 //! (`cargo test -p confab-widget`). Times are "local milliseconds": a UTC timestamp already shifted by
 //! the browser's offset for that instant (see `lib::local_ms`), so DST is the caller's business.
 
 use shared::limits::MAX_TEXT_CHARS;
-
-/// A piece of a message: plain text, or an http(s) link. Rendered as text nodes and `<a>` elements
-/// only, never as HTML.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment<'a> {
-    Text(&'a str),
-    Link(&'a str),
-}
-
-/// Splits `text` into text and links. Only `http://` and `https://` URLs (any case) with a host become
-/// links; trailing punctuation that usually ends a sentence (and an unbalanced closing bracket) stays text.
-pub fn linkify(text: &str) -> Vec<Segment<'_>> {
-    let mut out = Vec::new();
-    let mut plain_from = 0;
-    let mut i = 0;
-    let bytes = text.as_bytes();
-    while i < bytes.len() {
-        let at_word_start = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
-        let scheme = if at_word_start {
-            scheme_len(&bytes[i..])
-        } else {
-            0
-        };
-        if scheme == 0 {
-            i += 1;
-            continue;
-        }
-        let end = url_end(text, i, scheme);
-        if end > i + scheme {
-            if plain_from < i {
-                out.push(Segment::Text(&text[plain_from..i]));
-            }
-            out.push(Segment::Link(&text[i..end]));
-            plain_from = end;
-            i = end;
-        } else {
-            i += scheme;
-        }
-    }
-    if plain_from < text.len() {
-        out.push(Segment::Text(&text[plain_from..]));
-    }
-    out
-}
-
-fn scheme_len(b: &[u8]) -> usize {
-    let starts = |p: &str| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p.as_bytes());
-    if starts("https://") {
-        8
-    } else if starts("http://") {
-        7
-    } else {
-        0
-    }
-}
-
-/// Byte index where the URL starting at `start` ends.
-fn url_end(text: &str, start: usize, scheme: usize) -> usize {
-    let rest = &text[start + scheme..];
-    let mut end = start + scheme;
-    for (off, c) in rest.char_indices() {
-        if c.is_whitespace()
-            || c.is_control()
-            || matches!(c, '<' | '>' | '"' | '`' | '{' | '}' | '|' | '\\' | '^')
-        {
-            break;
-        }
-        end = start + scheme + off + c.len_utf8();
-    }
-    // Trim what most likely belongs to the sentence, not the URL.
-    loop {
-        let url = &text[start..end];
-        let Some(last) = url.chars().last() else {
-            break;
-        };
-        let trim = match last {
-            '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*' => true,
-            ')' => url.matches('(').count() < url.matches(')').count(),
-            ']' => url.matches('[').count() < url.matches(']').count(),
-            _ => false,
-        };
-        if !trim || end - start <= scheme {
-            break;
-        }
-        end -= last.len_utf8();
-    }
-    end
-}
-
-const DAY_MS: i64 = 86_400_000;
+use shared::time::{civil_from_days, month_name, weekday_name, DAY_MS};
 
 /// The local day number (days since 1970-01-01) of a local-milliseconds time.
 pub fn day_of(local_ms: i64) -> i64 {
@@ -114,58 +26,20 @@ pub fn clock(local_ms: i64) -> String {
     s
 }
 
-/// (year, month 1..=12, day 1..=31) of a day number (Howard Hinnant's `civil_from_days`).
-pub fn civil(day: i64) -> (i64, u32, u32) {
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const WEEKDAYS: [&str; 7] = [
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-];
-
 /// The label of a day separator, seen from `today`: "Today", "Yesterday", a weekday within the last
 /// week, else "3 November" (this year) or "3 November 2025".
 pub fn day_label(day: i64, today: i64) -> String {
     match today - day {
         0 => return "Today".into(),
         1 => return "Yesterday".into(),
-        2..=6 => return WEEKDAYS[day.rem_euclid(7) as usize].into(),
+        2..=6 => return weekday_name(day).into(),
         _ => {}
     }
-    let (y, m, d) = civil(day);
+    let (y, m, d) = civil_from_days(day);
     let mut s = d.to_string();
     s.push(' ');
-    s.push_str(MONTHS[m as usize - 1]);
-    if y != civil(today).0 {
+    s.push_str(month_name(m));
+    if y != civil_from_days(today).0 {
         s.push(' ');
         s.push_str(&y.to_string());
     }
@@ -253,90 +127,12 @@ fn push_encoded(url: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Segment::{Link, Text};
-
-    #[test]
-    fn plain_text_is_one_segment() {
-        assert_eq!(
-            linkify("hello <b>there</b>"),
-            vec![Text("hello <b>there</b>")]
-        );
-        assert_eq!(linkify(""), vec![]);
-    }
-
-    #[test]
-    fn http_and_https_urls_become_links_and_trailing_punctuation_stays_text() {
-        assert_eq!(
-            linkify("see https://shop.example/a?b=1#c, or http://x.io."),
-            vec![
-                Text("see "),
-                Link("https://shop.example/a?b=1#c"),
-                Text(", or "),
-                Link("http://x.io"),
-                Text(".")
-            ]
-        );
-    }
-
-    #[test]
-    fn brackets_are_kept_only_when_balanced() {
-        assert_eq!(
-            linkify("(https://en.wikipedia.org/wiki/Rust_(language))"),
-            vec![
-                Text("("),
-                Link("https://en.wikipedia.org/wiki/Rust_(language)"),
-                Text(")")
-            ]
-        );
-    }
-
-    #[test]
-    fn other_schemes_and_bare_schemes_are_not_links() {
-        for s in [
-            "javascript:alert(1)",
-            "data:text/html,hi",
-            "ftp://x.io",
-            "https://",
-            "xhttps://a.b",
-            "mailto:a@b",
-        ] {
-            assert!(linkify(s).iter().all(|seg| matches!(seg, Text(_))), "{s}");
-        }
-    }
-
-    #[test]
-    fn uppercase_scheme_and_unicode_around_links_work() {
-        assert_eq!(
-            linkify("→HTTPS://Ex.com/é ok"),
-            vec![Text("→"), Link("HTTPS://Ex.com/é"), Text(" ok")]
-        );
-    }
-
-    #[test]
-    fn a_link_stops_at_quotes_and_angle_brackets() {
-        assert_eq!(
-            linkify("<https://a.b/c>"),
-            vec![Text("<"), Link("https://a.b/c"), Text(">")]
-        );
-        assert_eq!(
-            linkify("\"https://a.b\"x"),
-            vec![Text("\""), Link("https://a.b"), Text("\"x")]
-        );
-    }
 
     #[test]
     fn clock_pads_hours_and_minutes() {
         assert_eq!(clock(0), "00:00");
         assert_eq!(clock(9 * 3_600_000 + 5 * 60_000 + 59_999), "09:05");
         assert_eq!(clock(-60_000), "23:59");
-    }
-
-    #[test]
-    fn civil_dates_match_the_calendar() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(day_of(1_763_683_200_000)), (2025, 11, 21));
-        assert_eq!(civil(-1), (1969, 12, 31));
-        assert_eq!(civil(day_of(951_782_400_000)), (2000, 2, 29));
     }
 
     #[test]

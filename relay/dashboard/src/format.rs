@@ -1,33 +1,12 @@
 //! Time formatting for the inbox and the thread. Pure functions over "milliseconds since the epoch"
 //! plus the local UTC offset, so they run (and are tested) natively; the browser supplies the offset.
+//! The calendar itself (dates and names of days) is `shared::time`.
+
+use shared::time::{civil_from_days, month_name, weekday_name, DAY_MS};
 
 pub const MINUTE: i64 = 60_000;
 pub const HOUR: i64 = 60 * MINUTE;
-pub const DAY: i64 = 24 * HOUR;
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const WEEKDAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
+pub const DAY: i64 = DAY_MS;
 
 /// The local UTC offset at `ms`, in minutes east of UTC (UTC+2 → 120). Asked per instant because of
 /// daylight saving time.
@@ -52,8 +31,6 @@ pub struct Local {
     pub day: u32,
     pub hour: u32,
     pub minute: u32,
-    /// 0 = Monday … 6 = Sunday
-    pub weekday: u32,
     /// Days since 1970-01-01 in local time: equal for two instants on the same local day.
     pub day_number: i64,
 }
@@ -70,24 +47,8 @@ pub fn local(ms: i64, offset_min: i32) -> Local {
         day,
         hour: (in_day / HOUR) as u32,
         minute: ((in_day % HOUR) / MINUTE) as u32,
-        // 1970-01-01 was a Thursday (3 when Monday is 0).
-        weekday: (day_number + 3).rem_euclid(7) as u32,
         day_number,
     }
-}
-
-/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// "14:05" — the time of a message.
@@ -112,9 +73,9 @@ pub fn relative(ms: i64, now: i64, tz: impl Fn(i64) -> i32) -> String {
     match days {
         d if d <= 0 => format!("{:02}:{:02}", then.hour, then.minute),
         1 => "Yesterday".into(),
-        2..=6 => WEEKDAYS[then.weekday as usize][..3].into(),
-        _ if then.year == today.year => format!("{} {}", then.day, &MONTHS[then.month as usize - 1][..3]),
-        _ => format!("{} {} {}", then.day, &MONTHS[then.month as usize - 1][..3], then.year),
+        2..=6 => weekday_name(then.day_number)[..3].into(),
+        _ if then.year == today.year => format!("{} {}", then.day, &month_name(then.month)[..3]),
+        _ => format!("{} {} {}", then.day, &month_name(then.month)[..3], then.year),
     }
 }
 
@@ -128,11 +89,11 @@ pub fn day_label(ms: i64, now: i64, tz: impl Fn(i64) -> i32) -> String {
         1 => "Yesterday".into(),
         _ if then.year == today.year => format!(
             "{} {} {}",
-            WEEKDAYS[then.weekday as usize],
+            weekday_name(then.day_number),
             then.day,
-            MONTHS[then.month as usize - 1]
+            month_name(then.month)
         ),
-        _ => format!("{} {} {}", then.day, MONTHS[then.month as usize - 1], then.year),
+        _ => format!("{} {} {}", then.day, month_name(then.month), then.year),
     }
 }
 
@@ -141,9 +102,9 @@ pub fn full(ms: i64, offset_min: i32) -> String {
     let t = local(ms, offset_min);
     format!(
         "{} {} {} {}, {:02}:{:02}",
-        WEEKDAYS[t.weekday as usize],
+        weekday_name(t.day_number),
         t.day,
-        MONTHS[t.month as usize - 1],
+        month_name(t.month),
         t.year,
         t.hour,
         t.minute
@@ -164,11 +125,9 @@ mod tests {
     #[test]
     fn local_reads_a_known_instant() {
         let t = local(TUE, 0);
-        assert_eq!(
-            (t.year, t.month, t.day, t.hour, t.minute, t.weekday),
-            (2026, 11, 17, 14, 5, 1)
-        );
-        assert_eq!(local(0, 0).weekday, 3, "1970-01-01 was a Thursday");
+        assert_eq!((t.year, t.month, t.day, t.hour, t.minute), (2026, 11, 17, 14, 5));
+        assert_eq!(weekday_name(t.day_number), "Tuesday");
+        assert_eq!(local(-1, 0).day_number, -1, "a millisecond before the epoch is the day before");
         let leap = local(951_782_400_000, 0); // 2000-02-29
         assert_eq!((leap.year, leap.month, leap.day), (2000, 2, 29));
     }

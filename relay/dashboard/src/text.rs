@@ -1,5 +1,4 @@
-//! Text helpers: the inbox preview line and splitting message text into plain text and links.
-//! Message text is always rendered as text nodes; a link is only ever an `http(s)` URL found here.
+//! Text helpers: the inbox preview line. (Links in message text come from `shared::text`.)
 
 use shared::{AdvisorId, Author, Message};
 
@@ -44,78 +43,6 @@ pub fn one_line(text: &str, max: usize) -> String {
     out
 }
 
-/// A piece of message text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment {
-    Text(String),
-    /// An `http://` or `https://` URL, safe to put in `href`.
-    Link(String),
-}
-
-/// Split `text` into plain text and `http(s)` links. A link starts with `http://` or `https://` at the
-/// start of the text or after a character that can't be part of a word, runs to the next white space
-/// or `<>"`, and loses trailing punctuation (and a closing bracket it doesn't open).
-pub fn linkify(text: &str) -> Vec<Segment> {
-    let mut segments = Vec::new();
-    let mut plain_start = 0;
-    let mut i = 0;
-    let bytes = text.as_bytes();
-    while i < bytes.len() {
-        let rest = &text[i..];
-        let scheme_len = if starts_with_ci(rest, "https://") {
-            8
-        } else if starts_with_ci(rest, "http://") {
-            7
-        } else {
-            0
-        };
-        let boundary = i == 0 || !text[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric());
-        if scheme_len > 0 && boundary {
-            let end = rest
-                .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"'))
-                .unwrap_or(rest.len());
-            let url = trim_url(&rest[..end]);
-            if url.len() > scheme_len {
-                if plain_start < i {
-                    segments.push(Segment::Text(text[plain_start..i].to_owned()));
-                }
-                segments.push(Segment::Link(url.to_owned()));
-                i += url.len();
-                plain_start = i;
-                continue;
-            }
-        }
-        i += rest.chars().next().map_or(1, char::len_utf8);
-    }
-    if plain_start < text.len() {
-        segments.push(Segment::Text(text[plain_start..].to_owned()));
-    }
-    segments
-}
-
-fn starts_with_ci(s: &str, prefix: &str) -> bool {
-    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
-}
-
-fn trim_url(mut url: &str) -> &str {
-    loop {
-        let Some(last) = url.chars().next_back() else {
-            return url;
-        };
-        let unbalanced =
-            |open: char, close: char| last == close && url.matches(open).count() < url.matches(close).count();
-        if matches!(last, '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '*')
-            || unbalanced('(', ')')
-            || unbalanced('[', ']')
-            || unbalanced('{', '}')
-        {
-            url = &url[..url.len() - last.len_utf8()];
-        } else {
-            return url;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,13 +58,6 @@ mod tests {
             text: text.into(),
             sent_at: 0,
         }
-    }
-
-    fn link(s: &str) -> Segment {
-        Segment::Link(s.into())
-    }
-    fn text(s: &str) -> Segment {
-        Segment::Text(s.into())
     }
 
     #[test]
@@ -169,63 +89,5 @@ mod tests {
             preview(Some(&msg(Author::Visitor, &long)), None).chars().count(),
             PREVIEW_CHARS + 1
         );
-    }
-
-    #[test]
-    fn plain_text_is_one_segment() {
-        assert_eq!(linkify("no links here"), vec![text("no links here")]);
-        assert_eq!(linkify(""), vec![]);
-    }
-
-    #[test]
-    fn links_are_found_in_the_middle_of_text() {
-        assert_eq!(
-            linkify("see https://shop.example/a?b=1#c for details"),
-            vec![text("see "), link("https://shop.example/a?b=1#c"), text(" for details")]
-        );
-        assert_eq!(linkify("http://x.io"), vec![link("http://x.io")]);
-        assert_eq!(linkify("HTTPS://X.IO/Y"), vec![link("HTTPS://X.IO/Y")]);
-    }
-
-    #[test]
-    fn trailing_punctuation_and_unopened_brackets_stay_outside_links() {
-        assert_eq!(
-            linkify("Go to https://a.io/x."),
-            vec![text("Go to "), link("https://a.io/x"), text(".")]
-        );
-        assert_eq!(
-            linkify("(https://a.io/x)"),
-            vec![text("("), link("https://a.io/x"), text(")")]
-        );
-        assert_eq!(
-            linkify("https://en.wikipedia.org/wiki/Rust_(language)!"),
-            vec![link("https://en.wikipedia.org/wiki/Rust_(language)"), text("!")]
-        );
-        assert_eq!(
-            linkify("<https://a.io>"),
-            vec![text("<"), link("https://a.io"), text(">")]
-        );
-    }
-
-    #[test]
-    fn only_http_schemes_become_links() {
-        assert_eq!(linkify("javascript:alert(1)"), vec![text("javascript:alert(1)")]);
-        assert_eq!(linkify("ftp://a.io"), vec![text("ftp://a.io")]);
-        assert_eq!(linkify("https://"), vec![text("https://")]);
-        // Glued to a word: not a link start.
-        assert_eq!(linkify("xhttps://a.io"), vec![text("xhttps://a.io")]);
-    }
-
-    #[test]
-    fn several_links_and_unicode_survive() {
-        assert_eq!(
-            linkify("é https://a.io, ü http://b.io/ñ"),
-            vec![text("é "), link("https://a.io"), text(", ü "), link("http://b.io/ñ")]
-        );
-    }
-
-    #[test]
-    fn html_in_text_stays_text() {
-        assert_eq!(linkify("<b>hi</b>"), vec![text("<b>hi</b>")]);
     }
 }

@@ -2,14 +2,15 @@
 
 use leptos::either::Either;
 use leptos::prelude::*;
+use shared::text::{linkify, Segment};
 use shared::Author;
 
 use crate::app::{local_ms, App};
 use crate::store::{Delivery, Entry};
-use crate::text::{self, Segment};
+use crate::text;
 
 fn segments(body: &str) -> Vec<impl IntoView> {
-    text::linkify(body)
+    linkify(body)
         .into_iter()
         .map(|seg| match seg {
             Segment::Text(t) => Either::Left(t.to_owned()),

@@ -7,8 +7,7 @@ pub mod login;
 pub mod thread;
 
 use leptos::prelude::*;
-
-use crate::text::{linkify, Segment};
+use shared::text::{linkify, Segment};
 
 /// Message text as text nodes, with `http(s)` URLs as links that open in a new tab and pass
 /// nothing to the target. Never `inner_html`.
@@ -16,10 +15,10 @@ pub fn rich_text(text: &str) -> impl IntoView {
     linkify(text)
         .into_iter()
         .map(|segment| match segment {
-            Segment::Text(t) => t.into_any(),
+            Segment::Text(t) => t.to_owned().into_any(),
             Segment::Link(url) => {
-                let href = url.clone();
-                view! { <a href=href target="_blank" rel="noopener noreferrer nofollow">{url}</a> }.into_any()
+                view! { <a href=url.to_owned() target="_blank" rel="noopener noreferrer nofollow">{url.to_owned()}</a> }
+                    .into_any()
             }
         })
         .collect_view()

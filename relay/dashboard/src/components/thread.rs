@@ -3,12 +3,12 @@
 
 use leptos::html;
 use leptos::prelude::*;
+use shared::text::{linkify, Segment};
 use shared::{Author, Channel, ClientMsgId, ConversationId};
 
 use super::rich_text;
 use crate::format;
 use crate::state::{Delivery, Model};
-use crate::text::{linkify, Segment};
 use crate::Ctx;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -156,9 +156,9 @@ fn channel_name(channel: Channel) -> &'static str {
 /// The visitor's page as a link when it is an http(s) URL, else as text.
 fn page_link(page: &str) -> AnyView {
     match linkify(page).as_slice() {
-        [Segment::Link(url)] => view! {
-            <a href=url.clone() target="_blank" rel="noopener noreferrer nofollow" title=url.clone()>
-                {url.clone()}
+        &[Segment::Link(url)] => view! {
+            <a href=url.to_owned() target="_blank" rel="noopener noreferrer nofollow" title=url.to_owned()>
+                {url.to_owned()}
             </a>
         }
         .into_any(),
