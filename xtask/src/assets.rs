@@ -36,13 +36,23 @@ const APPS: [App; 2] = [
 pub fn build(ctx: &Ctx) -> Result<(), String> {
     let wasm_opt = ctx.tools_dir().join("node_modules/.bin/wasm-opt");
     if !wasm_opt.is_file() {
-        return Err(format!("{} is missing: run `cargo xtask setup`", wasm_opt.display()));
+        return Err(format!(
+            "{} is missing: run `cargo xtask setup`",
+            wasm_opt.display()
+        ));
     }
 
     // One cargo invocation for both crates: their shared dependencies (leptos…) are
     // compiled once, with one unified feature set.
     let mut cargo = ctx.cargo();
-    cargo.args(["build", "--target", WASM_TARGET, "--profile", PROFILE, "--locked"]);
+    cargo.args([
+        "build",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        PROFILE,
+        "--locked",
+    ]);
     for app in &APPS {
         cargo.args(["-p", app.crate_name]);
     }
@@ -65,7 +75,14 @@ pub fn build(ctx: &Ctx) -> Result<(), String> {
             .join(format!("{}.wasm", app.crate_name.replace('-', "_")));
         let mut bindgen = ctx.command(wasm_bindgen());
         bindgen
-            .args(["--target", "web", "--no-typescript", "--out-name", app.out_name, "--out-dir"])
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--out-name",
+                app.out_name,
+                "--out-dir",
+            ])
             .arg(&out_dir)
             .arg(&wasm);
         Step::new(format!("build-assets: wasm-bindgen {}", app.crate_name)).run(&mut bindgen)?;

@@ -65,7 +65,15 @@ fn demo(ctx: &Ctx, extra: &[String]) -> Result<(), String> {
         println!("warning: size budget not met (see above); starting the demo anyway");
     }
     let mut cmd = ctx.cargo();
-    cmd.args(["run", "--release", "--locked", "-p", "confab-relay", "--", "demo"]);
+    cmd.args([
+        "run",
+        "--release",
+        "--locked",
+        "-p",
+        "confab-relay",
+        "--",
+        "demo",
+    ]);
     cmd.args(extra);
     Step::new("relay demo (Ctrl-C to stop)").run(&mut cmd)
 }

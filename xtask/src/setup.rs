@@ -18,7 +18,7 @@ pub fn run(ctx: &Ctx, browser: bool) -> Result<(), String> {
     let mut apt = Apt::default();
     wasm_target()?;
     wasm_bindgen_cli(ctx)?;
-    node(&mut apt)?;
+    node(&mut apt, browser)?;
     let mut packages = vec![BINARYEN];
     if browser {
         packages.push(PLAYWRIGHT);
@@ -37,7 +37,11 @@ fn present(what: &str) {
 fn wasm_target() -> Result<(), String> {
     const TARGET: &str = "wasm32-unknown-unknown";
     let sysroot = output_of(Command::new("rustc").args(["--print", "sysroot"])).unwrap_or_default();
-    if Path::new(&sysroot).join("lib/rustlib").join(TARGET).is_dir() {
+    if Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(TARGET)
+        .is_dir()
+    {
         present(&format!("rust target {TARGET}"));
         return Ok(());
     }
@@ -60,8 +64,13 @@ fn wasm_bindgen_cli(ctx: &Ctx) -> Result<(), String> {
         None => "not installed".to_string(),
     };
     // Without --locked: a dependency version it pins is missing from the registry here.
-    Step::new(format!("setup: wasm-bindgen-cli {wanted} ({why}): installing, ~5 min"))
-        .run(ctx.cargo().args(["install", "wasm-bindgen-cli", "--version", &wanted]))
+    Step::new(format!(
+        "setup: wasm-bindgen-cli {wanted} ({why}): installing, ~5 min"
+    ))
+    .run(
+        ctx.cargo()
+            .args(["install", "wasm-bindgen-cli", "--version", &wanted]),
+    )
 }
 
 /// The `wasm-bindgen` that `cargo install` put in $CARGO_HOME/bin, else the one on PATH.
@@ -115,16 +124,28 @@ impl Apt {
     }
 }
 
-fn node(apt: &mut Apt) -> Result<(), String> {
-    let node = output_of(Command::new("node").arg("--version"));
+fn node(apt: &mut Apt, browser: bool) -> Result<(), String> {
+    let version = || output_of(Command::new("node").arg("--version"));
     let npm = output_of(Command::new("npm").arg("--version"));
-    match (node, npm) {
-        (Some(node), Some(npm)) => {
-            present(&format!("node {node}, npm {npm}"));
-            Ok(())
-        }
-        _ => apt.install("node and npm", &["nodejs", "npm"]),
+    match (version(), npm) {
+        (Some(node), Some(npm)) => present(&format!("node {node}, npm {npm}")),
+        _ => apt.install("node and npm", &["nodejs", "npm"])?,
     }
+    // playwright-core 1.65 declares node >= 20; Debian 12's own nodejs is 18.
+    let major = version().and_then(|v| {
+        v.trim_start_matches('v')
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok())
+    });
+    if browser && major.is_some_and(|m| m < 20) {
+        println!(
+            "setup: warning: playwright-core {} wants Node.js >= 20, found {}",
+            PLAYWRIGHT.1,
+            version().unwrap_or_default()
+        );
+    }
+    Ok(())
 }
 
 fn npm_packages(ctx: &Ctx, packages: &[(&str, &str)]) -> Result<(), String> {
@@ -139,18 +160,29 @@ fn npm_packages(ctx: &Ctx, packages: &[(&str, &str)]) -> Result<(), String> {
         present(&format!("npm {} in .tools/", all.join(", ")));
         return Ok(());
     }
-    std::fs::create_dir_all(&tools).map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
+    std::fs::create_dir_all(&tools)
+        .map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
     let mut cmd = ctx.command("npm");
     cmd.args(["install", "--prefix"])
         .arg(&tools)
-        .args(["--save-exact", "--no-audit", "--no-fund", "--loglevel=error"])
+        .args([
+            "--save-exact",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ])
         .args(&missing);
-    Step::new(format!("setup: npm {} into .tools/: installing", missing.join(", "))).run(&mut cmd)
+    Step::new(format!(
+        "setup: npm {} into .tools/: installing",
+        missing.join(", ")
+    ))
+    .run(&mut cmd)
 }
 
 /// The installed version of an npm package under `<tools>/node_modules`, if any.
 fn npm_version(tools: &Path, name: &str) -> Option<String> {
-    let manifest = std::fs::read_to_string(tools.join("node_modules").join(name).join("package.json")).ok()?;
+    let manifest =
+        std::fs::read_to_string(tools.join("node_modules").join(name).join("package.json")).ok()?;
     let rest = &manifest[manifest.find("\"version\"")? + "\"version\"".len()..];
     let rest = &rest[rest.find('"')? + 1..];
     Some(rest[..rest.find('"')?].to_string())
@@ -159,8 +191,14 @@ fn npm_version(tools: &Path, name: &str) -> Option<String> {
 fn chromium(apt: &mut Apt) -> Result<(), String> {
     if Path::new(CHROMIUM).exists() {
         let version = output_of(Command::new(CHROMIUM).arg("--version")).unwrap_or_default();
-        present(&format!("chromium ({})", version.lines().last().unwrap_or("").trim()));
+        present(&format!(
+            "chromium ({})",
+            version.lines().last().unwrap_or("").trim()
+        ));
         return Ok(());
     }
-    apt.install("chromium and chromium-driver", &["chromium", "chromium-driver"])
+    apt.install(
+        "chromium and chromium-driver",
+        &["chromium", "chromium-driver"],
+    )
 }

@@ -14,7 +14,12 @@ const BUDGETS: [(&str, &[&str], u64); 2] = [
     ("loader", &["widget/widget.js"], 4 * KB),
     (
         "open chat",
-        &["widget/widget.js", "widget/app.js", "widget/app_bg.wasm", "widget/widget.css"],
+        &[
+            "widget/widget.js",
+            "widget/app.js",
+            "widget/app_bg.wasm",
+            "widget/widget.css",
+        ],
         100 * KB,
     ),
 ];
@@ -47,19 +52,30 @@ pub fn report(ctx: &Ctx) -> Result<Budgets, String> {
     let dir = ctx.assets_dir();
     let mut files = Vec::new();
     walk(&dir, &mut files).map_err(|e| {
-        format!("cannot read {}: {e} (run `cargo xtask build-assets` first)", dir.display())
+        format!(
+            "cannot read {}: {e} (run `cargo xtask build-assets` first)",
+            dir.display()
+        )
     })?;
     files.sort();
 
     let mut rows = Vec::new();
     for path in &files {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let name = path.strip_prefix(&dir).unwrap_or(path).to_string_lossy().replace('\\', "/");
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let name = path
+            .strip_prefix(&dir)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/");
         rows.push((name, measure(&bytes)));
     }
 
     println!();
-    println!("{:<32} {:>10} {:>10} {:>10}", "asset (target/confab-assets/)", "raw", "gzip", "brotli");
+    println!(
+        "{:<32} {:>10} {:>10} {:>10}",
+        "asset (target/confab-assets/)", "raw", "gzip", "brotli"
+    );
     for (name, s) in &rows {
         println!("{:<32} {:>10} {:>10} {:>10}", name, s.raw, s.gzip, s.brotli);
     }
@@ -67,7 +83,11 @@ pub fn report(ctx: &Ctx) -> Result<Budgets, String> {
 
     let mut over = Vec::new();
     for (budget_name, members, budget) in BUDGETS {
-        let mut total = Sizes { raw: 0, gzip: 0, brotli: 0 };
+        let mut total = Sizes {
+            raw: 0,
+            gzip: 0,
+            brotli: 0,
+        };
         let mut missing = Vec::new();
         for member in members {
             match rows.iter().find(|(name, _)| name == member) {
@@ -99,7 +119,10 @@ pub fn report(ctx: &Ctx) -> Result<Budgets, String> {
         );
     }
     println!("           ({})", BUDGETS[1].1.join(" + "));
-    Ok(Budgets { checked: BUDGETS.len() as u64, over })
+    Ok(Budgets {
+        checked: BUDGETS.len() as u64,
+        over,
+    })
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -125,5 +148,9 @@ fn measure(bytes: &[u8]) -> Sizes {
         let mut w = brotli::CompressorWriter::new(&mut br, 4096, 11, 24);
         w.write_all(bytes).expect("writing to memory");
     }
-    Sizes { raw: bytes.len() as u64, gzip, brotli: br.len() as u64 }
+    Sizes {
+        raw: bytes.len() as u64,
+        gzip,
+        brotli: br.len() as u64,
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! setup --browser → build-assets → every Rust test → the relay binary → the browser tests
 //! (`node --test tests/browser/`, driving Debian's Chromium with playwright-core).
-//! Stops at the first failing step. The last line printed is the pass/fail count.
+//! Stops at the first failing step; a size budget not met fails the run at the end, after the
+//! tests. The last line printed is the pass/fail count.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -29,7 +30,10 @@ pub fn run(ctx: &Ctx) -> Result<(), String> {
 
     timed("setup --browser", &mut || setup::run(ctx, true))?;
     // A budget not met fails the run, but only at the end: the tests still say what works.
-    let mut budgets = size::Budgets { checked: 0, over: Vec::new() };
+    let mut budgets = size::Budgets {
+        checked: 0,
+        over: Vec::new(),
+    };
     timed("build-assets", &mut || {
         assets::build(ctx)?;
         budgets = size::report(ctx)?;
@@ -45,7 +49,12 @@ pub fn run(ctx: &Ctx) -> Result<(), String> {
     })?;
 
     timed("build relay", &mut || {
-        Step::new("test: build confab-relay").run(ctx.cargo().args(["build", "-p", "confab-relay", "--locked"]))
+        Step::new("test: build confab-relay").run(ctx.cargo().args([
+            "build",
+            "-p",
+            "confab-relay",
+            "--locked",
+        ]))
     })?;
 
     let mut browser = Counts::default();
@@ -59,7 +68,10 @@ pub fn run(ctx: &Ctx) -> Result<(), String> {
     for (name, time) in &timings {
         println!("  {name:<16} {time}");
     }
-    let size = Counts { passed: budgets.checked - budgets.over.len() as u64, failed: budgets.over.len() as u64 };
+    let size = Counts {
+        passed: budgets.checked - budgets.over.len() as u64,
+        failed: budgets.over.len() as u64,
+    };
     let summary = format!(
         "{} passed, {} failed (rust {}/{}, browser {}/{}, size budgets {}/{}) in {}",
         rust.passed + browser.passed + size.passed,
@@ -73,7 +85,10 @@ pub fn run(ctx: &Ctx) -> Result<(), String> {
         elapsed(started)
     );
     if !budgets.over.is_empty() {
-        eprintln!("FAILED: size budget not met: {} (see the size report above)", budgets.over.join(", "));
+        eprintln!(
+            "FAILED: size budget not met: {} (see the size report above)",
+            budgets.over.join(", ")
+        );
     }
     if let Err(e) = &browser_result {
         eprintln!("{e}");
@@ -145,20 +160,25 @@ fn start_browser_tests(ctx: &Ctx) -> Result<(Counts, Result<(), String>), String
     }
 
     let output = ctx.root.join("test-output");
-    std::fs::create_dir_all(&output).map_err(|e| format!("cannot create {}: {e}", output.display()))?;
+    std::fs::create_dir_all(&output)
+        .map_err(|e| format!("cannot create {}: {e}", output.display()))?;
     let tap = output.join("browser-tests.tap");
     let relay = ctx.target.join("debug/confab-relay");
 
     // Human-readable results on stdout, TAP in a file for the counts.
     let mut cmd = ctx.command("node");
-    cmd.args(["--test", "--test-reporter=spec", "--test-reporter-destination=stdout"])
-        .arg("--test-reporter=tap")
-        .arg(format!("--test-reporter-destination={}", tap.display()))
-        .args(&files)
-        .env("CONFAB_RELAY_BIN", &relay)
-        .env("CONFAB_TOOLS", ctx.tools_dir())
-        .env("CONFAB_TEST_OUTPUT", &output)
-        .env("CONFAB_REPO", &ctx.root);
+    cmd.args([
+        "--test",
+        "--test-reporter=spec",
+        "--test-reporter-destination=stdout",
+    ])
+    .arg("--test-reporter=tap")
+    .arg(format!("--test-reporter-destination={}", tap.display()))
+    .args(&files)
+    .env("CONFAB_RELAY_BIN", &relay)
+    .env("CONFAB_TOOLS", ctx.tools_dir())
+    .env("CONFAB_TEST_OUTPUT", &output)
+    .env("CONFAB_REPO", &ctx.root);
     let result = Step::new("test: browser tests (node --test tests/browser/)").run(&mut cmd);
 
     let text = std::fs::read_to_string(&tap).unwrap_or_default();
@@ -169,9 +189,16 @@ fn start_browser_tests(ctx: &Ctx) -> Result<(Counts, Result<(), String>), String
             .find_map(|n| n.trim().parse::<u64>().ok())
             .unwrap_or(0)
     };
-    let counts = Counts { passed: tap_count("# pass "), failed: tap_count("# fail ") };
+    let counts = Counts {
+        passed: tap_count("# pass "),
+        failed: tap_count("# fail "),
+    };
     let result = result.map_err(|e| {
-        format!("{e}\n    {} browser tests failed; screenshots and relay logs in {}", counts.failed, output.display())
+        format!(
+            "{e}\n    {} browser tests failed; screenshots and relay logs in {}",
+            counts.failed,
+            output.display()
+        )
     });
     Ok((counts, result))
 }

@@ -24,7 +24,11 @@ impl Ctx {
             Some(dir) if !dir.is_empty() => (root.join(dir), true),
             _ => (root.join("target"), false),
         };
-        Ctx { root, target, custom_target }
+        Ctx {
+            root,
+            target,
+            custom_target,
+        }
     }
 
     /// Where `build-assets` puts the widget and dashboard, and `relay/build.rs` finds them.
@@ -65,7 +69,10 @@ impl Step {
     pub fn new(name: impl Into<String>) -> Self {
         let name = name.into();
         println!("==> {name}");
-        Step { name, started: Instant::now() }
+        Step {
+            name,
+            started: Instant::now(),
+        }
     }
 
     /// Runs `cmd` with inherited stdio; Err names the step and the command when it fails.
