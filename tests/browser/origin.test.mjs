@@ -72,7 +72,12 @@ test('the widget on a forbidden origin says it is not allowed there', { timeout:
       { timeout: STEP_MS });
     await screenshot(page, 'forbidden-origin');
     const text = (await status.innerText()).trim();
-    assert.match(text, /not allowed|forbidden|isn.t allowed|refused|can.?not|can.t|unavailable|error/i,
-      `the widget's status explains the refusal; it says: ${JSON.stringify(text)}`);
+    // The relay's own reason reaches the page (the site API answers refusals with CORS headers),
+    // naming the origin, so the developer who pasted the tag sees what to fix.
+    assert.match(text, /may not embed site "demo"/,
+      `the widget's status gives the relay's reason; it says: ${JSON.stringify(text)}`);
+    assert.ok(text.includes(new URL(foreign.url).origin), `the reason names the page's origin: ${text}`);
+    assert.ok(await page.locator('textarea.confab-composer').isDisabled(),
+      'nothing can be typed where nothing could ever be sent');
   });
 });

@@ -21,6 +21,19 @@ async fn login_sets_an_http_only_same_site_cookie_and_me_answers_with_the_adviso
 }
 
 #[tokio::test]
+async fn the_session_endpoint_answers_200_with_or_without_a_session() {
+    let relay = TestRelay::start().await;
+    let client = reqwest::Client::new();
+    let r = client.get(relay.url("/api/v1/auth/session")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap(), serde_json::json!({"advisor": null}));
+    let cookie = relay.login().await;
+    let r = client.get(relay.url("/api/v1/auth/session")).header("cookie", &cookie).send().await.unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["advisor"]["email"], ADVISOR_EMAIL);
+}
+
+#[tokio::test]
 async fn a_wrong_password_or_unknown_email_gets_the_same_answer() {
     let relay = TestRelay::start().await;
     for (email, password) in [(ADVISOR_EMAIL, "wrong password"), ("nobody@shop.test", ADVISOR_PASSWORD)] {

@@ -49,10 +49,12 @@ pub fn run(ctx: &Ctx) -> Result<(), String> {
     })?;
 
     timed("build relay", &mut || {
+        // `--workspace` resolves features as `cargo test --workspace` did, so the relay's
+        // dependencies are reused rather than rebuilt with another feature set.
         Step::new("test: build confab-relay").run(ctx.cargo().args([
             "build",
-            "-p",
-            "confab-relay",
+            "--workspace",
+            "--bins",
             "--locked",
         ]))
     })?;

@@ -25,10 +25,16 @@ impl ApiError {
     }
 }
 
-/// Who is logged in, or `Unauthorized`.
+/// Who is logged in, or `Unauthorized`. Asks `/api/v1/auth/session`, which answers 200 either way,
+/// so a logged-out start is not a failed request in the browser's console.
 pub async fn me() -> Result<AdvisorInfo, ApiError> {
-    let response = send(Request::get("/api/v1/auth/me")).await?;
-    json_or_error(response).await
+    #[derive(serde::Deserialize)]
+    struct Session {
+        advisor: Option<AdvisorInfo>,
+    }
+    let response = send(Request::get("/api/v1/auth/session")).await?;
+    let session: Session = json_or_error(response).await?;
+    session.advisor.ok_or_else(|| ApiError::Unauthorized("Log in to continue.".into()))
 }
 
 pub async fn login(email: &str, password: &str) -> Result<AdvisorInfo, ApiError> {

@@ -73,6 +73,16 @@ pub async fn me(SignedIn(advisor): SignedIn) -> Json<AdvisorInfo> {
     Json(advisor)
 }
 
+/// Whether the browser has a session: always 200, `{"advisor": null}` without one. The dashboard
+/// asks this on start, where "not logged in" is an expected answer, not an error.
+pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
+    let advisor = match session_token(&headers) {
+        Some(token) => state.store.session_advisor(&secret::token_hash(token), crate::now_ms()).await?,
+        None => None,
+    };
+    Ok(Json(serde_json::json!({ "advisor": advisor })))
+}
+
 fn require_same_origin(headers: &HeaderMap) -> ApiResult<()> {
     if origin::is_same_origin(headers) {
         Ok(())

@@ -26,6 +26,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/auth/me", get(auth::me))
+        .route("/api/v1/auth/session", get(auth::session))
         .route("/ws/visitor", get(ws::visitor::upgrade))
         .route("/ws/advisor", get(ws::advisor::upgrade))
         .route("/dashboard", get(dashboard::shell))

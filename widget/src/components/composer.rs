@@ -70,6 +70,8 @@ pub fn composer(app: &App) -> impl IntoView {
                 aria-label="Message"
                 placeholder="Write a message…"
                 prop:value=move || s.draft.get()
+                // On a page the site doesn't allow, nothing typed could ever be sent.
+                disabled=move || s.refused.with(Option::is_some)
                 on:input=on_input
                 on:keydown=on_key
             ></textarea>
@@ -77,7 +79,7 @@ pub fn composer(app: &App) -> impl IntoView {
                 let over = if left.starts_with('-') { "true" } else { "false" };
                 view! { <span class="confab-counter" data-over=over aria-live="polite">{left}</span> }
             })}
-            <button type="submit" class="confab-send" aria-label="Send" disabled=move || s.draft.with(|d| !text::sendable(d))>
+            <button type="submit" class="confab-send" aria-label="Send" disabled=move || s.refused.with(Option::is_some) || s.draft.with(|d| !text::sendable(d))>
                 <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
                     <path d="M3.4 20.4l17.45-7.48a1 1 0 000-1.84L3.4 3.6a.99.99 0 00-1.39.91L2 9.12c0 .5.37.93.87.99L17 12 2.87 13.88c-.5.07-.87.5-.87 1l.01 4.61c0 .71.73 1.2 1.39.91z" fill="currentColor"/>
                 </svg>
