@@ -88,9 +88,11 @@ pub fn build(ctx: &Ctx) -> Result<(), String> {
         Step::new(format!("build-assets: wasm-bindgen {}", app.crate_name)).run(&mut bindgen)?;
 
         let bg = out_dir.join(format!("{}_bg.wasm", app.out_name));
+        // `--converge` repeats the passes until nothing shrinks: ~1.5 KB brotli off the widget for
+        // ~6 s more (measured on the widget, 2 cores).
         let mut opt = ctx.command(&wasm_opt);
-        opt.arg("-Oz").arg(&bg).arg("-o").arg(&bg);
-        Step::new(format!("build-assets: wasm-opt -Oz {}", app.crate_name)).run(&mut opt)?;
+        opt.args(["-Oz", "--converge"]).arg(&bg).arg("-o").arg(&bg);
+        Step::new(format!("build-assets: wasm-opt -Oz --converge {}", app.crate_name)).run(&mut opt)?;
 
         for file in app.copies {
             copy(&ctx.root.join(file), &out_dir)?;
