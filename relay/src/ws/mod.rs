@@ -69,8 +69,16 @@ pub async fn drive<S: Session>(mut session: S, socket: WebSocket, stopping: Canc
 /// connection lives on.
 pub const HARD_FRAME_LIMIT: usize = 1 << 20;
 
+/// Per-socket read buffer. axum's default (128 KiB) would cost ~135 KB of memory per idle visitor;
+/// our frames are at most `MAX_FRAME_BYTES` (16 KiB), and a 4 KiB buffer grows when a larger one
+/// comes. Writes go out at once (buffer 0): frames are small and latency matters more.
+const READ_BUFFER: usize = 4 * 1024;
+
 pub fn limits(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    ws.max_message_size(HARD_FRAME_LIMIT).max_frame_size(HARD_FRAME_LIMIT)
+    ws.max_message_size(HARD_FRAME_LIMIT)
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
 }
 
 pub type Sink = SplitSink<WebSocket, WsMessage>;
