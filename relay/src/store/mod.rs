@@ -1,6 +1,7 @@
 //! Durable state. The relay talks to a [`Store`]; SQLite ([`sqlite::SqliteStore`]) is the embedded
 //! default and PostgreSQL drops in beside it as a second implementation of the same trait.
 
+mod group_commit;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -23,6 +24,11 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The transaction this message was batched in failed; nothing of it was stored.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
+    #[error("the store is closed")]
+    Closed,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -10,12 +10,14 @@ use shared::{AdvisorId, AdvisorInfo, Author, Channel, ClientMsgId, ConversationI
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use super::group_commit::Writer;
 use super::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: Writer,
 }
 
 impl SqliteStore {
@@ -37,13 +39,13 @@ impl SqliteStore {
         // One connection: every connection to :memory: is a different database.
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { writer: Writer::start(pool.clone()), pool })
     }
 
     async fn connect(options: SqliteConnectOptions) -> StoreResult<Self> {
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { writer: Writer::start(pool.clone()), pool })
     }
 }
 
@@ -52,7 +54,7 @@ const AUTHOR_ADVISOR: &str = "advisor";
 const AUTHOR_BOT: &str = "bot";
 const AUTHOR_SYSTEM: &str = "system";
 
-fn author_columns(author: &Author) -> (&'static str, Option<i64>, Option<&str>) {
+pub(super) fn author_columns(author: &Author) -> (&'static str, Option<i64>, Option<&str>) {
     match author {
         Author::Advisor { id, name } => (AUTHOR_ADVISOR, Some(id.0), Some(name.as_str())),
         Author::Bot => (AUTHOR_BOT, None, None),
@@ -63,7 +65,7 @@ fn author_columns(author: &Author) -> (&'static str, Option<i64>, Option<&str>) 
     }
 }
 
-fn channel_str(channel: Channel) -> &'static str {
+pub(super) fn channel_str(channel: Channel) -> &'static str {
     match channel {
         Channel::Whatsapp => "whatsapp",
         Channel::Messenger => "messenger",
@@ -80,10 +82,10 @@ fn channel_from(s: &str) -> Channel {
     }
 }
 
-const MESSAGE_COLUMNS: &str =
+pub(super) const MESSAGE_COLUMNS: &str =
     "conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at";
 
-fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
+pub(super) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
     let kind: String = row.try_get("author_kind")?;
     let author = match kind.as_str() {
         AUTHOR_VISITOR => Author::Visitor,
@@ -267,62 +269,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_message(&self, new: NewMessage) -> StoreResult<Appended> {
-        let mut tx = self.pool.begin().await?;
-        // Write first: the UPDATE takes SQLite's write lock at once, so this transaction never has
-        // to upgrade a read snapshot (which fails under contention instead of waiting).
-        let seq: Option<i64> = sqlx::query_scalar(
-            "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ? WHERE id = ? RETURNING last_seq",
-        )
-        .bind(new.now)
-        .bind(new.conversation.0)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(seq) = seq else {
-            return Err(StoreError::NotFound);
-        };
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND client_id = ?");
-        let existing = sqlx::query(&sql)
-            .bind(new.conversation.0)
-            .bind(new.id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(row) = existing {
-            tx.rollback().await?;
-            let message = message_from_row(&row)?;
-            if std::mem::discriminant(&message.author) != std::mem::discriminant(&new.author) {
-                return Err(StoreError::IdConflict);
-            }
-            return Ok(Appended { message, created: false });
-        }
-        let (kind, advisor_id, author_name) = author_columns(&new.author);
-        sqlx::query(
-            "INSERT INTO messages (conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(new.conversation.0)
-        .bind(seq)
-        .bind(new.id.as_str())
-        .bind(kind)
-        .bind(advisor_id)
-        .bind(author_name)
-        .bind(channel_str(new.channel))
-        .bind(&new.text)
-        .bind(new.now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Appended {
-            message: Message {
-                id: new.id,
-                conversation: new.conversation,
-                seq: seq as Seq,
-                author: new.author,
-                channel: new.channel,
-                text: new.text,
-                sent_at: new.now,
-            },
-            created: true,
-        })
+        self.writer.append(new).await
     }
 
     async fn messages_after(&self, conversation: ConversationId, after: Seq, limit: usize) -> StoreResult<Vec<Message>> {
