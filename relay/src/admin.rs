@@ -34,6 +34,9 @@ pub fn check_site(mut site: SiteSettings) -> Result<SiteSettings, AdminError> {
             site.key
         )));
     }
+    if site.reply_time.chars().count() > 80 {
+        return Err(AdminError::Invalid("reply time must be at most 80 characters".into()));
+    }
     if site.name.trim().is_empty() {
         return Err(AdminError::Invalid("site name is empty".into()));
     }
@@ -99,6 +102,7 @@ mod tests {
             name: "Shop".into(),
             greeting: String::new(),
             color: "#112233".into(),
+            reply_time: String::new(),
             allowed_origins: origins.iter().map(|s| s.to_string()).collect(),
         }
     }

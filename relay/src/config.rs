@@ -93,6 +93,9 @@ pub enum SiteCommand {
         greeting: String,
         #[arg(long, default_value = "#4f46e5")]
         color: String,
+        /// The usual reply time in words, shown to visitors when no advisor is online.
+        #[arg(long, default_value = "usually replies within a few hours")]
+        reply_time: String,
     },
 }
 

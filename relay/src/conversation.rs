@@ -62,24 +62,71 @@ pub async fn post(
     })?;
     if appended.created {
         let message = appended.message.clone();
-        if matches!(message.author, Author::Advisor { .. }) {
+        let seq = message.seq;
+        let from_visitor = message.is_from_visitor();
+        if !from_visitor {
             // Replying means the advisor has read the thread up to their reply.
-            if let Err(e) = state.store.mark_read(conversation, Reader::Advisors, message.seq).await {
+            if let Err(e) = state.store.mark_read(conversation, Reader::Advisors, seq).await {
                 tracing::warn!(error = %e, %conversation, "could not move the advisors' read cursor");
             }
         }
-        state.hub.to_visitor(conversation, Event::Message { message: message.clone(), origin: Some(origin) });
-        state.hub.to_advisors(Event::Message { message, origin: Some(origin) });
+        let to_visitor = state.hub.to_visitor(conversation, Event::Message { message: message.clone(), origin: Some(origin) });
+        let to_advisors = state.hub.to_advisors(Event::Message { message, origin: Some(origin) });
+        // "Delivered" once the other side's device has it: a live socket took it.
+        if from_visitor && to_advisors > 0 {
+            delivered(state, conversation, Reader::Advisors, seq).await;
+        } else if !from_visitor && to_visitor > 0 {
+            delivered(state, conversation, Reader::Visitor, seq).await;
+        }
         announce_conversation(state, conversation).await;
     }
     Ok(appended)
 }
 
-/// Send the advisors the fresh inbox row of a conversation.
+/// Record that messages up to `up_to` reached `to`'s device, and tell the writer's side. (The
+/// advisors' side learns it from the inbox row, which the caller announces.)
+pub async fn delivered(state: &AppState, conversation: ConversationId, to: Reader, up_to: shared::Seq) {
+    match state.store.mark_delivered(conversation, to, up_to).await {
+        Ok(up_to) if to == Reader::Advisors => {
+            state.hub.to_visitor(conversation, Event::DeliveredToAdvisors { conversation, up_to });
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, %conversation, "could not store a delivery receipt"),
+    }
+}
+
+/// Typing indicators are forwarded when they change, or to refresh an "on" every few seconds;
+/// a client that sends one per keystroke doesn't flood the other side.
+#[derive(Default)]
+pub struct TypingThrottle {
+    last: Option<(bool, std::time::Instant)>,
+}
+
+impl TypingThrottle {
+    pub const REFRESH: std::time::Duration = std::time::Duration::from_secs(3);
+
+    pub fn should_forward(&mut self, on: bool) -> bool {
+        let now = std::time::Instant::now();
+        let forward = match self.last {
+            Some((was, at)) => was != on || (on && now.duration_since(at) >= Self::REFRESH),
+            None => true,
+        };
+        if forward {
+            self.last = Some((on, now));
+        }
+        forward
+    }
+}
+
+/// Send the advisors the fresh inbox row of a conversation (once it has a message: an empty
+/// conversation is not in the inbox).
 pub async fn announce_conversation(state: &AppState, conversation: ConversationId) {
     match state.store.conversation_summary(conversation).await {
-        Ok(Some(summary)) => state.hub.to_advisors(Event::Conversation(summary)),
-        Ok(None) => {}
+        Ok(Some(mut summary)) if summary.last_seq > 0 => {
+            summary.visitor_online = state.hub.visitor_online(conversation);
+            state.hub.to_advisors(Event::Conversation(summary));
+        }
+        Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, %conversation, "could not load a conversation summary"),
     }
 }
@@ -87,6 +134,17 @@ pub async fn announce_conversation(state: &AppState, conversation: ConversationI
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typing_is_forwarded_on_change_not_per_keystroke() {
+        let mut t = TypingThrottle::default();
+        assert!(t.should_forward(true));
+        assert!(!t.should_forward(true));
+        assert!(!t.should_forward(true));
+        assert!(t.should_forward(false));
+        assert!(!t.should_forward(false));
+        assert!(t.should_forward(true));
+    }
 
     #[test]
     fn text_is_trimmed_and_limited() {

@@ -78,6 +78,7 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<(),
         name: "Northwind Outfitters".into(),
         greeting: "Hi there! Questions about sizes, orders or returns? Write to us — we usually reply within a few minutes.".into(),
         color: "#0f766e".into(),
+        reply_time: "usually replies within an hour".into(),
         allowed_origins: vec![format!("http://127.0.0.1:{demo_port}"), format!("http://localhost:{demo_port}")],
     };
     let (site, created) = admin::put_site(store, site).await?;

@@ -22,6 +22,10 @@ pub enum Event {
     AdvisorTyping { conversation: ConversationId, on: bool, name: String },
     /// The advisors have read a conversation up to `up_to` (its visitor).
     AdvisorsRead { conversation: ConversationId, up_to: Seq },
+    /// The visitor's messages up to `up_to` reached an advisor's dashboard (its visitor).
+    DeliveredToAdvisors { conversation: ConversationId, up_to: Seq },
+    /// The first advisor came online, or the last one left (every visitor).
+    Presence { advisors_online: bool },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,24 +89,36 @@ impl Hub {
         let conn = Conn { id, tx, kick: kicked.clone() };
         match room {
             Room::Visitor(c) => inner.visitors.entry(c).or_default().push(conn),
-            Room::Advisors => inner.advisors.push(conn),
+            Room::Advisors => {
+                inner.advisors.push(conn);
+                if inner.advisors.len() == 1 {
+                    inner.to_all_visitors(Event::Presence { advisors_online: true });
+                }
+            }
         }
         Member { id, events, kicked, hub: self.clone(), room }
     }
 
-    /// Every socket of the visitor of `conversation`.
-    pub fn to_visitor(&self, conversation: ConversationId, event: Event) {
+    /// Every socket of the visitor of `conversation`; returns how many took the event.
+    pub fn to_visitor(&self, conversation: ConversationId, event: Event) -> usize {
         let event = Arc::new(event);
         let inner = self.lock();
-        if let Some(conns) = inner.visitors.get(&conversation) {
-            deliver(conns, &event);
-        }
+        inner.visitors.get(&conversation).map_or(0, |conns| deliver(conns, &event))
     }
 
-    /// Every advisor socket.
-    pub fn to_advisors(&self, event: Event) {
+    /// Every advisor socket; returns how many took the event.
+    pub fn to_advisors(&self, event: Event) -> usize {
         let event = Arc::new(event);
-        deliver(&self.lock().advisors, &event);
+        deliver(&self.lock().advisors, &event)
+    }
+
+    pub fn advisors_online(&self) -> bool {
+        !self.lock().advisors.is_empty()
+    }
+
+    /// Whether the visitor of `conversation` has a socket open.
+    pub fn visitor_online(&self, conversation: ConversationId) -> bool {
+        self.lock().visitors.contains_key(&conversation)
     }
 
     /// Number of live sockets (visitors, advisors), for health and tests.
@@ -117,13 +133,29 @@ impl Hub {
     }
 }
 
-fn deliver(conns: &[Conn], event: &Arc<Event>) {
-    for conn in conns {
-        if let Err(mpsc::error::TrySendError::Full(_)) = conn.tx.try_send(event.clone()) {
-            tracing::warn!(conn = conn.id.0, "socket too slow; disconnecting it so it resumes");
-            conn.kick.notify_one();
+impl Inner {
+    fn to_all_visitors(&self, event: Event) {
+        let event = Arc::new(event);
+        for conns in self.visitors.values() {
+            deliver(conns, &event);
         }
     }
+}
+
+/// Queue `event` on every socket; returns how many took it.
+fn deliver(conns: &[Conn], event: &Arc<Event>) -> usize {
+    let mut taken = 0;
+    for conn in conns {
+        match conn.tx.try_send(event.clone()) {
+            Ok(()) => taken += 1,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(conn = conn.id.0, "socket too slow; disconnecting it so it resumes");
+                conn.kick.notify_one();
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+    taken
 }
 
 impl Drop for Member {
@@ -138,7 +170,12 @@ impl Drop for Member {
                     }
                 }
             }
-            Room::Advisors => inner.advisors.retain(|conn| conn.id != self.id),
+            Room::Advisors => {
+                inner.advisors.retain(|conn| conn.id != self.id);
+                if inner.advisors.is_empty() {
+                    inner.to_all_visitors(Event::Presence { advisors_online: false });
+                }
+            }
         }
     }
 }
@@ -160,6 +197,20 @@ mod tests {
         drop(b);
         assert_eq!(hub.counts(), (0, 0));
         assert!(hub.lock().visitors.is_empty());
+    }
+
+    #[tokio::test]
+    async fn visitors_hear_when_the_first_advisor_comes_and_the_last_one_goes() {
+        let hub = Hub::new();
+        let mut visitor = hub.join_visitor(ConversationId(1));
+        let first = hub.join_advisors();
+        let second = hub.join_advisors();
+        assert!(matches!(*visitor.events.recv().await.unwrap(), Event::Presence { advisors_online: true }));
+        drop(first);
+        assert!(visitor.events.try_recv().is_err(), "one advisor is still online");
+        drop(second);
+        assert!(matches!(*visitor.events.recv().await.unwrap(), Event::Presence { advisors_online: false }));
+        assert!(!hub.advisors_online());
     }
 
     #[tokio::test]

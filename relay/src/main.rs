@@ -47,9 +47,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("created advisor {} <{}> (id {})", advisor.name, advisor.email, advisor.id.0);
             Ok(())
         }
-        Some(Command::Site(SiteCommand::Create { key, name, origins, greeting, color })) => {
+        Some(Command::Site(SiteCommand::Create { key, name, origins, greeting, color, reply_time })) => {
             let store = Config::from_args(&cli.serve).open_store().await.map_err(|e| e.to_string())?;
-            let settings = SiteSettings { key, name, greeting, color, allowed_origins: origins };
+            let settings = SiteSettings { key, name, greeting, color, reply_time, allowed_origins: origins };
             let (site, created) = admin::put_site(&*store, settings).await.map_err(|e| e.to_string())?;
             store.close().await;
             println!(

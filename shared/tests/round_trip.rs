@@ -34,6 +34,9 @@ fn summary() -> ConversationSummary {
         last_activity_at: 5,
         unread: 2,
         page: Some("https://shop.example/p/1".into()),
+        visitor_online: true,
+        visitor_delivered_seq: 3,
+        visitor_read_seq: 2,
     }
 }
 
@@ -55,7 +58,16 @@ fn visitor_server_frames_round_trip() {
         conversation: ConversationId(7),
         last_seq: 3,
         read_seq: 1,
-        site: SiteInfo { key: "demo".into(), name: "Demo".into(), greeting: "Hi".into(), color: "#123456".into() },
+        site: SiteInfo {
+            key: "demo".into(),
+            name: "Demo".into(),
+            greeting: "Hi".into(),
+            color: "#123456".into(),
+            reply_time: "usually replies within a few hours".into(),
+        },
+        advisors_online: true,
+        delivered_seq: 3,
+        advisors_read_seq: 2,
     });
     assert_eq!(welcome["type"], "welcome");
     let msg = round_trip(VisitorServerFrame::Message {
@@ -66,6 +78,11 @@ fn visitor_server_frames_round_trip() {
     assert_eq!(ack, json!({"type":"ack","id":"m1","seq":2,"sent_at":9}));
     round_trip(VisitorServerFrame::Typing { on: true, name: "Ada".into() });
     round_trip(VisitorServerFrame::Read { up_to: 2 });
+    assert_eq!(round_trip(VisitorServerFrame::Delivered { up_to: 3 }), json!({"type":"delivered","up_to":3}));
+    assert_eq!(
+        round_trip(VisitorServerFrame::Presence { advisors_online: false }),
+        json!({"type":"presence","advisors_online":false})
+    );
     let err = round_trip(VisitorServerFrame::Error(
         ErrorFrame::new(ErrorCode::TextTooLong, "too long").with_ref(Some("m1".into())),
     ));
@@ -94,6 +111,20 @@ fn advisor_frames_round_trip() {
     round_trip(AdvisorServerFrame::Ack { id: "a1".into(), conversation: ConversationId(7), seq: 4, sent_at: 1 });
     round_trip(AdvisorServerFrame::Typing { conversation: ConversationId(7), on: true });
     round_trip(AdvisorServerFrame::Error(ErrorFrame::new(ErrorCode::Forbidden, "no")));
+}
+
+#[test]
+fn frames_from_before_receipts_and_presence_still_decode() {
+    let old = r#"{"type":"welcome","v":1,"token":"t","conversation":1,"last_seq":0,"read_seq":0,
+                  "site":{"key":"k","name":"N"}}"#;
+    match serde_json::from_str::<VisitorServerFrame>(old).unwrap() {
+        VisitorServerFrame::Welcome { advisors_online, delivered_seq, site, .. } => {
+            assert!(!advisors_online);
+            assert_eq!(delivered_seq, 0);
+            assert_eq!(site.reply_time, "");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

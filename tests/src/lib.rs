@@ -53,6 +53,7 @@ impl TestRelay {
             name: "Test Shop".into(),
             greeting: "Hello from the test shop".into(),
             color: "#336699".into(),
+            reply_time: "usually replies within a day".into(),
             allowed_origins: vec![SHOP_ORIGIN.into()],
         };
         relay::admin::put_site(&*store, site).await.expect("seed site");
@@ -248,7 +249,11 @@ impl VisitorClient {
             match self.recv().await {
                 VisitorServerFrame::Ack { id: acked, seq, sent_at } if acked.0 == id => return Ok((seq, sent_at)),
                 VisitorServerFrame::Error(e) if e.reference.as_deref() == Some(id) => return Err(e),
-                VisitorServerFrame::Typing { .. } | VisitorServerFrame::Read { .. } | VisitorServerFrame::Message { .. } => {}
+                VisitorServerFrame::Typing { .. }
+                | VisitorServerFrame::Read { .. }
+                | VisitorServerFrame::Delivered { .. }
+                | VisitorServerFrame::Presence { .. }
+                | VisitorServerFrame::Message { .. } => {}
                 other => panic!("expected ack for {id}, got {other:?}"),
             }
         }
@@ -259,8 +264,21 @@ impl VisitorClient {
         loop {
             match self.recv().await {
                 VisitorServerFrame::Message { message } => return message,
-                VisitorServerFrame::Typing { .. } | VisitorServerFrame::Read { .. } => {}
+                VisitorServerFrame::Typing { .. }
+                | VisitorServerFrame::Read { .. }
+                | VisitorServerFrame::Delivered { .. }
+                | VisitorServerFrame::Presence { .. } => {}
                 other => panic!("expected a message, got {other:?}"),
+            }
+        }
+    }
+
+    /// Skip frames until `want` picks one.
+    pub async fn wait_for<T>(&mut self, mut want: impl FnMut(&VisitorServerFrame) -> Option<T>) -> T {
+        loop {
+            let frame = self.recv().await;
+            if let Some(found) = want(&frame) {
+                return found;
             }
         }
     }

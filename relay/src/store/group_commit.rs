@@ -188,6 +188,7 @@ mod tests {
             name: "S".into(),
             greeting: String::new(),
             color: "#000000".into(),
+            reply_time: String::new(),
             allowed_origins: vec![],
         };
         let site = store.create_site(&site, 0).await.unwrap();

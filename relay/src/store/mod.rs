@@ -46,6 +46,7 @@ pub struct Site {
     pub name: String,
     pub greeting: String,
     pub color: String,
+    pub reply_time: String,
     pub allowed_origins: Vec<String>,
 }
 
@@ -56,6 +57,7 @@ impl Site {
             name: self.name.clone(),
             greeting: self.greeting.clone(),
             color: self.color.clone(),
+            reply_time: self.reply_time.clone(),
         }
     }
 }
@@ -67,6 +69,8 @@ pub struct SiteSettings {
     pub name: String,
     pub greeting: String,
     pub color: String,
+    /// The usual reply time in words, shown to visitors when no advisor is online.
+    pub reply_time: String,
     pub allowed_origins: Vec<String>,
 }
 
@@ -76,7 +80,12 @@ pub struct VisitorThread {
     pub visitor: VisitorId,
     pub conversation: ConversationId,
     pub last_seq: Seq,
+    /// How far the visitor has read.
     pub read_seq: Seq,
+    /// How far the visitor's messages have reached an advisor's dashboard.
+    pub delivered_seq: Seq,
+    /// How far the advisors have read.
+    pub advisors_read_seq: Seq,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +106,7 @@ pub struct Appended {
     pub created: bool,
 }
 
+/// Whose cursor: the visitor's, or the advisors' (one cursor for all of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reader {
     Visitor,
@@ -132,6 +142,8 @@ pub trait Store: Send + Sync + 'static {
     async fn messages_after(&self, conversation: ConversationId, after: Seq, limit: usize) -> StoreResult<Vec<Message>>;
     /// Move a reader's cursor forward (never back, never past the last seq); returns the cursor.
     async fn mark_read(&self, conversation: ConversationId, reader: Reader, up_to: Seq) -> StoreResult<Seq>;
+    /// Move a delivery cursor forward (messages up to `up_to` reached `to`'s device), like `mark_read`.
+    async fn mark_delivered(&self, conversation: ConversationId, to: Reader, up_to: Seq) -> StoreResult<Seq>;
 
     async fn conversation_summary(&self, conversation: ConversationId) -> StoreResult<Option<ConversationSummary>>;
     /// The inbox, newest activity first. A conversation enters it with its first message: a visitor

@@ -116,13 +116,14 @@ fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
         name: row.try_get("name")?,
         greeting: row.try_get("greeting")?,
         color: row.try_get("color")?,
+        reply_time: row.try_get("reply_time")?,
         allowed_origins: serde_json::from_str(&origins)
             .map_err(|e| StoreError::Corrupt(format!("allowed_origins of a site: {e}")))?,
     })
 }
 
 const SUMMARY_SELECT: &str = "
-    SELECT c.id, c.channel, c.last_seq, c.page, c.last_activity_at,
+    SELECT c.id, c.channel, c.last_seq, c.page, c.last_activity_at, c.visitor_read_seq, c.visitor_delivered_seq,
            COALESCE(v.name, 'Visitor ' || v.id) AS visitor_name,
            s.name AS site_name,
            (SELECT COUNT(*) FROM messages m
@@ -132,6 +133,19 @@ const SUMMARY_SELECT: &str = "
       JOIN sites s ON s.id = c.site_id";
 
 impl SqliteStore {
+    /// Move a cursor column forward, never back and never past the last seq.
+    async fn advance(&self, conversation: ConversationId, column: &str, up_to: Seq) -> StoreResult<Seq> {
+        let sql = format!(
+            "UPDATE conversations SET {column} = MAX({column}, MIN(?, last_seq)) WHERE id = ? RETURNING {column}"
+        );
+        let seq: Option<i64> = sqlx::query_scalar(&sql)
+            .bind(up_to.min(i64::MAX as u64) as i64)
+            .bind(conversation.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        seq.map(|s| s as Seq).ok_or(StoreError::NotFound)
+    }
+
     async fn summary_from_row(&self, row: &SqliteRow) -> StoreResult<ConversationSummary> {
         let id = ConversationId(row.try_get("id")?);
         let last_seq = row.try_get::<i64, _>("last_seq")? as Seq;
@@ -152,6 +166,9 @@ impl SqliteStore {
             last_activity_at: row.try_get("last_activity_at")?,
             unread: row.try_get::<i64, _>("unread")? as u32,
             page: row.try_get("page")?,
+            visitor_online: false, // live state: the relay fills it in from the hub
+            visitor_delivered_seq: row.try_get::<i64, _>("visitor_delivered_seq")? as Seq,
+            visitor_read_seq: row.try_get::<i64, _>("visitor_read_seq")? as Seq,
         })
     }
 }
@@ -170,13 +187,14 @@ impl Store for SqliteStore {
     async fn create_site(&self, site: &SiteSettings, now: i64) -> StoreResult<Site> {
         let origins = serde_json::to_string(&site.allowed_origins).expect("strings serialize");
         let row = sqlx::query(
-            "INSERT INTO sites (key, name, greeting, color, allowed_origins, created_at)
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+            "INSERT INTO sites (key, name, greeting, color, reply_time, allowed_origins, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
         )
         .bind(&site.key)
         .bind(&site.name)
         .bind(&site.greeting)
         .bind(&site.color)
+        .bind(&site.reply_time)
         .bind(origins)
         .bind(now)
         .fetch_one(&self.pool)
@@ -191,11 +209,12 @@ impl Store for SqliteStore {
     async fn update_site(&self, site: &SiteSettings) -> StoreResult<Site> {
         let origins = serde_json::to_string(&site.allowed_origins).expect("strings serialize");
         let row = sqlx::query(
-            "UPDATE sites SET name = ?, greeting = ?, color = ?, allowed_origins = ? WHERE key = ? RETURNING *",
+            "UPDATE sites SET name = ?, greeting = ?, color = ?, reply_time = ?, allowed_origins = ? WHERE key = ? RETURNING *",
         )
         .bind(&site.name)
         .bind(&site.greeting)
         .bind(&site.color)
+        .bind(&site.reply_time)
         .bind(origins)
         .bind(&site.key)
         .fetch_optional(&self.pool)
@@ -234,12 +253,15 @@ impl Store for SqliteStore {
             conversation: ConversationId(conversation),
             last_seq: 0,
             read_seq: 0,
+            delivered_seq: 0,
+            advisors_read_seq: 0,
         })
     }
 
     async fn visitor_by_token(&self, site: SiteId, token_hash: &[u8]) -> StoreResult<Option<VisitorThread>> {
         let row = sqlx::query(
-            "SELECT v.id AS visitor, c.id AS conversation, c.last_seq, c.visitor_read_seq
+            "SELECT v.id AS visitor, c.id AS conversation, c.last_seq, c.visitor_read_seq,
+                    c.advisor_delivered_seq, c.advisor_read_seq
                FROM visitors v JOIN conversations c ON c.visitor_id = v.id
               WHERE v.site_id = ? AND v.token_hash = ?
               ORDER BY c.id LIMIT 1",
@@ -254,6 +276,8 @@ impl Store for SqliteStore {
                 conversation: ConversationId(row.try_get("conversation")?),
                 last_seq: row.try_get::<i64, _>("last_seq")? as Seq,
                 read_seq: row.try_get::<i64, _>("visitor_read_seq")? as Seq,
+                delivered_seq: row.try_get::<i64, _>("advisor_delivered_seq")? as Seq,
+                advisors_read_seq: row.try_get::<i64, _>("advisor_read_seq")? as Seq,
             })
         })
         .transpose()
@@ -290,15 +314,15 @@ impl Store for SqliteStore {
             Reader::Visitor => "visitor_read_seq",
             Reader::Advisors => "advisor_read_seq",
         };
-        let sql = format!(
-            "UPDATE conversations SET {column} = MAX({column}, MIN(?, last_seq)) WHERE id = ? RETURNING {column}"
-        );
-        let seq: Option<i64> = sqlx::query_scalar(&sql)
-            .bind(up_to.min(i64::MAX as u64) as i64)
-            .bind(conversation.0)
-            .fetch_optional(&self.pool)
-            .await?;
-        seq.map(|s| s as Seq).ok_or(StoreError::NotFound)
+        self.advance(conversation, column, up_to).await
+    }
+
+    async fn mark_delivered(&self, conversation: ConversationId, to: Reader, up_to: Seq) -> StoreResult<Seq> {
+        let column = match to {
+            Reader::Visitor => "visitor_delivered_seq",
+            Reader::Advisors => "advisor_delivered_seq",
+        };
+        self.advance(conversation, column, up_to).await
     }
 
     async fn conversation_summary(&self, conversation: ConversationId) -> StoreResult<Option<ConversationSummary>> {

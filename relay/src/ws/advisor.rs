@@ -42,11 +42,12 @@ struct AdvisorSession {
     state: AppState,
     advisor: AdvisorInfo,
     member: Option<Member>,
+    typing: std::collections::HashMap<shared::ConversationId, conversation::TypingThrottle>,
 }
 
 async fn session(state: AppState, advisor: AdvisorInfo, socket: WebSocket) {
     let stopping = state.stopping.clone();
-    super::drive(AdvisorSession { state, advisor, member: None }, socket, stopping).await;
+    super::drive(AdvisorSession { state, advisor, member: None, typing: Default::default() }, socket, stopping).await;
 }
 
 impl super::Session for AdvisorSession {
@@ -85,7 +86,14 @@ impl super::Session for AdvisorSession {
                 match store.messages_after(conversation, after_seq, usize::MAX >> 1).await {
                     Ok(messages) => {
                         let last_seq = summary.last_seq;
-                        send(sink, &Out::History { reference, conversation, messages, last_seq }).await
+                        if !send(sink, &Out::History { reference, conversation, messages, last_seq }).await {
+                            return false;
+                        }
+                        // An advisor's dashboard now holds the whole thread.
+                        if last_seq > 0 {
+                            conversation::delivered(&self.state, conversation, Reader::Advisors, last_seq).await;
+                        }
+                        true
                     }
                     Err(e) => self.internal(sink, Some(reference), "loading a thread", e).await,
                 }
@@ -116,8 +124,10 @@ impl super::Session for AdvisorSession {
                 }
             }
             In::Typing { conversation, on } => {
-                let name = self.advisor.name.clone();
-                self.state.hub.to_visitor(conversation, Event::AdvisorTyping { conversation, on, name });
+                if self.typing.entry(conversation).or_default().should_forward(on) {
+                    let name = self.advisor.name.clone();
+                    self.state.hub.to_visitor(conversation, Event::AdvisorTyping { conversation, on, name });
+                }
                 true
             }
             In::Unknown => unreachable!("decode_frame turns Unknown into an error"),
@@ -134,7 +144,10 @@ impl super::Session for AdvisorSession {
             }
             Event::Conversation(summary) => Some(Out::Conversation { conversation: summary.clone() }),
             Event::VisitorTyping { conversation, on } => Some(Out::Typing { conversation: *conversation, on: *on }),
-            Event::AdvisorTyping { .. } | Event::AdvisorsRead { .. } => None,
+            Event::AdvisorTyping { .. }
+            | Event::AdvisorsRead { .. }
+            | Event::DeliveredToAdvisors { .. }
+            | Event::Presence { .. } => None,
         }
     }
 }
@@ -151,7 +164,10 @@ impl AdvisorSession {
         // Join first, so a change between the inbox query and joining is not missed.
         self.member = Some(self.state.hub.join_advisors());
         match self.state.store.list_conversations(INBOX_SIZE).await {
-            Ok(conversations) => {
+            Ok(mut conversations) => {
+                for c in &mut conversations {
+                    c.visitor_online = self.state.hub.visitor_online(c.id);
+                }
                 send(sink, &Out::Welcome { v: PROTOCOL_VERSION, advisor: self.advisor.clone(), conversations }).await
             }
             Err(e) => self.internal(sink, None, "loading the inbox", e).await,

@@ -25,6 +25,13 @@ pub trait Session: Send {
     fn frame_for(&self, event: &Event) -> Option<Self::Out>;
     fn error(e: ErrorFrame) -> Self::Out;
     fn member(&mut self) -> &mut Option<Member>;
+    /// After the socket closed (it has already left the hub).
+    fn closed(self) -> impl std::future::Future<Output = ()> + Send
+    where
+        Self: Sized,
+    {
+        async {}
+    }
 }
 
 /// Read client frames, forward hub events, and close on shutdown or when too slow to keep up.
@@ -62,6 +69,8 @@ pub async fn drive<S: Session>(mut session: S, socket: WebSocket, stopping: Canc
             }
         }
     }
+    session.member().take();
+    session.closed().await;
 }
 
 /// Frames above this size are cut off by the WebSocket layer itself (close 1009). Between

@@ -79,11 +79,12 @@ struct VisitorSession {
     member: Option<Member>,
     /// Messages up to this seq were replayed after `hello`; live copies of them are skipped.
     replayed_up_to: Seq,
+    typing: conversation::TypingThrottle,
 }
 
 async fn session(state: AppState, site: Site, socket: WebSocket) {
     let stopping = state.stopping.clone();
-    let session = VisitorSession { state, site, thread: None, member: None, replayed_up_to: 0 };
+    let session = VisitorSession { state, site, thread: None, member: None, replayed_up_to: 0, typing: Default::default() };
     super::drive(session, socket, stopping).await;
 }
 
@@ -96,6 +97,13 @@ impl super::Session for VisitorSession {
 
     fn member(&mut self) -> &mut Option<Member> {
         &mut self.member
+    }
+
+    /// The advisors' inbox shows the visitor offline once their last socket is gone.
+    async fn closed(self) {
+        if let Some(thread) = &self.thread {
+            conversation::announce_conversation(&self.state, thread.conversation).await;
+        }
     }
 
     /// Handle one client frame; false when the socket is gone.
@@ -125,13 +133,17 @@ impl super::Session for VisitorSession {
                 }
             }
             (In::Read { up_to }, Some(thread)) => {
-                if let Err(e) = self.state.store.mark_read(thread.conversation, Reader::Visitor, up_to).await {
-                    tracing::warn!(error = %e, "could not store a visitor read cursor");
+                let conversation = thread.conversation;
+                match self.state.store.mark_read(conversation, Reader::Visitor, up_to).await {
+                    Ok(_) => conversation::announce_conversation(&self.state, conversation).await,
+                    Err(e) => tracing::warn!(error = %e, "could not store a visitor read cursor"),
                 }
                 true
             }
             (In::Typing { on }, Some(thread)) => {
-                self.state.hub.to_advisors(Event::VisitorTyping { conversation: thread.conversation, on });
+                if self.typing.should_forward(on) {
+                    self.state.hub.to_advisors(Event::VisitorTyping { conversation: thread.conversation, on });
+                }
                 true
             }
             (In::Unknown, _) => unreachable!("decode_frame turns Unknown into an error"),
@@ -148,6 +160,8 @@ impl super::Session for VisitorSession {
             }
             Event::AdvisorTyping { on, name, .. } => Some(Out::Typing { on: *on, name: name.clone() }),
             Event::AdvisorsRead { up_to, .. } => Some(Out::Read { up_to: *up_to }),
+            Event::DeliveredToAdvisors { up_to, .. } => Some(Out::Delivered { up_to: *up_to }),
+            Event::Presence { advisors_online } => Some(Out::Presence { advisors_online: *advisors_online }),
             Event::Conversation(_) | Event::VisitorTyping { .. } => None,
         }
     }
@@ -201,6 +215,9 @@ impl VisitorSession {
             last_seq: thread.last_seq,
             read_seq: thread.read_seq,
             site: self.site.info(),
+            advisors_online: self.state.hub.advisors_online(),
+            delivered_seq: thread.delivered_seq,
+            advisors_read_seq: thread.advisors_read_seq,
         };
         let conversation = thread.conversation;
         self.thread = Some(thread);
@@ -222,6 +239,11 @@ impl VisitorSession {
             }
         }
         self.replayed_up_to = cursor;
+        // The visitor's device now holds the thread up to `cursor`; the inbox row shows them online.
+        if cursor > 0 {
+            conversation::delivered(&self.state, conversation, Reader::Visitor, cursor).await;
+        }
+        conversation::announce_conversation(&self.state, conversation).await;
         true
     }
 

@@ -64,6 +64,15 @@ pub struct ConversationSummary {
     /// The page the visitor was last seen on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<String>,
+    /// Whether the visitor has the chat open in a page right now.
+    #[serde(default)]
+    pub visitor_online: bool,
+    /// Messages up to this seq have reached the visitor's device.
+    #[serde(default)]
+    pub visitor_delivered_seq: Seq,
+    /// The visitor has read messages up to this seq.
+    #[serde(default)]
+    pub visitor_read_seq: Seq,
 }
 
 /// Relay → dashboard.
@@ -73,7 +82,8 @@ pub struct ConversationSummary {
 pub enum AdvisorServerFrame {
     /// Answer to `hello`: who you are and the inbox, newest activity first.
     Welcome { v: u32, advisor: AdvisorInfo, conversations: Vec<ConversationSummary> },
-    /// A conversation was created or changed: replace the row with this id.
+    /// A conversation changed (new message, unread count, the visitor coming online, delivery or
+    /// read receipts): replace the row with this id.
     Conversation { conversation: ConversationSummary },
     /// Answer to `open`.
     History {

@@ -52,6 +52,10 @@ pub struct SiteInfo {
     /// CSS colour of the launcher and the visitor's bubbles, e.g. `#4f46e5`.
     #[serde(default)]
     pub color: String,
+    /// The company's usual reply time, in words ("usually replies within a few hours"), shown when
+    /// no advisor is online.
+    #[serde(default)]
+    pub reply_time: String,
 }
 
 /// Relay → widget.
@@ -71,6 +75,15 @@ pub enum VisitorServerFrame {
         /// The highest seq the visitor has read (for the unread badge).
         read_seq: Seq,
         site: SiteInfo,
+        /// Whether an advisor is online right now.
+        #[serde(default)]
+        advisors_online: bool,
+        /// The visitor's messages up to this seq have reached an advisor's dashboard.
+        #[serde(default)]
+        delivered_seq: Seq,
+        /// The advisors have read the visitor's messages up to this seq.
+        #[serde(default)]
+        advisors_read_seq: Seq,
     },
     Message { message: Message },
     /// The message `id` is committed as `seq`.
@@ -79,6 +92,10 @@ pub enum VisitorServerFrame {
     Typing { on: bool, #[serde(default)] name: String },
     /// The advisors have read the visitor's messages up to `up_to`.
     Read { up_to: Seq },
+    /// The visitor's messages up to `up_to` have reached an advisor's dashboard.
+    Delivered { up_to: Seq },
+    /// An advisor came online, or the last one left.
+    Presence { advisors_online: bool },
     Error(ErrorFrame),
     #[serde(other)]
     Unknown,
