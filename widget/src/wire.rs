@@ -353,7 +353,11 @@ pub fn decode(text: &str) -> Option<VisitorServerFrame> {
                     name: s.str("name"),
                     greeting: s.str("greeting"),
                     color: s.str("color"),
+                    reply_time: s.str("reply_time"),
                 },
+                advisors_online: *j.get("advisors_online") == Json::Bool(true),
+                delivered_seq: j.num("delivered_seq") as u64,
+                advisors_read_seq: j.num("advisors_read_seq") as u64,
             }
         }
         "message" => VisitorServerFrame::Message {
@@ -481,7 +485,11 @@ mod tests {
                     name: "Demo Shop".into(),
                     greeting: "Hi!".into(),
                     color: "#4f46e5".into(),
+                    reply_time: "usually replies within an hour".into(),
                 },
+                advisors_online: true,
+                delivered_seq: 8,
+                advisors_read_seq: 7,
             },
             VisitorServerFrame::Message {
                 message: msg(1, Author::Visitor),

@@ -40,23 +40,23 @@ pub fn run(ctx: &Ctx) -> Result<(), String> {
         Ok(())
     })?;
 
+    // One build of everything, tests included, so the relay binary the browser tests (and the
+    // crash tests) run is compiled with the same features as the tests: no second compile.
+    timed("build", &mut || {
+        Step::new("test: build everything").run(ctx.cargo().args([
+            "build",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+        ]))
+    })?;
+
     let mut rust = Counts::default();
     timed("cargo test", &mut || {
         let mut cmd = ctx.cargo();
         cmd.args(["test", "--workspace", "--locked"]);
         rust = cargo_test(&mut cmd)?;
         Ok(())
-    })?;
-
-    timed("build relay", &mut || {
-        // `--workspace` resolves features as `cargo test --workspace` did, so the relay's
-        // dependencies are reused rather than rebuilt with another feature set.
-        Step::new("test: build confab-relay").run(ctx.cargo().args([
-            "build",
-            "--workspace",
-            "--bins",
-            "--locked",
-        ]))
     })?;
 
     let mut browser = Counts::default();

@@ -206,6 +206,9 @@ mod tests {
             last_activity_at: at,
             unread,
             page: None,
+            visitor_online: false,
+            visitor_delivered_seq: 0,
+            visitor_read_seq: 0,
         }
     }
 

@@ -303,6 +303,9 @@ mod tests {
             last_activity_at: 0,
             unread: 0,
             page: None,
+            visitor_online: false,
+            visitor_delivered_seq: 0,
+            visitor_read_seq: 0,
         };
         m.apply(In::Welcome {
             v: 1,
