@@ -35,6 +35,33 @@ pub fn validate(id: &ClientMsgId, text: &str) -> Result<String, ErrorFrame> {
     Ok(text.to_owned())
 }
 
+/// Keeps each conversation's live fan-out in seq order. Appends to one conversation take a lock
+/// (one of [`FanoutOrder::STRIPES`], chosen by conversation) from before the commit until the
+/// message has been handed to every socket, so a later seq can never overtake an earlier one on
+/// the way out — clients that resume "after the highest seq I hold" then never skip a message.
+/// Different conversations still commit together in one group commit.
+pub struct FanoutOrder {
+    stripes: Box<[tokio::sync::Mutex<()>]>,
+}
+
+impl FanoutOrder {
+    pub const STRIPES: usize = 1024;
+
+    pub fn new() -> Self {
+        FanoutOrder { stripes: (0..Self::STRIPES).map(|_| tokio::sync::Mutex::new(())).collect() }
+    }
+
+    fn stripe(&self, conversation: ConversationId) -> &tokio::sync::Mutex<()> {
+        &self.stripes[conversation.0.rem_euclid(Self::STRIPES as i64) as usize]
+    }
+}
+
+impl Default for FanoutOrder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Commit a message, then fan it out. Returns the committed message (the existing one on a retry,
 /// which is not fanned out again).
 pub async fn post(
@@ -48,6 +75,7 @@ pub async fn post(
     let text = validate(&id, text)?;
     let reference = Some(id.0.clone());
     let new = NewMessage { conversation, id, author, channel: Channel::Web, text, now: crate::now_ms() };
+    let ordered = state.fanout_order.stripe(conversation).lock().await;
     let appended = state.store.append_message(new).await.map_err(|e| match e {
         StoreError::NotFound => ErrorFrame::new(ErrorCode::NotFound, "no such conversation").with_ref(reference.clone()),
         StoreError::IdConflict => {
@@ -60,26 +88,29 @@ pub async fn post(
                 .with_ref(reference.clone())
         }
     })?;
-    if appended.created {
-        let message = appended.message.clone();
-        let seq = message.seq;
-        let from_visitor = message.is_from_visitor();
-        if !from_visitor {
-            // Replying means the advisor has read the thread up to their reply.
-            if let Err(e) = state.store.mark_read(conversation, Reader::Advisors, seq).await {
-                tracing::warn!(error = %e, %conversation, "could not move the advisors' read cursor");
-            }
-        }
-        let to_visitor = state.hub.to_visitor(conversation, Event::Message { message: message.clone(), origin: Some(origin) });
-        let to_advisors = state.hub.to_advisors(Event::Message { message, origin: Some(origin) });
-        // "Delivered" once the other side's device has it: a live socket took it.
-        if from_visitor && to_advisors > 0 {
-            delivered(state, conversation, Reader::Advisors, seq).await;
-        } else if !from_visitor && to_visitor > 0 {
-            delivered(state, conversation, Reader::Visitor, seq).await;
-        }
-        announce_conversation(state, conversation).await;
+    if !appended.created {
+        return Ok(appended);
     }
+    let message = appended.message.clone();
+    let seq = message.seq;
+    let from_visitor = message.is_from_visitor();
+    let to_visitor = state.hub.to_visitor(conversation, Event::Message { message: message.clone(), origin: Some(origin) });
+    let to_advisors = state.hub.to_advisors(Event::Message { message, origin: Some(origin) });
+    drop(ordered);
+
+    if !from_visitor {
+        // Replying means the advisor has read the thread up to their reply.
+        if let Err(e) = state.store.mark_read(conversation, Reader::Advisors, seq).await {
+            tracing::warn!(error = %e, %conversation, "could not move the advisors' read cursor");
+        }
+    }
+    // "Delivered" once the other side's device has it: a live socket took it.
+    if from_visitor && to_advisors > 0 {
+        delivered(state, conversation, Reader::Advisors, seq).await;
+    } else if !from_visitor && to_visitor > 0 {
+        delivered(state, conversation, Reader::Visitor, seq).await;
+    }
+    announce_conversation(state, conversation).await;
     Ok(appended)
 }
 

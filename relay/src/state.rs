@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::assets::AssetTable;
 use crate::config::Config;
+use crate::conversation::FanoutOrder;
 use crate::hub::Hub;
 use crate::SharedStore;
 
@@ -15,6 +16,8 @@ pub struct AppState {
     pub store: SharedStore,
     pub hub: Arc<Hub>,
     pub assets: Arc<AssetTable>,
+    /// Keeps each conversation's live fan-out in seq order (see `conversation::post`).
+    pub fanout_order: Arc<FanoutOrder>,
     /// Cancelled when the relay shuts down: open sockets close with "going away".
     pub stopping: CancellationToken,
 }
@@ -26,6 +29,7 @@ impl AppState {
             store,
             hub: Hub::new(),
             assets: Arc::new(AssetTable::load()),
+            fanout_order: Arc::new(FanoutOrder::new()),
             stopping: CancellationToken::new(),
         }
     }

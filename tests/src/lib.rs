@@ -1,6 +1,16 @@
 //! Test harness: [`TestRelay`] starts a real relay on port 0 with a temporary database, seeded with
 //! one site and one advisor; [`VisitorClient`] and [`AdvisorClient`] speak the real protocol over
 //! real sockets.
+//!
+//! For failure scenarios: [`process::RelayProcess`] runs the real binary (so it can be SIGKILLed and
+//! restarted), [`proxy::ChaosProxy`] cuts and stalls connections, [`reliable`] has clients that
+//! reconnect, resume and re-send like the widget and the dashboard, and [`check::audit`] compares
+//! them all with the database.
+
+pub mod check;
+pub mod process;
+pub mod proxy;
+pub mod reliable;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -102,7 +112,7 @@ impl TestRelay {
     /// A visitor on the test shop's page, not yet greeted.
     pub async fn visitor(&self) -> VisitorClient {
         let ws = self.visitor_socket(SITE, Some(SHOP_ORIGIN)).await.expect("visitor socket");
-        VisitorClient { ws }
+        VisitorClient { ws, backlog: Default::default() }
     }
 
     /// A visitor that has said hello without a token: a new thread.
@@ -145,7 +155,7 @@ impl TestRelay {
     pub async fn advisor(&self) -> (AdvisorClient, Vec<ConversationSummary>) {
         let cookie = self.login().await;
         let ws = self.advisor_socket(Some(&cookie), Some(&self.origin())).await.expect("advisor socket");
-        let mut a = AdvisorClient { ws, next_ref: 0 };
+        let mut a = AdvisorClient { ws, next_ref: 0, backlog: Default::default() };
         a.send(&AdvisorClientFrame::Hello { v: PROTOCOL_VERSION }).await;
         match a.recv().await {
             AdvisorServerFrame::Welcome { conversations, .. } => (a, conversations),
@@ -195,6 +205,8 @@ pub struct Welcome {
 
 pub struct VisitorClient {
     pub ws: Ws,
+    /// Frames that arrived while waiting for something else (an ack); `recv` returns them first.
+    backlog: std::collections::VecDeque<VisitorServerFrame>,
 }
 
 impl VisitorClient {
@@ -207,12 +219,18 @@ impl VisitorClient {
     }
 
     pub async fn recv(&mut self) -> VisitorServerFrame {
+        if let Some(frame) = self.backlog.pop_front() {
+            return frame;
+        }
         let text = recv_text(&mut self.ws).await.expect("socket open");
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"))
     }
 
     /// The next frame, or `None` if none comes within `wait`.
     pub async fn try_recv(&mut self, wait: Duration) -> Option<VisitorServerFrame> {
+        if let Some(frame) = self.backlog.pop_front() {
+            return Some(frame);
+        }
         match tokio::time::timeout(wait, self.ws.next()).await {
             Ok(Some(Ok(WsMessage::Text(t)))) => Some(serde_json::from_str(&t).unwrap()),
             _ => None,
@@ -245,15 +263,23 @@ impl VisitorClient {
     /// Send a message and wait for its ack; returns `(seq, sent_at)`.
     pub async fn say(&mut self, id: &str, text: &str) -> Result<(Seq, i64), ErrorFrame> {
         self.send(&VisitorClientFrame::Send { id: id.into(), text: text.into() }).await;
+        // Other frames may come first (the relay flushes queued events before an ack); keep them.
+        let mut passed = Vec::new();
         loop {
             match self.recv().await {
-                VisitorServerFrame::Ack { id: acked, seq, sent_at } if acked.0 == id => return Ok((seq, sent_at)),
-                VisitorServerFrame::Error(e) if e.reference.as_deref() == Some(id) => return Err(e),
-                VisitorServerFrame::Typing { .. }
+                VisitorServerFrame::Ack { id: acked, seq, sent_at } if acked.0 == id => {
+                    self.backlog.extend(passed);
+                    return Ok((seq, sent_at));
+                }
+                VisitorServerFrame::Error(e) if e.reference.as_deref() == Some(id) => {
+                    self.backlog.extend(passed);
+                    return Err(e);
+                }
+                other @ (VisitorServerFrame::Typing { .. }
                 | VisitorServerFrame::Read { .. }
                 | VisitorServerFrame::Delivered { .. }
                 | VisitorServerFrame::Presence { .. }
-                | VisitorServerFrame::Message { .. } => {}
+                | VisitorServerFrame::Message { .. }) => passed.push(other),
                 other => panic!("expected ack for {id}, got {other:?}"),
             }
         }
@@ -294,6 +320,8 @@ impl VisitorClient {
 pub struct AdvisorClient {
     pub ws: Ws,
     next_ref: u32,
+    /// Frames that arrived while waiting for an answer (ack, history); `recv` returns them first.
+    backlog: std::collections::VecDeque<AdvisorServerFrame>,
 }
 
 impl AdvisorClient {
@@ -306,6 +334,9 @@ impl AdvisorClient {
     }
 
     pub async fn recv(&mut self) -> AdvisorServerFrame {
+        if let Some(frame) = self.backlog.pop_front() {
+            return frame;
+        }
         let text = recv_text(&mut self.ws).await.expect("socket open");
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"))
     }
@@ -346,11 +377,17 @@ impl AdvisorClient {
         self.next_ref += 1;
         let reference = format!("open-{}", self.next_ref);
         self.send(&AdvisorClientFrame::Open { reference: reference.clone(), conversation, after_seq: 0 }).await;
+        let mut passed = Vec::new();
         loop {
             match self.recv().await {
-                AdvisorServerFrame::History { reference: r, messages, .. } if r == reference => return messages,
+                AdvisorServerFrame::History { reference: r, messages, .. } if r == reference => {
+                    self.backlog.extend(passed);
+                    return messages;
+                }
                 AdvisorServerFrame::Error(e) if e.reference.as_deref() == Some(&reference) => panic!("open failed: {e:?}"),
-                AdvisorServerFrame::Conversation { .. } | AdvisorServerFrame::Message { .. } | AdvisorServerFrame::Typing { .. } => {}
+                other @ (AdvisorServerFrame::Conversation { .. }
+                | AdvisorServerFrame::Message { .. }
+                | AdvisorServerFrame::Typing { .. }) => passed.push(other),
                 other => panic!("expected history, got {other:?}"),
             }
         }
@@ -359,11 +396,20 @@ impl AdvisorClient {
     /// Reply and wait for the ack.
     pub async fn reply(&mut self, conversation: ConversationId, id: &str, text: &str) -> Result<Seq, ErrorFrame> {
         self.send(&AdvisorClientFrame::Send { id: id.into(), conversation, text: text.into() }).await;
+        let mut passed = Vec::new();
         loop {
             match self.recv().await {
-                AdvisorServerFrame::Ack { id: acked, seq, .. } if acked.0 == id => return Ok(seq),
-                AdvisorServerFrame::Error(e) if e.reference.as_deref() == Some(id) => return Err(e),
-                AdvisorServerFrame::Conversation { .. } | AdvisorServerFrame::Message { .. } | AdvisorServerFrame::Typing { .. } => {}
+                AdvisorServerFrame::Ack { id: acked, seq, .. } if acked.0 == id => {
+                    self.backlog.extend(passed);
+                    return Ok(seq);
+                }
+                AdvisorServerFrame::Error(e) if e.reference.as_deref() == Some(id) => {
+                    self.backlog.extend(passed);
+                    return Err(e);
+                }
+                other @ (AdvisorServerFrame::Conversation { .. }
+                | AdvisorServerFrame::Message { .. }
+                | AdvisorServerFrame::Typing { .. }) => passed.push(other),
                 other => panic!("expected ack, got {other:?}"),
             }
         }
@@ -393,4 +439,18 @@ pub async fn messages_in_database(data_dir: &Path, conversation: ConversationId)
             .unwrap();
     conn.close().await.ok();
     rows
+}
+
+/// The seed of a randomized scenario: `$CONFAB_CHAOS_SEED` to replay a run, else a fresh one. Printed
+/// so a failure can be replayed (timing still varies; the random decisions don't).
+pub fn chaos_seed() -> u64 {
+    let seed = match std::env::var("CONFAB_CHAOS_SEED") {
+        Ok(s) => s.trim().parse().expect("CONFAB_CHAOS_SEED is a u64"),
+        Err(_) => {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            nanos.as_nanos() as u64 ^ u64::from(std::process::id()) << 32
+        }
+    };
+    eprintln!("chaos seed {seed} (replay with CONFAB_CHAOS_SEED={seed})");
+    seed
 }

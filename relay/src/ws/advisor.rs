@@ -104,7 +104,8 @@ impl super::Session for AdvisorSession {
                 match conversation::post(&self.state, conversation, id, author, &text, origin).await {
                     Ok(done) => {
                         let m = done.message;
-                        send(sink, &Out::Ack { id: m.id, conversation, seq: m.seq, sent_at: m.sent_at }).await
+                        super::flush_queued(self, sink).await
+                            && send(sink, &Out::Ack { id: m.id, conversation, seq: m.seq, sent_at: m.sent_at }).await
                     }
                     Err(e) => send(sink, &Out::Error(e)).await,
                 }

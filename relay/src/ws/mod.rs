@@ -34,6 +34,23 @@ pub trait Session: Send {
     }
 }
 
+/// Forward the hub events already queued for this socket. Called before writing an ack: the
+/// per-conversation fan-out lock guarantees that every lower seq of the conversation is queued by
+/// the time a later one is committed, so the socket never sees seq N+1 (its own ack) before N.
+pub async fn flush_queued<S: Session>(session: &mut S, sink: &mut Sink) -> bool {
+    loop {
+        let event = match session.member().as_mut().map(|m| m.events.try_recv()) {
+            Some(Ok(event)) => event,
+            _ => return true,
+        };
+        if let Some(frame) = session.frame_for(&event) {
+            if !send(sink, &frame).await {
+                return false;
+            }
+        }
+    }
+}
+
 /// Read client frames, forward hub events, and close on shutdown or when too slow to keep up.
 pub async fn drive<S: Session>(mut session: S, socket: WebSocket, stopping: CancellationToken) {
     let (mut sink, mut stream) = socket.split();

@@ -127,7 +127,8 @@ impl super::Session for VisitorSession {
                 match conversation::post(&self.state, conversation, id, Author::Visitor, &text, origin).await {
                     Ok(done) => {
                         let m = done.message;
-                        send(sink, &Out::Ack { id: m.id, seq: m.seq, sent_at: m.sent_at }).await
+                        super::flush_queued(self, sink).await
+                            && send(sink, &Out::Ack { id: m.id, seq: m.seq, sent_at: m.sent_at }).await
                     }
                     Err(e) => send(sink, &Out::Error(e)).await,
                 }
@@ -220,11 +221,15 @@ impl VisitorSession {
             advisors_read_seq: thread.advisors_read_seq,
         };
         let conversation = thread.conversation;
+        let thread_last_seq = thread.last_seq;
         self.thread = Some(thread);
         if !send(sink, &welcome).await {
             return false;
         }
+        // A client may claim more than the thread has (a restored database, a client bug): replay
+        // from its cursor, but let live messages through from what the thread really holds.
         let mut cursor = last_seq;
+        let mut replayed_up_to = last_seq.min(thread_last_seq);
         loop {
             let batch = match self.state.store.messages_after(conversation, cursor, MAX_REPLAY).await {
                 Ok(batch) => batch,
@@ -232,16 +237,17 @@ impl VisitorSession {
             };
             let Some(last) = batch.last() else { break };
             cursor = last.seq;
+            replayed_up_to = last.seq;
             for message in batch {
                 if !send(sink, &Out::Message { message }).await {
                     return false;
                 }
             }
         }
-        self.replayed_up_to = cursor;
-        // The visitor's device now holds the thread up to `cursor`; the inbox row shows them online.
-        if cursor > 0 {
-            conversation::delivered(&self.state, conversation, Reader::Visitor, cursor).await;
+        self.replayed_up_to = replayed_up_to;
+        // The visitor's device now holds the thread up to here; the inbox row shows them online.
+        if replayed_up_to > 0 {
+            conversation::delivered(&self.state, conversation, Reader::Visitor, replayed_up_to).await;
         }
         conversation::announce_conversation(&self.state, conversation).await;
         true
