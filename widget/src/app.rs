@@ -67,6 +67,12 @@ pub struct State {
     pub draft: RwSignal<String>,
     /// Why the relay won't talk to this page (unknown site, origin not allowed). Final.
     pub refused: RwSignal<Option<String>>,
+    /// An advisor is online (false while we aren't connected: we don't know).
+    pub advisors_online: RwSignal<bool>,
+    /// The visitor's messages up to this seq reached an advisor's dashboard.
+    pub delivered: RwSignal<Seq>,
+    /// The advisors read the visitor's messages up to this seq.
+    pub seen: RwSignal<Seq>,
 }
 
 /// The app: its signals, and the browser-side parts (socket, callbacks) that aren't `Send`. The widget
@@ -81,7 +87,13 @@ pub struct Runtime {
     pub opts: Options,
     socket: Socket,
     conversation: Cell<Option<i64>>,
-    typing_sent: Cell<bool>,
+    /// When we last told the relay "typing" (0: we said "stopped", or never).
+    typing_at: Cell<i64>,
+    /// Bumped on each keystroke / each advisor typing frame; a timer acts only if still current.
+    typing_gen: Cell<u32>,
+    their_typing_gen: Cell<u32>,
+    /// The page's own title while ours ("(2) …") is shown.
+    title: std::cell::RefCell<Option<String>>,
     /// Whether we already asked the relay why a connection failed.
     checked: Cell<bool>,
 }
@@ -133,13 +145,19 @@ impl App {
             typing: RwSignal::new(None),
             draft: RwSignal::new(String::new()),
             refused: RwSignal::new(None),
+            advisors_online: RwSignal::new(false),
+            delivered: RwSignal::new(0),
+            seen: RwSignal::new(0),
         };
         let socket = Socket::new(text::socket_url(&opts.relay, &opts.site));
         let rt = Runtime {
             opts,
             socket,
             conversation: Cell::new(None),
-            typing_sent: Cell::new(false),
+            typing_at: Cell::new(0),
+            typing_gen: Cell::new(0),
+            their_typing_gen: Cell::new(0),
+            title: Default::default(),
             checked: Cell::new(false),
         };
         let app = App {
@@ -228,19 +246,18 @@ impl App {
                 me.connect();
             }
         });
-        // Unread badge on the launcher while the panel is closed.
+        // Unread badge on the launcher while the panel is closed; "(2) Page title" while replies
+        // wait in a hidden tab, the page's own title again once it's visible.
         let me = self.clone();
         Effect::new(move |prev: Option<usize>| {
-            let n = if s.open.get() {
-                0
-            } else {
-                s.thread.with(|t| t.unread(s.read_seq.get()))
-            };
+            let unread = s.thread.with(|t| t.unread(s.read_seq.get()));
+            let n = if s.open.get() { 0 } else { unread };
             if prev != Some(n) {
                 if let Some(f) = &me.opts.on_unread {
                     let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(n as f64));
                 }
             }
+            me.title(if s.visible.get() { 0 } else { unread });
             n
         });
         // Read receipts: the visitor sees the thread when the panel is open and the tab visible.
@@ -285,6 +302,20 @@ impl App {
         });
     }
 
+    fn title(&self, unread: usize) {
+        let doc = document();
+        let saved = self.title.take();
+        if unread == 0 {
+            if let Some(own) = saved {
+                doc.set_title(&own);
+            }
+        } else {
+            let own = saved.unwrap_or_else(|| doc.title());
+            doc.set_title(&["(", &unread.to_string(), ") ", &own].concat());
+            self.title.replace(Some(own));
+        }
+    }
+
     fn on_socket(&self, e: SocketEvent) {
         let s = self.s;
         match e {
@@ -300,7 +331,8 @@ impl App {
             SocketEvent::Down => {
                 s.conn.set(Conn::Offline);
                 s.typing.set(None);
-                self.typing_sent.set(false);
+                s.advisors_online.set(false);
+                self.typing_at.set(0);
                 if !self.checked.replace(true) {
                     self.check_site();
                 }
@@ -317,6 +349,9 @@ impl App {
                 conversation,
                 read_seq,
                 site,
+                advisors_online,
+                delivered_seq,
+                advisors_read_seq,
                 ..
             } => {
                 if let Some(st) = storage() {
@@ -331,6 +366,9 @@ impl App {
                 }
                 s.read_seq.set(read_seq);
                 s.site.set(site);
+                s.advisors_online.set(advisors_online);
+                s.delivered.set(delivered_seq);
+                s.seen.set(advisors_read_seq);
                 s.conn.set(Conn::Online);
                 s.refused.set(None);
                 self.checked.set(true);
@@ -350,7 +388,27 @@ impl App {
                     t.ack(id.as_str(), seq, sent_at);
                 });
             }
-            VisitorServerFrame::Typing { on, name } => s.typing.set(on.then_some(name)),
+            VisitorServerFrame::Typing { on, name } => {
+                s.typing.set(on.then_some(name));
+                // The relay repeats "on" every few seconds while the advisor types: without it, the
+                // advisor has gone quiet (or their "stopped" was lost).
+                let gen = self.their_typing_gen.get().wrapping_add(1);
+                self.their_typing_gen.set(gen);
+                let me = self.clone();
+                set_timeout(
+                    move || {
+                        if me.their_typing_gen.get() == gen {
+                            me.s.typing.set(None);
+                        }
+                    },
+                    Duration::from_secs(6),
+                );
+            }
+            VisitorServerFrame::Delivered { up_to } => s.delivered.update(|d| *d = up_to.max(*d)),
+            VisitorServerFrame::Read { up_to } => s.seen.update(|r| *r = up_to.max(*r)),
+            VisitorServerFrame::Presence { advisors_online } => {
+                s.advisors_online.set(advisors_online)
+            }
             VisitorServerFrame::Error(err) => {
                 let failed = err.reference.as_deref().is_some_and(|r| {
                     let mut hit = false;
@@ -448,7 +506,7 @@ impl App {
             .thread
             .update(|t| t.push_pending(id.clone(), text.clone(), now()));
         self.s.draft.set(String::new());
-        self.typing_sent.set(false);
+        self.stop_typing();
         if self.s.conn.get_untracked() == Conn::Online {
             self.socket.send(&VisitorClientFrame::Send {
                 id: ClientMsgId(id),
@@ -474,22 +532,36 @@ impl App {
         }
     }
 
-    /// Tells the advisor the visitor is typing; "stopped" follows after a few quiet seconds.
+    /// Tells the advisor the visitor is typing: "on" at most every 3 s while keys are pressed (the
+    /// relay forwards repeats as a keep-alive), "stopped" after 4 quiet seconds or on send.
     pub fn typed(&self) {
-        if self.typing_sent.get() || self.s.conn.get_untracked() != Conn::Online {
+        if self.s.conn.get_untracked() != Conn::Online {
             return;
         }
-        if self.socket.send(&VisitorClientFrame::Typing { on: true }) {
-            self.typing_sent.set(true);
-            let me = self.clone();
-            set_timeout(
-                move || {
-                    if me.typing_sent.replace(false) {
-                        me.socket.send(&VisitorClientFrame::Typing { on: false });
-                    }
-                },
-                Duration::from_secs(4),
-            );
+        let t = now();
+        // 3.2 s rather than 3: the relay forwards a repeat only 3 s after the last one it forwarded,
+        // so a little network jitter must not make it drop every other one.
+        if t - self.typing_at.get() >= 3200
+            && self.socket.send(&VisitorClientFrame::Typing { on: true })
+        {
+            self.typing_at.set(t);
+        }
+        let gen = self.typing_gen.get().wrapping_add(1);
+        self.typing_gen.set(gen);
+        let me = self.clone();
+        set_timeout(
+            move || {
+                if me.typing_gen.get() == gen {
+                    me.stop_typing();
+                }
+            },
+            Duration::from_secs(4),
+        );
+    }
+
+    fn stop_typing(&self) {
+        if self.typing_at.replace(0) > 0 {
+            self.socket.send(&VisitorClientFrame::Typing { on: false });
         }
     }
 

@@ -158,6 +158,20 @@ impl Thread {
             .collect()
     }
 
+    /// The seq of the visitor's newest message once committed (0 while it is still on its way): the
+    /// one the receipt line goes under.
+    pub fn last_own(&self) -> Seq {
+        match self
+            .entries
+            .iter()
+            .rev()
+            .find(|e| e.author == Author::Visitor)
+        {
+            Some(Entry { seq: Some(seq), .. }) => *seq,
+            _ => 0,
+        }
+    }
+
     /// Advisor and bot messages after `read_seq`.
     pub fn unread(&self, read_seq: Seq) -> usize {
         self.entries
@@ -170,6 +184,18 @@ impl Thread {
     /// A new conversation (after a refused token): keep only what the visitor has not got through yet.
     pub fn restart(&mut self) {
         self.entries.retain(|e| e.seq.is_none());
+    }
+}
+
+/// Where a committed message of the visitor's stands, from the advisors' cursors: `read` (an advisor
+/// read it), `delivered` (it reached an advisor's dashboard) or `sent` (committed by the relay).
+pub fn receipt(seq: Seq, delivered: Seq, read: Seq) -> &'static str {
+    if seq <= read {
+        "read"
+    } else if seq <= delivered {
+        "delivered"
+    } else {
+        "sent"
     }
 }
 
@@ -333,6 +359,35 @@ mod tests {
         assert_eq!(shape, ["day", "msg", "msg", "day", "msg"]);
         assert_eq!(rows[0], Row::Day { day: 1 });
         assert_eq!(rows[3], Row::Day { day: 3 });
+    }
+
+    #[test]
+    fn receipts_follow_the_advisors_cursors() {
+        assert_eq!(receipt(3, 2, 1), "sent");
+        assert_eq!(receipt(3, 3, 1), "delivered");
+        assert_eq!(receipt(3, 5, 3), "read");
+        assert_eq!(
+            receipt(3, 0, 4),
+            "read",
+            "read without a delivery receipt is still read"
+        );
+    }
+
+    #[test]
+    fn the_receipt_goes_under_the_newest_own_message_once_committed() {
+        let mut t = Thread::default();
+        assert_eq!(t.last_own(), 0);
+        t.apply(msg("a", 1, Author::Visitor, 1));
+        t.apply(msg("b", 2, advisor(), 2));
+        assert_eq!(
+            t.last_own(),
+            1,
+            "an advisor's reply after it doesn't move it"
+        );
+        t.push_pending("p".into(), "hi".into(), 3);
+        assert_eq!(t.last_own(), 0, "the pending message shows its own state");
+        t.ack("p", 3, 4);
+        assert_eq!(t.last_own(), 3);
     }
 
     #[test]

@@ -355,7 +355,7 @@ pub fn decode(text: &str) -> Option<VisitorServerFrame> {
                     color: s.str("color"),
                     reply_time: s.str("reply_time"),
                 },
-                advisors_online: *j.get("advisors_online") == Json::Bool(true),
+                advisors_online: j.get("advisors_online") == &Json::Bool(true),
                 delivered_seq: j.num("delivered_seq") as u64,
                 advisors_read_seq: j.num("advisors_read_seq") as u64,
             }
@@ -374,6 +374,12 @@ pub fn decode(text: &str) -> Option<VisitorServerFrame> {
         },
         "read" => VisitorServerFrame::Read {
             up_to: j.num("up_to") as u64,
+        },
+        "delivered" => VisitorServerFrame::Delivered {
+            up_to: j.num("up_to") as u64,
+        },
+        "presence" => VisitorServerFrame::Presence {
+            advisors_online: j.get("advisors_online") == &Json::Bool(true),
         },
         "error" => {
             let code = j.str("code");
@@ -488,8 +494,19 @@ mod tests {
                     reply_time: "usually replies within an hour".into(),
                 },
                 advisors_online: true,
-                delivered_seq: 8,
-                advisors_read_seq: 7,
+                delivered_seq: 7,
+                advisors_read_seq: 6,
+            },
+            VisitorServerFrame::Welcome {
+                v: 1,
+                token: "t".into(),
+                conversation: ConversationId(4),
+                last_seq: 0,
+                read_seq: 0,
+                site: SiteInfo::default(),
+                advisors_online: false,
+                delivered_seq: 0,
+                advisors_read_seq: 0,
             },
             VisitorServerFrame::Message {
                 message: msg(1, Author::Visitor),
@@ -525,6 +542,13 @@ mod tests {
                 name: "Ada".into(),
             },
             VisitorServerFrame::Read { up_to: 8 },
+            VisitorServerFrame::Delivered { up_to: 9 },
+            VisitorServerFrame::Presence {
+                advisors_online: true,
+            },
+            VisitorServerFrame::Presence {
+                advisors_online: false,
+            },
             VisitorServerFrame::Error(ErrorFrame {
                 code: ErrorCode::TextTooLong,
                 message: "Message is too long (4001 characters; the limit is 4000).".into(),
@@ -551,7 +575,7 @@ mod tests {
     #[test]
     fn unknown_types_and_fields_are_tolerated_and_garbage_is_refused() {
         assert_eq!(
-            decode(r#"{"type":"presence","x":[1,{"y":null}]}"#),
+            decode(r#"{"type":"brand_new","x":[1,{"y":null}]}"#),
             Some(VisitorServerFrame::Unknown)
         );
         assert_eq!(
@@ -573,6 +597,13 @@ mod tests {
             );
         }
         assert_eq!(decode(r#"{"type":"read" "up_to":3}"#), None);
+    }
+
+    #[test]
+    fn fields_added_to_welcome_default_when_an_older_relay_leaves_them_out() {
+        let old = r#"{"type":"welcome","v":1,"token":"t","conversation":2,"last_seq":3,"read_seq":1,"site":{"key":"k","name":"N"}}"#;
+        let theirs: VisitorServerFrame = serde_json::from_str(old).unwrap();
+        assert_eq!(decode(old), Some(theirs));
     }
 
     #[test]

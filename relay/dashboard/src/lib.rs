@@ -28,6 +28,9 @@ use crate::state::Model;
 
 pub const PRODUCT: &str = "Confab";
 
+/// How long "typing…" stays without a refresh from the relay (which repeats "on" every 3 s).
+const TYPING_SHOWN_FOR: Duration = Duration::from_secs(6);
+
 #[wasm_bindgen(start)]
 pub fn main() {
     leptos::mount::mount_to_body(App);
@@ -151,7 +154,14 @@ impl Ctx {
             SocketEvent::Open => self.run(Model::connected),
             SocketEvent::Frame(frame) => {
                 let welcome = matches!(*frame, AdvisorServerFrame::Welcome { .. });
+                let typing = match *frame {
+                    AdvisorServerFrame::Typing { conversation, on: true } => Some(conversation),
+                    _ => None,
+                };
                 self.run(|m| m.apply(*frame));
+                if let Some(c) = typing {
+                    self.expire_typing_later(c);
+                }
                 if welcome {
                     self.conn.set(Conn::Online);
                     self.socket.with_value(|s| s.as_ref().map(Socket::welcomed));
@@ -171,6 +181,20 @@ impl Ctx {
                 });
             }
         }
+    }
+
+    /// Hide "typing…" if no refresh of this "on" comes (the relay repeats it every 3 s).
+    fn expire_typing_later(&self, conversation: ConversationId) {
+        let Some(stamp) = self.model.with_untracked(|m| m.typing_stamp_of(conversation)) else {
+            return;
+        };
+        let model = self.model;
+        set_timeout(
+            move || {
+                model.try_update(|m| m.expire_typing(conversation, stamp));
+            },
+            TYPING_SHOWN_FOR,
+        );
     }
 
     /// After a reload, show the conversation that was open (`#c=ID`).

@@ -88,8 +88,10 @@ pub struct Model {
     pub open: Option<OpenThread>,
     /// Replies not yet acknowledged, oldest first, in any conversation.
     pub outbox: Vec<Outgoing>,
-    /// Conversations whose visitor is typing.
-    pub typing: Vec<ConversationId>,
+    /// Conversations whose visitor is typing, each with the stamp of the latest "on" frame (see
+    /// `expire_typing`).
+    pub typing: Vec<(ConversationId, u64)>,
+    typing_stamp: u64,
     /// A relay error that answers nothing on screen (shown in a banner until dismissed).
     pub notice: Option<String>,
     /// The socket has been greeted (`welcome` received) and frames can be sent.
@@ -107,6 +109,7 @@ impl Default for Model {
             open: None,
             outbox: Vec::new(),
             typing: Vec::new(),
+            typing_stamp: 0,
             notice: None,
             ready: false,
             visible: true,
@@ -208,7 +211,7 @@ impl Model {
                 }
                 if from_visitor {
                     // A visitor who just sent has stopped typing, whatever the last typing frame said.
-                    self.typing.retain(|c| *c != conversation);
+                    self.typing.retain(|(c, _)| *c != conversation);
                 }
             }
             In::Ack {
@@ -250,9 +253,10 @@ impl Model {
                 }
             }
             In::Typing { conversation, on } => {
-                self.typing.retain(|c| *c != conversation);
+                self.typing.retain(|(c, _)| *c != conversation);
                 if on {
-                    self.typing.push(conversation);
+                    self.typing_stamp += 1;
+                    self.typing.push((conversation, self.typing_stamp));
                 }
             }
             In::Error(error) => {
@@ -347,7 +351,18 @@ impl Model {
     }
 
     pub fn is_typing(&self, id: ConversationId) -> bool {
-        self.typing.contains(&id)
+        self.typing_stamp_of(id).is_some()
+    }
+
+    /// The stamp of the "typing" frame that shows `id` as typing, if it is.
+    pub fn typing_stamp_of(&self, id: ConversationId) -> Option<u64> {
+        self.typing.iter().find(|(c, _)| *c == id).map(|(_, s)| *s)
+    }
+
+    /// A few seconds after a "typing" frame: the relay repeats "on" every 3 s while the visitor types,
+    /// so if `stamp` is still the latest, they went quiet (or their "stopped" was lost).
+    pub fn expire_typing(&mut self, id: ConversationId, stamp: u64) {
+        self.typing.retain(|t| *t != (id, stamp));
     }
 
     /// Replies of the open conversation still in the outbox.
@@ -848,6 +863,19 @@ mod tests {
             conversation: C1,
             on: false,
         });
+        assert!(!m.is_typing(C1));
+    }
+
+    #[test]
+    fn typing_expires_unless_refreshed() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
+        m.apply(In::Typing { conversation: C1, on: true });
+        let first = m.typing_stamp_of(C1).unwrap();
+        m.apply(In::Typing { conversation: C1, on: true });
+        m.expire_typing(C1, first);
+        assert!(m.is_typing(C1), "refreshed since");
+        let second = m.typing_stamp_of(C1).unwrap();
+        m.expire_typing(C1, second);
         assert!(!m.is_typing(C1));
     }
 

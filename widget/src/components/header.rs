@@ -1,4 +1,5 @@
-//! The panel's header: the company's name (and its initial as an avatar), and the close button.
+//! The panel's header: the company's name (and its initial as an avatar), whether an advisor is online
+//! (else the usual reply time), and the close button.
 
 use leptos::prelude::*;
 
@@ -6,6 +7,15 @@ use crate::app::App;
 
 pub fn header(app: &App) -> impl IntoView {
     let site = app.s.site;
+    let online = app.s.advisors_online;
+    // "Online" while an advisor is, else what the company says of its reply time (the CSS capitalises it).
+    let presence = move || {
+        if online.get() {
+            "Online".to_owned()
+        } else {
+            site.with(|s| s.reply_time.clone())
+        }
+    };
     let name = move || {
         site.with(|s| {
             if s.name.is_empty() {
@@ -35,7 +45,10 @@ pub fn header(app: &App) -> impl IntoView {
     view! {
         <div class="confab-top">
             <span class="confab-avatar" aria-hidden="true" data-initial=initial></span>
-            <h2 class="confab-header">{name}</h2>
+            <div class="confab-title">
+                <h2 class="confab-header">{name}</h2>
+                <p class="confab-presence" data-online=move || if online.get() { "true" } else { "false" }>{presence}</p>
+            </div>
             {close}
         </div>
     }

@@ -28,10 +28,31 @@ pub fn message(app: &App, e: Entry) -> impl IntoView {
         Author::Bot => ("bot", Some("Assistant".to_owned())),
         _ => ("system", None),
     };
-    let state = match e.delivery {
-        Delivery::Sent => "sent",
-        Delivery::Sending => "sending",
-        Delivery::Failed(_) => "failed",
+    // Committed messages of the visitor's follow the advisors' cursors (sent → delivered → read);
+    // the newest one says so in words.
+    let s = app.s;
+    let own = kind == "visitor";
+    let seq = e.seq.unwrap_or(0);
+    let fixed = match e.delivery {
+        Delivery::Sent => None,
+        Delivery::Sending => Some("sending"),
+        Delivery::Failed(_) => Some("failed"),
+    };
+    let state = move || match fixed {
+        Some(f) => f,
+        None if own => crate::store::receipt(seq, s.delivered.get(), s.seen.get()),
+        None => "sent",
+    };
+    // Empty (and hidden by the CSS) except under the newest message.
+    let receipt = move || {
+        if !own || fixed.is_some() || s.thread.with(crate::store::Thread::last_own) != seq {
+            return "";
+        }
+        match state() {
+            "read" => "Read",
+            "delivered" => "Delivered",
+            _ => "Sent",
+        }
     };
     let extra = match e.delivery {
         Delivery::Sent => None,
@@ -53,7 +74,7 @@ pub fn message(app: &App, e: Entry) -> impl IntoView {
         <div class="confab-msg" data-author=kind data-state=state>
             {name.map(|n| view! { <div class="confab-msg-author">{n}</div> })}
             <div class="confab-msg-bubble"><span class="confab-msg-text">{segments(&e.text)}</span></div>
-            <div class="confab-msg-meta"><span class="confab-msg-time">{time}</span>{extra}</div>
+            <div class="confab-msg-meta"><span class="confab-msg-time">{time}</span>{extra}<span class="confab-msg-receipt">{receipt}</span></div>
         </div>
     }
 }

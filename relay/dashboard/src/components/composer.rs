@@ -17,6 +17,10 @@ const COUNTER_FROM: usize = MAX_TEXT_CHARS - 500;
 const MAX_HEIGHT_PX: i32 = 220;
 /// "Typing" ends this long after the last keystroke.
 const TYPING_IDLE: Duration = Duration::from_secs(4);
+/// While typing goes on, "on" is repeated this often (the visitor hides the indicator after ~6 s
+/// without one); never more often, whatever the keystroke rate. A little over the relay's 3 s, which
+/// forwards a repeat only 3 s after the last one it forwarded: jitter must not make it drop one.
+const TYPING_REFRESH_MS: i64 = 3_200;
 
 #[component]
 pub fn Composer(id: ConversationId) -> impl IntoView {
@@ -36,8 +40,9 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
         }
     };
 
-    // The visitor sees "typing…": on at the first keystroke, off when idle, emptied or sent.
-    let typing = StoredValue::new((false, None::<TimeoutHandle>));
+    // The visitor sees "typing…": on at the first keystroke and again every 3 s while keys are
+    // pressed, off when idle, emptied or sent. State: when "on" was last sent (None: off), idle timer.
+    let typing = StoredValue::new((None::<i64>, None::<TimeoutHandle>));
     let stop_typing = move || {
         let Some((on, timer)) = typing.try_get_value() else {
             return;
@@ -45,26 +50,32 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
         if let Some(timer) = timer {
             timer.clear();
         }
-        typing.set_value((false, None));
-        if on {
+        typing.set_value((None, None));
+        if on.is_some() {
             ctx.typing(id, false);
         }
     };
     let keep_typing = move || {
-        let (on, timer) = typing.get_value();
+        let (mut on, timer) = typing.get_value();
         if let Some(timer) = timer {
             timer.clear();
         }
-        if !on {
+        let now = now_ms();
+        if on.is_none_or(|at| now - at >= TYPING_REFRESH_MS) {
             ctx.typing(id, true);
+            on = Some(now);
         }
         let timer = set_timeout_with_handle(stop_typing, TYPING_IDLE).ok();
-        typing.set_value((true, timer));
+        typing.set_value((on, timer));
     };
     on_cleanup(stop_typing);
 
     let send = move || {
         let text = draft.get_untracked();
+        if !text.trim().is_empty() {
+            // "Stopped typing" before the reply, as the widget does.
+            stop_typing();
+        }
         let mut result = Ok(());
         ctx.run(|m| match m.compose(new_client_id(), &text, now_ms()) {
             Ok(frames) => frames,
@@ -75,7 +86,6 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
         });
         match result {
             Ok(()) => {
-                stop_typing();
                 ctx.drafts.update(|d| {
                     d.remove(&id);
                 });

@@ -23,6 +23,8 @@ pub struct RowView {
     pub preview: String,
     pub unread: u32,
     pub typing: bool,
+    /// The visitor has the chat open right now.
+    pub online: bool,
 }
 
 /// The rows of the inbox, in the model's order.
@@ -41,6 +43,7 @@ pub fn rows(model: &Model, now: i64, tz: impl Fn(i64) -> i32 + Copy) -> Vec<RowV
             preview: preview(c.last_message.as_ref(), me),
             unread: c.unread,
             typing: model.is_typing(c.id),
+            online: c.visitor_online,
         })
         .collect()
 }
@@ -128,12 +131,21 @@ fn ConversationRow(
     let unread = move || row.with(|r| r.as_ref().map_or(0, |r| r.unread));
     let has_unread = move || unread() > 0;
     let typing = move || row.with(|r| r.as_ref().is_some_and(|r| r.typing));
+    let online = move || row.with(|r| r.as_ref().is_some_and(|r| r.online));
     let no_preview = move || row.with(|r| r.as_ref().is_none_or(|r| r.preview.is_empty()));
     let active = move || selected.get() == Some(id);
     let label = move || {
         row.with(|r| match r {
-            Some(r) if r.unread > 0 => format!("{}, {} unread", r.name, r.unread),
-            Some(r) => r.name.clone(),
+            Some(r) => {
+                let mut label = r.name.clone();
+                if r.online {
+                    label.push_str(", online");
+                }
+                if r.unread > 0 {
+                    label.push_str(&format!(", {} unread", r.unread));
+                }
+                label
+            }
             None => String::new(),
         })
     };
@@ -153,12 +165,14 @@ fn ConversationRow(
                 class:active=active
                 class:unread=has_unread
                 data-id=id.0
+                data-online=move || if online() { "true" } else { "false" }
                 aria-current=move || active().then_some("true")
                 aria-label=label
                 on:click=move |_| ctx.select(id)
             >
                 <span class="avatar" data-hue=id.0.rem_euclid(6) aria-hidden="true">
                     {field(|r| r.initials.clone())}
+                    <span class="conv-online" hidden=move || !online()></span>
                 </span>
                 <span class="conv-body">
                     <span class="conv-line">

@@ -14,8 +14,26 @@ use crate::Ctx;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DeliveryView {
     Sending,
+    /// Committed by the relay.
     Sent,
+    /// On the visitor's device.
+    Delivered,
+    /// The visitor has read it.
+    Read,
     Failed(String),
+}
+
+impl DeliveryView {
+    /// `data-state` of the message.
+    pub fn state(&self) -> &'static str {
+        match self {
+            DeliveryView::Sending => "sending",
+            DeliveryView::Sent => "sent",
+            DeliveryView::Delivered => "delivered",
+            DeliveryView::Read => "read",
+            DeliveryView::Failed(_) => "failed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -31,6 +49,9 @@ pub struct MsgView {
     pub full_time: String,
     /// For our own replies only.
     pub delivery: Option<DeliveryView>,
+    /// Whether the delivery state is written under the message: always while sending or failed;
+    /// for committed replies only under the newest one, and "Seen" under the newest one read.
+    pub show_state: bool,
     /// Follows a message of the same author within a few minutes: drawn as part of one group,
     /// without repeating the author's name.
     pub continued: bool,
@@ -52,6 +73,9 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
         return Vec::new();
     };
     let me = model.me.as_ref();
+    let (delivered, read) = model
+        .conversation(id)
+        .map_or((0, 0), |c| (c.visitor_delivered_seq, c.visitor_read_seq));
     let committed = open.messages.iter().map(|m| {
         let (author, author_name, own) = match &m.author {
             Author::Visitor => ("visitor", None, false),
@@ -66,7 +90,14 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
             text: m.text.clone(),
             time: format::clock(m.sent_at, tz(m.sent_at)),
             full_time: format::full(m.sent_at, tz(m.sent_at)),
-            delivery: own.then_some(DeliveryView::Sent),
+            delivery: own.then_some(if m.seq <= read {
+                DeliveryView::Read
+            } else if m.seq <= delivered {
+                DeliveryView::Delivered
+            } else {
+                DeliveryView::Sent
+            }),
+            show_state: false,
             continued: false,
         };
         (m.sent_at, view)
@@ -83,6 +114,7 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
                 Delivery::Sending => DeliveryView::Sending,
                 Delivery::Failed(reason) => DeliveryView::Failed(reason.clone()),
             }),
+            show_state: true,
             continued: false,
         };
         (o.created_at, view)
@@ -111,6 +143,19 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
         previous = Some((at, who.0, who.1));
         rows.push(Row::Msg(view));
     }
+    fn own(r: &Row) -> Option<&DeliveryView> {
+        match r {
+            Row::Msg(v) => v.delivery.as_ref(),
+            Row::Day { .. } => None,
+        }
+    }
+    let newest = rows.iter().rposition(|r| own(r).is_some());
+    let newest_read = rows.iter().rposition(|r| own(r) == Some(&DeliveryView::Read));
+    for at in [newest, newest_read].into_iter().flatten() {
+        if let Row::Msg(v) = &mut rows[at] {
+            v.show_state = true;
+        }
+    }
     rows
 }
 
@@ -126,11 +171,15 @@ pub fn ThreadHeader(id: ConversationId) -> impl IntoView {
             .map_or_else(|| format!("Conversation {id}"), |s| s.visitor_name.clone());
         let site = s.as_ref().map(|s| s.site_name.clone()).unwrap_or_default();
         let channel = s.as_ref().map(|s| s.channel).unwrap_or_default();
+        let online = s.as_ref().is_some_and(|s| s.visitor_online);
         let page = s.and_then(|s| s.page);
         view! {
             <header class="thread-head">
                 <div class="thread-title">
                     <h1 class="thread-name">{name}</h1>
+                    <span class="thread-presence" data-online=if online { "true" } else { "false" }>
+                        {if online { "Online" } else { "Offline" }}
+                    </span>
                     {move || typing.get().then(|| view! { <span class="thread-typing">"typing…"</span> })}
                 </div>
                 <div class="thread-meta">
@@ -249,8 +298,13 @@ fn MessageItem(msg: MsgView) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let own = msg.delivery.is_some();
     let id = msg.id.clone();
-    let delivery = msg.delivery.map(|d| match d {
+    let state = msg.delivery.as_ref().map(DeliveryView::state);
+    let delivery = msg.delivery.filter(|_| msg.show_state).map(|d| match d {
         DeliveryView::Sent => view! { <span class="msg-state" data-state="sent">"Sent"</span> }.into_any(),
+        DeliveryView::Delivered => {
+            view! { <span class="msg-state" data-state="delivered">"Delivered"</span> }.into_any()
+        }
+        DeliveryView::Read => view! { <span class="msg-state" data-state="read">"Seen"</span> }.into_any(),
         DeliveryView::Sending => view! { <span class="msg-state" data-state="sending">"Sending…"</span> }.into_any(),
         DeliveryView::Failed(reason) => {
             let id = id.clone();
@@ -264,7 +318,7 @@ fn MessageItem(msg: MsgView) -> impl IntoView {
         }
     });
     view! {
-        <div class="msg" class:own=own class:continued=msg.continued data-author=msg.author data-id=msg.id>
+        <div class="msg" class:own=own class:continued=msg.continued data-author=msg.author data-id=msg.id data-state=state>
             {msg.author_name.map(|n| view! { <div class="msg-author">{n}</div> })}
             <div class="msg-bubble">
                 <div class="msg-text">{rich_text(&msg.text)}</div>
@@ -303,7 +357,7 @@ mod tests {
             last_activity_at: 0,
             unread: 0,
             page: None,
-            visitor_online: false,
+            visitor_online: true,
             visitor_delivered_seq: 0,
             visitor_read_seq: 0,
         };
@@ -406,6 +460,36 @@ mod tests {
                 (true, None)
             ]
         );
+    }
+
+    #[test]
+    fn own_replies_show_sent_delivered_seen_under_the_newest_and_the_newest_read() {
+        let dana = Author::Advisor {
+            id: AdvisorId(7),
+            name: "Dana".into(),
+        };
+        let mut m = model_with(vec![
+            msg(1, Author::Visitor, 0),
+            msg(2, dana.clone(), 1),
+            msg(3, dana.clone(), 2),
+            msg(4, dana, 3),
+        ]);
+        let states = |m: &Model| -> Vec<(String, bool)> {
+            thread_rows(m, C, 0, |_| 0)
+                .into_iter()
+                .filter_map(|r| match r {
+                    Row::Msg(MsgView { delivery: Some(d), show_state, .. }) => Some((d.state().to_owned(), show_state)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let s = |v: &[(&str, bool)]| v.iter().map(|(a, b)| (a.to_string(), *b)).collect::<Vec<_>>();
+        assert_eq!(states(&m), s(&[("sent", false), ("sent", false), ("sent", true)]));
+        m.conversations[0].visitor_delivered_seq = 4;
+        m.conversations[0].visitor_read_seq = 3;
+        assert_eq!(states(&m), s(&[("read", false), ("read", true), ("delivered", true)]));
+        m.conversations[0].visitor_read_seq = 4;
+        assert_eq!(states(&m), s(&[("read", false), ("read", false), ("read", true)]));
     }
 
     #[test]
