@@ -1,0 +1,310 @@
+//! The relay under test, as a child process: its own memory (RSS read from `/proc/PID/status`)
+//! and its own CPU time (`/proc/PID/stat`), apart from the load generator's.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const SITE: &str = "bench";
+pub const SITE_ORIGIN: &str = "http://bench.test";
+pub const ADVISOR_EMAIL: &str = "bench@bench.test";
+pub const ADVISOR_PASSWORD: &str = "bench-password-1";
+
+/// How long a relay may take to print its address.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub enum Target {
+    /// `confab-relay serve` on a fresh data directory.
+    Confab(PathBuf, Option<String>),
+    /// `confab-bench baseline-server`: same frames, nothing stored.
+    Baseline,
+}
+
+pub struct Running {
+    pub label: String,
+    pub endpoint: Endpoint,
+    pub pid: u32,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+/// The relay binary: the flag, else `target/release/confab-relay` of this workspace.
+pub fn relay_binary(flag: Option<PathBuf>) -> Result<PathBuf, String> {
+    let path = flag.unwrap_or_else(|| {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target"));
+        target.join("release/confab-relay")
+    });
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "no relay binary at {}; build it with `cargo build --release -p confab-relay` or pass --relay PATH",
+            path.display()
+        ))
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The commit the workspace is at, and whether the relay's sources differ from it.
+fn relay_commit() -> String {
+    let root = workspace_root();
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let hash = git(&["log", "-1", "--format=%h"]).unwrap_or_else(|| "?".into());
+    let dirty = git(&["status", "--porcelain", "--", "relay/src", "relay/migrations", "shared/src"])
+        .is_some_and(|s| !s.is_empty());
+    if dirty {
+        format!("{hash}+uncommitted")
+    } else {
+        hash
+    }
+}
+
+/// Whether `binary` is older than a source file of the relay or the protocol in this checkout.
+fn is_stale(binary: &Path) -> bool {
+    fn newest(dir: &Path) -> Option<std::time::SystemTime> {
+        let mut newest = None;
+        for entry in std::fs::read_dir(dir).ok()?.flatten() {
+            let path = entry.path();
+            let time = if path.is_dir() { newest_or_none(&path) } else { entry.metadata().ok()?.modified().ok() };
+            newest = newest.max(time);
+        }
+        newest
+    }
+    fn newest_or_none(dir: &Path) -> Option<std::time::SystemTime> {
+        newest(dir)
+    }
+    let Some(built) = std::fs::metadata(binary).ok().and_then(|m| m.modified().ok()) else { return false };
+    let root = workspace_root();
+    ["relay/src", "relay/migrations", "shared/src"].iter().filter_map(|d| newest(&root.join(d))).any(|t| t > built)
+}
+
+pub async fn start(target: &Target) -> Result<Running, String> {
+    let dir = tempfile::Builder::new().prefix("confab-bench-").tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let (label, mut command) = match target {
+        Target::Confab(binary, label) => {
+            seed(binary, dir.path()).await?;
+            let mut c = Command::new(binary);
+            c.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.path());
+            let name = label.clone().unwrap_or_else(|| {
+                let mut name = format!("confab-relay {}", relay_commit());
+                if is_stale(binary) {
+                    eprintln!(
+                        "warning: {} is older than the relay's sources; rebuild it with \
+                         `cargo build --release -p confab-relay`",
+                        binary.display()
+                    );
+                    name.push_str(" (stale build)");
+                }
+                name
+            });
+            (format!("{name} (SQLite, synchronous=FULL)"), c)
+        }
+        Target::Baseline => {
+            let me = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+            let mut c = Command::new(me);
+            c.args(["baseline-server", "--listen", "127.0.0.1:0"]);
+            ("minimal relay (no persistence)".to_owned(), c)
+        }
+    };
+    let log = std::fs::File::create(dir.path().join("relay.log")).map_err(|e| format!("log file: {e}"))?;
+    // If the bench dies without stopping its child (killed, or a panic), the child gets SIGTERM.
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    command
+        .env("CONFAB_LOG", "warn,sqlx=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .kill_on_drop(true);
+    let mut child = command.spawn().map_err(|e| format!("starting the relay: {e}"))?;
+    let pid = child.id().ok_or("relay exited at once")?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = tokio::time::timeout(START_TIMEOUT, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.strip_prefix("relay listening on http://") {
+                return Some(rest.trim().to_owned());
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(addr) = addr else {
+        let log = std::fs::read_to_string(dir.path().join("relay.log")).unwrap_or_default();
+        return Err(format!("the relay did not print its address; its log:\n{log}"));
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(Running { label, endpoint: Endpoint { addr }, pid, child, _dir: dir })
+}
+
+async fn seed(binary: &Path, dir: &Path) -> Result<(), String> {
+    let run = |args: Vec<&str>| {
+        let mut c = Command::new(binary);
+        c.args(args).arg("--data-dir").arg(dir).env("CONFAB_PASSWORD", ADVISOR_PASSWORD).env("CONFAB_LOG", "warn");
+        c.stdin(Stdio::null());
+        c
+    };
+    for args in [
+        vec!["site", "create", "--key", SITE, "--name", "Bench", "--origin", SITE_ORIGIN],
+        vec!["advisor", "create", "--email", ADVISOR_EMAIL, "--name", "Bench"],
+    ] {
+        let out = run(args.clone()).output().await.map_err(|e| format!("running {}: {e}", binary.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "`confab-relay {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Where a running relay listens.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub addr: String,
+}
+
+impl Endpoint {
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+}
+
+impl Running {
+    /// Resident memory in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.pid)
+    }
+
+    pub fn cpu(&self) -> CpuSample {
+        CpuSample::of(self.pid)
+    }
+
+    /// SIGTERM, then SIGKILL if it hasn't exited within 5 s.
+    pub async fn stop(mut self) {
+        // SAFETY: plain syscall on our own child's pid.
+        unsafe { libc::kill(self.pid as i32, libc::SIGTERM) };
+        if tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await.is_err() {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time of a process at an instant.
+#[derive(Clone, Copy)]
+pub struct CpuSample {
+    ticks: u64,
+    at: Instant,
+}
+
+impl CpuSample {
+    pub fn of(pid: u32) -> Self {
+        Self::read(&format!("/proc/{pid}/stat"))
+    }
+
+    pub fn own() -> Self {
+        Self::read("/proc/self/stat")
+    }
+
+    fn read(path: &str) -> Self {
+        let at = Instant::now();
+        let ticks = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| {
+                // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+                let rest = s.rsplit_once(')')?.1;
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+            })
+            .unwrap_or(0);
+        CpuSample { ticks, at }
+    }
+
+    /// CPU use between two samples, in percent of one core.
+    pub fn percent_since(&self, earlier: &CpuSample) -> f64 {
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let wall = self.at.duration_since(earlier.at).as_secs_f64().max(1e-3);
+        (self.ticks.saturating_sub(earlier.ticks)) as f64 / hz / wall * 100.0
+    }
+}
+
+/// Allow as many open files as the hard limit does (children inherit it).
+pub fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+pub fn fd_limit() -> u64 {
+    // SAFETY: getrlimit on a local struct.
+    unsafe {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur
+        } else {
+            0
+        }
+    }
+}
+
+/// One line about the machine, printed above every table.
+pub fn describe_machine() -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into());
+    format!("machine: {cores} cores, {model}; load average {load} before the run; open-file limit {}", fd_limit())
+}
