@@ -31,8 +31,11 @@ pub enum Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnId(u64);
 
-/// Events a socket may have queued before it counts as too slow.
-const QUEUE: usize = 256;
+/// Events a visitor socket may have queued before it counts as too slow.
+const VISITOR_QUEUE: usize = 256;
+/// An advisor socket hears about every conversation (two events per message), and a group commit
+/// lands up to `MAX_BATCH` messages at once: its queue must hold a few batches.
+const ADVISOR_QUEUE: usize = 4096;
 
 struct Conn {
     id: ConnId,
@@ -81,7 +84,11 @@ impl Hub {
     }
 
     fn join(self: &Arc<Self>, room: Room) -> Member {
-        let (tx, events) = mpsc::channel(QUEUE);
+        let queue = match room {
+            Room::Visitor(_) => VISITOR_QUEUE,
+            Room::Advisors => ADVISOR_QUEUE,
+        };
+        let (tx, events) = mpsc::channel(queue);
         let kicked = Arc::new(Notify::new());
         let mut inner = self.lock();
         inner.next_id += 1;
@@ -217,7 +224,7 @@ mod tests {
     async fn a_full_queue_kicks_the_slow_socket() {
         let hub = Hub::new();
         let slow = hub.join_advisors();
-        for _ in 0..=QUEUE {
+        for _ in 0..=ADVISOR_QUEUE {
             hub.to_advisors(Event::VisitorTyping { conversation: ConversationId(1), on: true });
         }
         tokio::time::timeout(std::time::Duration::from_secs(1), slow.kicked.notified()).await.unwrap();

@@ -17,9 +17,17 @@ pub const MAX_BATCH: usize = 512;
 /// Appends that may wait for the writer before callers wait to enqueue (back-pressure).
 const QUEUE: usize = 8192;
 
-struct Job {
-    new: NewMessage,
-    reply: oneshot::Sender<StoreResult<Appended>>,
+/// What the writer does. Cursor moves (receipts) ride in the same transactions as messages: a
+/// second writer would fight this one for SQLite's write lock and cost its own fsyncs.
+enum Job {
+    Append { new: NewMessage, reply: oneshot::Sender<StoreResult<Appended>> },
+    Advance { conversation: ConversationId, column: &'static str, up_to: Seq, reply: oneshot::Sender<StoreResult<Seq>> },
+}
+
+/// A job's answer, sent only after the commit.
+enum Outcome {
+    Appended(StoreResult<Appended>),
+    Advanced(StoreResult<Seq>),
 }
 
 pub struct Writer {
@@ -36,7 +44,15 @@ impl Writer {
     /// Append and wait until the message is durably committed (or refused).
     pub async fn append(&self, new: NewMessage) -> StoreResult<Appended> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job { new, reply }).await.map_err(|_| StoreError::Closed)?;
+        self.jobs.send(Job::Append { new, reply }).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Move a cursor column of a conversation forward (never back, never past its last seq), in the
+    /// next batch; returns the cursor once committed.
+    pub async fn advance(&self, conversation: ConversationId, column: &'static str, up_to: Seq) -> StoreResult<Seq> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Advance { conversation, column, up_to, reply }).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 }
@@ -57,15 +73,23 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
         };
         match results {
             Ok(results) => {
-                for (job, result) in batch.drain(..).zip(results) {
-                    let _ = job.reply.send(result);
+                for (job, outcome) in batch.drain(..).zip(results) {
+                    match (job, outcome) {
+                        (Job::Append { reply, .. }, Outcome::Appended(r)) => drop(reply.send(r)),
+                        (Job::Advance { reply, .. }, Outcome::Advanced(r)) => drop(reply.send(r)),
+                        _ => unreachable!("outcomes follow their jobs"),
+                    }
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, messages = batch.len(), "a group commit failed; nothing in it was stored");
+                tracing::error!(error = %e, jobs = batch.len(), "a group commit failed; nothing in it was stored");
                 let reason = e.to_string();
                 for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(StoreError::CommitFailed(reason.clone())));
+                    let failed = StoreError::CommitFailed(reason.clone());
+                    match job {
+                        Job::Append { reply, .. } => drop(reply.send(Err(failed))),
+                        Job::Advance { reply, .. } => drop(reply.send(Err(failed))),
+                    }
                 }
             }
         }
@@ -73,11 +97,17 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
 }
 
 /// Apply a batch in one transaction. `Ok` means committed; each message has its own outcome.
-async fn commit(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Vec<StoreResult<Appended>>, sqlx::Error> {
+async fn commit(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
-        match append_one(conn, &job.new).await {
+        let outcome = match job {
+            Job::Append { new, .. } => append_one(conn, new).await.map(Outcome::Appended),
+            Job::Advance { conversation, column, up_to, .. } => {
+                advance(conn, *conversation, column, *up_to).await.map(Outcome::Advanced)
+            }
+        };
+        match outcome {
             Ok(r) => results.push(r),
             Err(e) => {
                 let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
@@ -159,6 +189,21 @@ async fn try_append(conn: &mut SqliteConnection, new: &NewMessage) -> Result<Sto
         sent_at: new.now,
     };
     Ok(Ok(Appended { message, created: true }))
+}
+
+async fn advance(
+    conn: &mut SqliteConnection,
+    conversation: ConversationId,
+    column: &str,
+    up_to: Seq,
+) -> Result<StoreResult<Seq>, sqlx::Error> {
+    let sql = format!("UPDATE conversations SET {column} = MAX({column}, MIN(?, last_seq)) WHERE id = ? RETURNING {column}");
+    let seq: Option<i64> = sqlx::query_scalar(&sql)
+        .bind(up_to.min(i64::MAX as u64) as i64)
+        .bind(conversation.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(seq.map(|s| s as Seq).ok_or(StoreError::NotFound))
 }
 
 async fn find(

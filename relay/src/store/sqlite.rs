@@ -133,19 +133,6 @@ const SUMMARY_SELECT: &str = "
       JOIN sites s ON s.id = c.site_id";
 
 impl SqliteStore {
-    /// Move a cursor column forward, never back and never past the last seq.
-    async fn advance(&self, conversation: ConversationId, column: &str, up_to: Seq) -> StoreResult<Seq> {
-        let sql = format!(
-            "UPDATE conversations SET {column} = MAX({column}, MIN(?, last_seq)) WHERE id = ? RETURNING {column}"
-        );
-        let seq: Option<i64> = sqlx::query_scalar(&sql)
-            .bind(up_to.min(i64::MAX as u64) as i64)
-            .bind(conversation.0)
-            .fetch_optional(&self.pool)
-            .await?;
-        seq.map(|s| s as Seq).ok_or(StoreError::NotFound)
-    }
-
     async fn summary_from_row(&self, row: &SqliteRow) -> StoreResult<ConversationSummary> {
         let id = ConversationId(row.try_get("id")?);
         let last_seq = row.try_get::<i64, _>("last_seq")? as Seq;
@@ -314,7 +301,7 @@ impl Store for SqliteStore {
             Reader::Visitor => "visitor_read_seq",
             Reader::Advisors => "advisor_read_seq",
         };
-        self.advance(conversation, column, up_to).await
+        self.writer.advance(conversation, column, up_to).await
     }
 
     async fn mark_delivered(&self, conversation: ConversationId, to: Reader, up_to: Seq) -> StoreResult<Seq> {
@@ -322,7 +309,7 @@ impl Store for SqliteStore {
             Reader::Visitor => "visitor_delivered_seq",
             Reader::Advisors => "advisor_delivered_seq",
         };
-        self.advance(conversation, column, up_to).await
+        self.writer.advance(conversation, column, up_to).await
     }
 
     async fn conversation_summary(&self, conversation: ConversationId) -> StoreResult<Option<ConversationSummary>> {
