@@ -30,6 +30,16 @@ pub fn run(ctx: &Ctx, browser: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// cargo-fuzz, for the bounded fuzz run of `test`. It drives libFuzzer through flags the stable
+/// compiler accepts with RUSTC_BOOTSTRAP=1, so no nightly toolchain is needed.
+pub fn cargo_fuzz(ctx: &Ctx) -> Result<(), String> {
+    if output_of(ctx.cargo().args(["fuzz", "--version"])).is_some() {
+        present("cargo-fuzz");
+        return Ok(());
+    }
+    Step::new("setup: cargo-fuzz: installing, ~1 min").run(ctx.cargo().args(["install", "cargo-fuzz", "--locked"]))
+}
+
 fn present(what: &str) {
     println!("setup: {what}: present");
 }

@@ -28,7 +28,7 @@ pub fn run(ctx: &Ctx) -> Result<(), String> {
         result.map_err(|e| format!("FAILED at `{name}`: {e}"))
     };
 
-    timed("setup --browser", &mut || setup::run(ctx, true))?;
+    timed("setup --browser", &mut || setup::run(ctx, true).and_then(|()| setup::cargo_fuzz(ctx)))?;
     // A budget not met fails the run, but only at the end: the tests still say what works.
     let mut budgets = size::Budgets {
         checked: 0,
@@ -57,6 +57,25 @@ pub fn run(ctx: &Ctx) -> Result<(), String> {
         cmd.args(["test", "--workspace", "--locked"]);
         rust = cargo_test(&mut cmd)?;
         Ok(())
+    })?;
+
+    // A short, bounded fuzz run of frame decoding on every test run; `shared/fuzz/README.md` has
+    // the long one. A crash fails the step and leaves the input in shared/fuzz/artifacts/.
+    timed("fuzz (30 s)", &mut || {
+        let shared = ctx.root.join("shared");
+        std::fs::create_dir_all(shared.join("fuzz/corpus/decode_frame")).map_err(|e| e.to_string())?;
+        Step::new("test: fuzz decode_frame for 30 s").run(
+            ctx.cargo().current_dir(&shared).env("RUSTC_BOOTSTRAP", "1").args([
+                "fuzz",
+                "run",
+                "decode_frame",
+                "fuzz/corpus/decode_frame",
+                "fuzz/seeds/decode_frame",
+                "--",
+                "-dict=fuzz/decode_frame.dict",
+                "-max_total_time=30",
+            ]),
+        )
     })?;
 
     let mut browser = Counts::default();
