@@ -152,13 +152,69 @@ impl TypingThrottle {
 /// Send the advisors the fresh inbox row of a conversation (once it has a message: an empty
 /// conversation is not in the inbox).
 pub async fn announce_conversation(state: &AppState, conversation: ConversationId) {
-    match state.store.conversation_summary(conversation).await {
-        Ok(Some(mut summary)) if summary.last_seq > 0 => {
-            summary.visitor_online = state.hub.visitor_online(conversation);
-            state.hub.to_advisors(Event::Conversation(summary));
+    state.inbox_updates.mark(conversation);
+}
+
+/// Inbox rows are sent at most once per [`InboxUpdates::WINDOW`] per conversation: a busy
+/// conversation changes several times per message (the message, its delivery, its reading) and
+/// rebuilding its row costs queries each time, while advisors only need the latest row. Messages
+/// themselves are never delayed; only the inbox row is coalesced.
+pub struct InboxUpdates {
+    dirty: std::sync::Mutex<std::collections::HashSet<ConversationId>>,
+    wake: tokio::sync::Notify,
+}
+
+impl InboxUpdates {
+    pub const WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
+    pub fn new() -> Self {
+        InboxUpdates { dirty: Default::default(), wake: tokio::sync::Notify::new() }
+    }
+
+    fn mark(&self, conversation: ConversationId) {
+        let first = {
+            let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+            dirty.insert(conversation) && dirty.len() == 1
+        };
+        if first {
+            self.wake.notify_one();
         }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, %conversation, "could not load a conversation summary"),
+    }
+
+    fn take(&self) -> Vec<ConversationId> {
+        self.dirty.lock().unwrap_or_else(|p| p.into_inner()).drain().collect()
+    }
+
+    /// Send the rows of changed conversations until `stopping`.
+    pub async fn run(
+        self: std::sync::Arc<Self>,
+        store: crate::SharedStore,
+        hub: std::sync::Arc<crate::hub::Hub>,
+        stopping: tokio_util::sync::CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                _ = stopping.cancelled() => return,
+                _ = self.wake.notified() => {}
+            }
+            tokio::time::sleep(Self::WINDOW).await;
+            for conversation in self.take() {
+                match store.conversation_summary(conversation).await {
+                    Ok(Some(mut summary)) if summary.last_seq > 0 => {
+                        summary.visitor_online = hub.visitor_online(conversation);
+                        hub.to_advisors(Event::Conversation(summary));
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, %conversation, "could not load a conversation summary"),
+                }
+            }
+        }
+    }
+}
+
+impl Default for InboxUpdates {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

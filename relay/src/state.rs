@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::assets::AssetTable;
 use crate::config::Config;
-use crate::conversation::FanoutOrder;
+use crate::conversation::{FanoutOrder, InboxUpdates};
 use crate::hub::Hub;
 use crate::SharedStore;
 
@@ -18,19 +18,25 @@ pub struct AppState {
     pub assets: Arc<AssetTable>,
     /// Keeps each conversation's live fan-out in seq order (see `conversation::post`).
     pub fanout_order: Arc<FanoutOrder>,
+    /// Coalesces inbox-row updates (see `conversation::InboxUpdates`).
+    pub inbox_updates: Arc<InboxUpdates>,
     /// Cancelled when the relay shuts down: open sockets close with "going away".
     pub stopping: CancellationToken,
 }
 
 impl AppState {
+    /// Build the state and start its background task (inbox updates). Needs a Tokio runtime.
     pub fn new(config: Config, store: SharedStore) -> Self {
-        AppState {
+        let state = AppState {
             config: Arc::new(config),
             store,
             hub: Hub::new(),
             assets: Arc::new(AssetTable::load()),
             fanout_order: Arc::new(FanoutOrder::new()),
+            inbox_updates: Arc::new(InboxUpdates::new()),
             stopping: CancellationToken::new(),
-        }
+        };
+        tokio::spawn(state.inbox_updates.clone().run(state.store.clone(), state.hub.clone(), state.stopping.clone()));
+        state
     }
 }
