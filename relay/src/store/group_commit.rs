@@ -2,8 +2,9 @@
 //! queued up (at most [`MAX_BATCH`]), applies it in one `BEGIN IMMEDIATE` transaction, commits once
 //! (one WAL fsync under `synchronous = FULL`) and only then answers each caller. An idle relay
 //! commits a lone message at once; a busy one commits hundreds per fsync, so durability does not
-//! cap throughput. Each message runs inside its own savepoint, so one bad message can't leave a
-//! gap in a conversation's sequence or fail its neighbours.
+//! cap throughput. A message takes two statements (insert with the next seq, move `last_seq`); one
+//! that is refused (a retry, an unknown conversation, an id of another author) burns no seq and
+//! doesn't fail its neighbours.
 
 use shared::{ClientMsgId, ConversationId, Seq};
 use sqlx::{SqliteConnection, SqlitePool};
@@ -122,28 +123,34 @@ async fn commit(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Vec<Outcom
     Ok(results)
 }
 
-/// One message inside the batch's transaction. The outer `Err` is a database failure that aborts
-/// the whole batch; the inner result is this message's own answer.
+/// One message inside the batch's transaction: two statements in the common case. The outer `Err`
+/// is a database failure, which aborts (rolls back) the whole batch; the inner result is this
+/// message's own answer. The seq is taken from the conversation in the INSERT itself and `last_seq`
+/// moves only once the row is in, so a refused message never burns a seq.
 async fn append_one(conn: &mut SqliteConnection, new: &NewMessage) -> Result<StoreResult<Appended>, sqlx::Error> {
-    sqlx::query("SAVEPOINT one_message").execute(&mut *conn).await?;
-    let outcome = try_append(conn, new).await;
-    match &outcome {
-        Ok(Ok(_)) => {}
-        _ => {
-            sqlx::query("ROLLBACK TO one_message").execute(&mut *conn).await?;
-        }
-    }
-    sqlx::query("RELEASE one_message").execute(&mut *conn).await?;
-    match outcome {
-        Ok(result) => Ok(result),
-        // A failure of this message's statements (say, a constraint) is this message's error.
-        Err(e) => Ok(Err(StoreError::Database(e))),
-    }
-}
-
-async fn try_append(conn: &mut SqliteConnection, new: &NewMessage) -> Result<StoreResult<Appended>, sqlx::Error> {
-    // A retry (same client id, possibly earlier in this very batch) gets the stored message back.
-    if let Some(existing) = find(conn, new.conversation, &new.id).await? {
+    let (kind, advisor_id, author_name) = author_columns(&new.author);
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO messages (conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at)
+         SELECT id, last_seq + 1, ?, ?, ?, ?, ?, ?, ? FROM conversations WHERE id = ?
+         ON CONFLICT (conversation_id, client_id) DO NOTHING
+         RETURNING seq",
+    )
+    .bind(new.id.as_str())
+    .bind(kind)
+    .bind(advisor_id)
+    .bind(author_name)
+    .bind(channel_str(new.channel))
+    .bind(&new.text)
+    .bind(new.now)
+    .bind(new.conversation.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(seq) = inserted else {
+        // Nothing inserted: a retry of a stored id (possibly earlier in this very batch), or no
+        // such conversation.
+        let Some(existing) = find(conn, new.conversation, &new.id).await? else {
+            return Ok(Err(StoreError::NotFound));
+        };
         let existing = match message_from_row(&existing) {
             Ok(m) => m,
             Err(e) => return Ok(Err(e)),
@@ -152,33 +159,13 @@ async fn try_append(conn: &mut SqliteConnection, new: &NewMessage) -> Result<Sto
             return Ok(Err(StoreError::IdConflict));
         }
         return Ok(Ok(Appended { message: existing, created: false }));
-    }
-    let seq: Option<i64> = sqlx::query_scalar(
-        "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ? WHERE id = ? RETURNING last_seq",
-    )
-    .bind(new.now)
-    .bind(new.conversation.0)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(seq) = seq else {
-        return Ok(Err(StoreError::NotFound));
     };
-    let (kind, advisor_id, author_name) = author_columns(&new.author);
-    sqlx::query(
-        "INSERT INTO messages (conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(new.conversation.0)
-    .bind(seq)
-    .bind(new.id.as_str())
-    .bind(kind)
-    .bind(advisor_id)
-    .bind(author_name)
-    .bind(channel_str(new.channel))
-    .bind(&new.text)
-    .bind(new.now)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query("UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE id = ?")
+        .bind(seq)
+        .bind(new.now)
+        .bind(new.conversation.0)
+        .execute(&mut *conn)
+        .await?;
     let message = shared::Message {
         id: new.id.clone(),
         conversation: new.conversation,
