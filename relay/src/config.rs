@@ -89,7 +89,7 @@ pub enum SiteCommand {
         /// An origin allowed to embed the widget, e.g. https://shop.example (repeat for more).
         #[arg(long = "origin", required = true)]
         origins: Vec<String>,
-        #[arg(long, default_value = "Hi! Ask us anything — we usually reply within a few minutes.")]
+        #[arg(long, default_value = "Hi! Ask us anything — we'll answer right here.")]
         greeting: String,
         #[arg(long, default_value = "#4f46e5")]
         color: String,

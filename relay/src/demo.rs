@@ -76,7 +76,7 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<(),
     let site = SiteSettings {
         key: DEMO_SITE_KEY.into(),
         name: "Northwind Outfitters".into(),
-        greeting: "Hi there! Questions about sizes, orders or returns? Write to us — we usually reply within a few minutes.".into(),
+        greeting: "Hi there! Questions about sizes, orders or returns? Write to us here — the thread stays open, so you can come back to it any time.".into(),
         color: "#0f766e".into(),
         reply_time: "usually replies within an hour".into(),
         allowed_origins: vec![format!("http://127.0.0.1:{demo_port}"), format!("http://localhost:{demo_port}")],
