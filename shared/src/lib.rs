@@ -10,6 +10,8 @@
 //!   relay's answer points back to through its `ref` field.
 //! - The handshake (`hello`) carries [`PROTOCOL_VERSION`] and the client's resume cursor.
 
+/// The reconnect backoff both clients use.
+pub mod backoff;
 pub mod decode;
 pub mod error;
 pub mod frames;

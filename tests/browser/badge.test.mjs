@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scene, screenshot, unique, waitForText } from './harness.mjs';
+import { scene, screenshot, unique, waitForText, logIn } from './harness.mjs';
 
 test('a reply while the chat is closed shows an unread badge', { timeout: 120_000 }, async () => {
   await scene('badge', async ({ relay, browser }) => {
@@ -28,10 +28,7 @@ test('a reply while the chat is closed shows an unread badge', { timeout: 120_00
 
     const advisor = await browser('advisor');
     const a = advisor.page;
-    await a.goto(relay.dashboardUrl);
-    await a.locator('form.login-form input[name=email]').fill(relay.email);
-    await a.locator('form.login-form input[name=password]').fill(relay.password);
-    await a.locator('form.login-form button[type=submit]').click();
+    await logIn(a, relay);
     await waitForText(a.locator('.conv-list .conv-item'), question, 'the conversation in the inbox');
     await a.locator('.conv-list .conv-item').filter({ hasText: question }).first().click();
     await a.locator('textarea.composer').fill(answer);

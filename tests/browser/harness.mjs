@@ -202,6 +202,14 @@ export async function scene(name, body) {
   }
 }
 
+/** Opens the dashboard on `page` and logs in as the demo advisor. */
+export async function logIn(page, relay) {
+  await page.goto(relay.dashboardUrl);
+  await page.locator('form.login-form input[name=email]').fill(relay.email);
+  await page.locator('form.login-form input[name=password]').fill(relay.password);
+  await page.locator('form.login-form button[type=submit]').click();
+}
+
 /** Waits until `locator` has an element whose text contains `text`; names both when it fails. */
 export async function waitForText(locator, text, what) {
   try {

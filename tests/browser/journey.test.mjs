@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scene, screenshot, unique, waitForText } from './harness.mjs';
+import { scene, screenshot, unique, waitForText, logIn } from './harness.mjs';
 
 test('a visitor and an advisor talk, and the thread survives a reload', { timeout: 120_000 }, async () => {
   await scene('journey', async ({ relay, browser }) => {
@@ -28,10 +28,7 @@ test('a visitor and an advisor talk, and the thread survives a reload', { timeou
     // The advisor, in the dashboard.
     const advisor = await browser('advisor');
     const a = advisor.page;
-    await a.goto(relay.dashboardUrl);
-    await a.locator('form.login-form input[name=email]').fill(relay.email);
-    await a.locator('form.login-form input[name=password]').fill(relay.password);
-    await a.locator('form.login-form button[type=submit]').click();
+    await logIn(a, relay);
     const conversation = a.locator('.conv-list .conv-item').filter({ hasText: question });
     await waitForText(a.locator('.conv-list .conv-item'), question, 'the new conversation in the inbox');
     await conversation.first().click();

@@ -12,7 +12,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scene, screenshot, STEP_MS, unique, waitForText } from './harness.mjs';
+import { scene, screenshot, STEP_MS, unique, waitForText, logIn } from './harness.mjs';
 
 /** The texts of every message in the widget, in the order shown. */
 const widgetTexts = (v) => v.locator('.confab-msg .confab-msg-text').allInnerTexts();
@@ -112,10 +112,7 @@ test('messages written offline survive a reload and arrive once, in order, when 
       // The advisor sees each message once, in order: live, and again from the relay's store after a reload.
       const advisor = await browser('advisor');
       const a = advisor.page;
-      await a.goto(relay.dashboardUrl);
-      await a.locator('form.login-form input[name=email]').fill(relay.email);
-      await a.locator('form.login-form input[name=password]').fill(relay.password);
-      await a.locator('form.login-form button[type=submit]').click();
+      await logIn(a, relay);
       await waitForText(a.locator('.conv-list .conv-item'), two, 'the conversation in the inbox');
       assert.equal(await a.locator('.conv-list .conv-item').filter({ hasText: two }).count(), 1, 'one conversation');
       await a.locator('.conv-list .conv-item').filter({ hasText: two }).click();

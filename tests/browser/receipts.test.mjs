@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scene, screenshot, unique, waitForText } from './harness.mjs';
+import { scene, screenshot, unique, waitForText, logIn } from './harness.mjs';
 
 /**
  * Makes the page believe its tab is hidden (or visible again) and tells it so. Headless Chromium
@@ -47,10 +47,7 @@ test('receipts, presence and typing, on both sides', { timeout: 150_000 }, async
     // An advisor logs in: the visitor's header says Online.
     const advisor = await browser('advisor');
     const a = advisor.page;
-    await a.goto(relay.dashboardUrl);
-    await a.locator('form.login-form input[name=email]').fill(relay.email);
-    await a.locator('form.login-form input[name=password]').fill(relay.password);
-    await a.locator('form.login-form button[type=submit]').click();
+    await logIn(a, relay);
     await presence.and(v.locator('[data-online="true"]')).waitFor();
     await waitForText(presence, 'Online', 'the header once an advisor is online');
 
@@ -132,10 +129,7 @@ test('the inbox shows a visitor going offline', { timeout: 120_000 }, async () =
 
     const advisor = await browser('advisor');
     const a = advisor.page;
-    await a.goto(relay.dashboardUrl);
-    await a.locator('form.login-form input[name=email]').fill(relay.email);
-    await a.locator('form.login-form input[name=password]').fill(relay.password);
-    await a.locator('form.login-form button[type=submit]').click();
+    await logIn(a, relay);
     const row = a.locator('.conv-list .conv-item').filter({ hasText: question });
     await row.and(a.locator('[data-online="true"]')).waitFor();
     await row.click();
@@ -193,10 +187,7 @@ test('both sides send typing at most every 3 s while typing, and stop after 4 s 
       const advisor = await browser('advisor');
       const a = advisor.page;
       const fromAdvisor = await recordTyping(advisor.context, '/ws/advisor');
-      await a.goto(relay.dashboardUrl);
-      await a.locator('form.login-form input[name=email]').fill(relay.email);
-      await a.locator('form.login-form input[name=password]').fill(relay.password);
-      await a.locator('form.login-form button[type=submit]').click();
+      await logIn(a, relay);
       await a.locator('.conv-list .conv-item').filter({ hasText: question }).click();
       await a.locator('.thread-presence[data-online="true"]').waitFor();
 

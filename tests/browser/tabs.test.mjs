@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scene, screenshot, unique, waitForText } from './harness.mjs';
+import { scene, screenshot, unique, waitForText, logIn } from './harness.mjs';
 
 const VISITOR_TEXT = '.confab-msg[data-author="visitor"] .confab-msg-text';
 
@@ -58,10 +58,7 @@ test('two tabs of one visitor share the thread live and nothing is doubled', { t
     // The advisor sees one conversation with each message once.
     const advisor = await browser('advisor');
     const a = advisor.page;
-    await a.goto(relay.dashboardUrl);
-    await a.locator('form.login-form input[name=email]').fill(relay.email);
-    await a.locator('form.login-form input[name=password]').fill(relay.password);
-    await a.locator('form.login-form button[type=submit]').click();
+    await logIn(a, relay);
     await waitForText(a.locator('.conv-list .conv-item'), third, 'the conversation in the inbox');
     assert.equal(await countOf(a.locator('.conv-list .conv-item'), third), 1, 'one conversation for both tabs');
     await a.locator('.conv-list .conv-item').filter({ hasText: third }).first().click();

@@ -11,9 +11,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, WebSocket};
 
-/// Longest wait between two attempts.
-const MAX_BACKOFF_MS: f64 = 30_000.0;
-
 pub enum SocketEvent {
     /// Connected: send `hello` now.
     Open,
@@ -39,8 +36,7 @@ struct Inner {
 /// The wait before attempt `attempt + 1`: 1 s, 2 s, 4 s … capped at 30 s, times a jitter in [0.5, 1)
 /// (`rand` in [0, 1)) so a relay restart isn't met by every widget at the same instant.
 pub fn backoff_ms(attempt: u32, rand: f64) -> u32 {
-    let base = (1000.0 * 2f64.powi(attempt.min(16) as i32)).min(MAX_BACKOFF_MS);
-    (base * (0.5 + rand.clamp(0.0, 1.0) / 2.0)) as u32
+    shared::backoff::reconnect_delay_ms(1000, attempt, rand)
 }
 
 impl Socket {

@@ -12,18 +12,13 @@ use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 /// First retry after about half a second, doubling up to this ceiling.
-pub const MAX_BACKOFF_MS: u32 = 30_000;
+pub const MAX_BACKOFF_MS: u32 = shared::backoff::MAX_RECONNECT_MS;
 const BASE_BACKOFF_MS: u32 = 500;
 
-/// Delay before reconnect attempt number `attempt` (0-based), given `jitter` in `0.0..=1.0`:
-/// half of the doubling ceiling is fixed, the other half random, so many dashboards that lost the
-/// relay together don't come back in step.
+/// Delay before reconnect attempt number `attempt` (0-based), given `jitter` in `0.0..=1.0`: the
+/// shared policy (half fixed, half random, doubling) starting from a 500 ms ceiling.
 pub fn backoff_ms(attempt: u32, jitter: f64) -> u32 {
-    let ceiling = BASE_BACKOFF_MS
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(MAX_BACKOFF_MS);
-    let half = ceiling / 2;
-    half + (f64::from(half) * jitter.clamp(0.0, 1.0)) as u32
+    shared::backoff::reconnect_delay_ms(BASE_BACKOFF_MS, attempt, jitter)
 }
 
 pub enum SocketEvent {
