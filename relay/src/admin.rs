@@ -109,7 +109,7 @@ mod tests {
 
     #[tokio::test]
     async fn put_site_creates_then_updates_and_normalises_origins() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let store = SqliteStore::temporary().await.unwrap();
         let (site, new) = put_site(&store, settings("shop", &["https://Shop.example/"])).await.unwrap();
         assert!(new);
         assert_eq!(site.allowed_origins, vec!["https://shop.example"]);
@@ -120,7 +120,7 @@ mod tests {
 
     #[tokio::test]
     async fn bad_site_settings_are_refused_with_the_reason() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let store = SqliteStore::temporary().await.unwrap();
         for (s, needle) in [
             (settings("no spaces", &[]), "site key"),
             (settings("ok", &["shop.example"]), "not an origin"),
@@ -133,7 +133,7 @@ mod tests {
 
     #[tokio::test]
     async fn advisors_need_a_real_password_and_a_unique_email() {
-        let store = SqliteStore::in_memory().await.unwrap();
+        let store = SqliteStore::temporary().await.unwrap();
         assert!(create_advisor(&store, "a@b.c", "A", "short").await.unwrap_err().to_string().contains("at least 8"));
         create_advisor(&store, "a@b.c", "A", "long enough").await.unwrap();
         let dup = create_advisor(&store, "A@B.C", "A", "long enough").await.unwrap_err();

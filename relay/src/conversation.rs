@@ -6,7 +6,11 @@ use shared::{Author, Channel, ClientMsgId, ConversationId, ErrorCode, ErrorFrame
 
 use crate::hub::{ConnId, Event};
 use crate::state::AppState;
-use crate::store::{Appended, NewMessage, Reader, StoreError};
+use std::collections::HashMap;
+
+use shared::ConversationSummary;
+
+use crate::store::{Appended, Counters, NewMessage, Reader, StoreError};
 
 /// Check a message before it is stored. Returns the text to store (line endings normalised,
 /// surrounding white space trimmed).
@@ -98,30 +102,47 @@ pub async fn post(
     let to_advisors = state.hub.to_advisors(Event::Message { message, origin: Some(origin) });
     drop(ordered);
 
+    state.inbox_updates.changed(conversation, Change::Committed(appended.counters, Some(appended.message.clone())));
     if !from_visitor {
         // Replying means the advisor has read the thread up to their reply.
-        if let Err(e) = state.store.mark_read(conversation, Reader::Advisors, seq).await {
+        if let Err(e) = read(state, conversation, Reader::Advisors, seq).await {
             tracing::warn!(error = %e, %conversation, "could not move the advisors' read cursor");
         }
     }
-    // "Delivered" once the other side's device has it: a live socket took it.
-    if from_visitor && to_advisors > 0 {
-        delivered(state, conversation, Reader::Advisors, seq).await;
-    } else if !from_visitor && to_visitor > 0 {
-        delivered(state, conversation, Reader::Visitor, seq).await;
+    // "Delivered" once the other side's device has it: a live socket took it. The sender's ack
+    // doesn't wait for that second commit.
+    let to = match (from_visitor, to_advisors > 0, to_visitor > 0) {
+        (true, true, _) => Some(Reader::Advisors),
+        (false, _, true) => Some(Reader::Visitor),
+        _ => None,
+    };
+    if let Some(to) = to {
+        let state = state.clone();
+        tokio::spawn(async move { delivered(&state, conversation, to, seq).await });
     }
-    announce_conversation(state, conversation).await;
     Ok(appended)
 }
 
-/// Record that messages up to `up_to` reached `to`'s device, and tell the writer's side. (The
-/// advisors' side learns it from the inbox row, which the caller announces.)
+/// Move a reader's cursor, refresh the inbox row, and tell the visitor when the advisors read.
+pub async fn read(state: &AppState, conversation: ConversationId, reader: Reader, up_to: shared::Seq) -> Result<shared::Seq, StoreError> {
+    let advanced = state.store.mark_read(conversation, reader, up_to).await?;
+    if reader == Reader::Advisors {
+        state.hub.to_visitor(conversation, Event::AdvisorsRead { conversation, up_to: advanced.seq });
+    }
+    state.inbox_updates.changed(conversation, Change::Committed(Some(advanced.counters), None));
+    Ok(advanced.seq)
+}
+
+/// Record that messages up to `up_to` reached `to`'s device, and tell the other side: the visitor
+/// by a frame, the advisors by the inbox row.
 pub async fn delivered(state: &AppState, conversation: ConversationId, to: Reader, up_to: shared::Seq) {
     match state.store.mark_delivered(conversation, to, up_to).await {
-        Ok(up_to) if to == Reader::Advisors => {
-            state.hub.to_visitor(conversation, Event::DeliveredToAdvisors { conversation, up_to });
+        Ok(advanced) => {
+            if to == Reader::Advisors {
+                state.hub.to_visitor(conversation, Event::DeliveredToAdvisors { conversation, up_to: advanced.seq });
+            }
+            state.inbox_updates.changed(conversation, Change::Committed(Some(advanced.counters), None));
         }
-        Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, %conversation, "could not store a delivery receipt"),
     }
 }
@@ -149,40 +170,90 @@ impl TypingThrottle {
     }
 }
 
-/// Send the advisors the fresh inbox row of a conversation (once it has a message: an empty
-/// conversation is not in the inbox).
+/// The inbox row of a conversation changed in a way the relay can't compute from a commit (its
+/// page, its customer): reload it from the store.
 pub async fn announce_conversation(state: &AppState, conversation: ConversationId) {
-    state.inbox_updates.mark(conversation);
+    state.inbox_updates.changed(conversation, Change::Reload);
 }
 
-/// Inbox rows are sent at most once per [`InboxUpdates::WINDOW`] per conversation: a busy
-/// conversation changes several times per message (the message, its delivery, its reading) and
-/// rebuilding its row costs queries each time, while advisors only need the latest row. Messages
-/// themselves are never delayed; only the inbox row is coalesced.
+/// Only live state changed (the visitor came or went): resend the row as it is.
+pub fn announce_presence(state: &AppState, conversation: ConversationId) {
+    state.inbox_updates.changed(conversation, Change::Live);
+}
+
+/// What changed about a conversation's inbox row.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A commit: the conversation's counters after it, and the newest message when it was one.
+    Committed(Option<Counters>, Option<shared::Message>),
+    /// Live state only (presence), filled in from the hub when the row is sent.
+    Live,
+    /// Something outside the counters: read the row from the store again.
+    Reload,
+}
+
+/// Inbox rows are built from what each commit returns ([`Counters`] and the message in hand) on
+/// top of a cached row, and sent at most once per [`InboxUpdates::WINDOW`] per conversation: a busy
+/// conversation changes several times per message (the message, its delivery, its reading), while
+/// advisors only need the latest row. Messages themselves are never delayed; only the inbox row is
+/// coalesced. A conversation not in the cache (or marked for reload) costs one query.
 pub struct InboxUpdates {
-    dirty: std::sync::Mutex<std::collections::HashSet<ConversationId>>,
+    pending: std::sync::Mutex<HashMap<ConversationId, Pending>>,
     wake: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Pending {
+    counters: Option<Counters>,
+    last_message: Option<shared::Message>,
+    reload: bool,
+}
+
+/// A row as last sent, and the commit version it reflects.
+struct Row {
+    summary: ConversationSummary,
+    version: u64,
 }
 
 impl InboxUpdates {
     pub const WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+    /// Rows kept between updates; past this the cache starts over (each row reloads once).
+    const CACHED_ROWS: usize = 20_000;
 
     pub fn new() -> Self {
-        InboxUpdates { dirty: Default::default(), wake: tokio::sync::Notify::new() }
+        InboxUpdates { pending: Default::default(), wake: tokio::sync::Notify::new() }
     }
 
-    fn mark(&self, conversation: ConversationId) {
+    pub fn changed(&self, conversation: ConversationId, change: Change) {
         let first = {
-            let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
-            dirty.insert(conversation) && dirty.len() == 1
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let was_empty = pending.is_empty();
+            let entry = pending.entry(conversation).or_default();
+            match change {
+                Change::Committed(counters, message) => {
+                    if let Some(c) = counters {
+                        if entry.counters.is_none_or(|old| old.version < c.version) {
+                            entry.counters = Some(c);
+                        }
+                    }
+                    if let Some(m) = message {
+                        if entry.last_message.as_ref().is_none_or(|old| old.seq < m.seq) {
+                            entry.last_message = Some(m);
+                        }
+                    }
+                }
+                Change::Live => {}
+                Change::Reload => entry.reload = true,
+            }
+            was_empty
         };
         if first {
             self.wake.notify_one();
         }
     }
 
-    fn take(&self) -> Vec<ConversationId> {
-        self.dirty.lock().unwrap_or_else(|p| p.into_inner()).drain().collect()
+    fn take(&self) -> HashMap<ConversationId, Pending> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Send the rows of changed conversations until `stopping`.
@@ -192,21 +263,57 @@ impl InboxUpdates {
         hub: std::sync::Arc<crate::hub::Hub>,
         stopping: tokio_util::sync::CancellationToken,
     ) {
+        let mut rows: HashMap<ConversationId, Row> = HashMap::new();
         loop {
             tokio::select! {
                 _ = stopping.cancelled() => return,
                 _ = self.wake.notified() => {}
             }
             tokio::time::sleep(Self::WINDOW).await;
-            for conversation in self.take() {
-                match store.conversation_summary(conversation).await {
-                    Ok(Some(mut summary)) if summary.last_seq > 0 => {
-                        summary.visitor_online = hub.visitor_online(conversation);
-                        hub.to_advisors(Event::Conversation(summary));
+            let changed = self.take();
+            if rows.len() + changed.len() > Self::CACHED_ROWS {
+                rows.clear();
+            }
+            for (conversation, pending) in changed {
+                if pending.reload || !rows.contains_key(&conversation) {
+                    // Whatever committed up to `version` is in what we read (maybe more).
+                    let version = store.committed_version();
+                    match store.conversation_summary(conversation).await {
+                        Ok(Some(summary)) => drop(rows.insert(conversation, Row { summary, version })),
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::warn!(error = %e, %conversation, "could not load a conversation summary");
+                            rows.remove(&conversation);
+                            continue;
+                        }
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, %conversation, "could not load a conversation summary"),
                 }
+                let row = rows.get_mut(&conversation).expect("loaded above");
+                row.apply(pending);
+                if row.summary.last_seq > 0 {
+                    let mut summary = row.summary.clone();
+                    summary.visitor_online = hub.visitor_online(conversation);
+                    hub.to_advisors(Event::Conversation(summary));
+                }
+            }
+        }
+    }
+}
+
+impl Row {
+    fn apply(&mut self, pending: Pending) {
+        let s = &mut self.summary;
+        if let Some(c) = pending.counters.filter(|c| c.version > self.version) {
+            self.version = c.version;
+            s.last_seq = c.last_seq;
+            s.last_activity_at = c.last_activity_at;
+            s.unread = c.unread;
+            s.visitor_read_seq = c.visitor_read_seq;
+            s.visitor_delivered_seq = c.visitor_delivered_seq;
+        }
+        if let Some(m) = pending.last_message {
+            if m.seq == s.last_seq {
+                s.last_message = Some(m);
             }
         }
     }

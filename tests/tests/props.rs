@@ -184,12 +184,19 @@ fn messages_after_any_cursor_are_exactly_the_later_ones_in_order_and_read_cursor
                 let first: Vec<Seq> = expected.iter().copied().take(limit).collect();
                 prop_assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), first, "after {} limit {}", k, limit);
             }
-            // Read cursors: never back, never past the last seq.
+            // Read cursors: never back, never past the last seq. The unread count the inbox shows is
+            // the visitor's messages after the advisors' cursor.
             let (mut visitor, mut advisors) = (0, 0);
+            let visitor_seqs: Vec<Seq> = store.messages_after(c, 0, 1000).await.unwrap().iter()
+                .filter(|m| m.is_from_visitor()).map(|m| m.seq).collect();
             for (by_visitor, up_to) in reads {
                 let (reader, cursor) = if by_visitor { (Reader::Visitor, &mut visitor) } else { (Reader::Advisors, &mut advisors) };
                 *cursor = (*cursor).max(up_to.min(n as Seq));
-                prop_assert_eq!(store.mark_read(c, reader, up_to).await.unwrap(), *cursor);
+                let advanced = store.mark_read(c, reader, up_to).await.unwrap();
+                prop_assert_eq!(advanced.seq, *cursor);
+                let unread = visitor_seqs.iter().filter(|&&s| s > advisors).count() as u32;
+                prop_assert_eq!(advanced.counters.unread, unread);
+                prop_assert_eq!(store.conversation_summary(c).await.unwrap().unwrap().unread, unread);
             }
             Ok(())
         })

@@ -1,45 +1,74 @@
-//! Group commit for SQLite. Every append goes through one writer task, which takes whatever has
-//! queued up (at most [`MAX_BATCH`]), applies it in one `BEGIN IMMEDIATE` transaction, commits once
-//! (one WAL fsync under `synchronous = FULL`) and only then answers each caller. An idle relay
-//! commits a lone message at once; a busy one commits hundreds per fsync, so durability does not
-//! cap throughput. A message takes two statements (insert with the next seq, move `last_seq`); one
-//! that is refused (a retry, an unknown conversation, an id of another author) burns no seq and
-//! doesn't fail its neighbours.
+//! Group commit for SQLite. Every write on the message path (appends and cursor moves) goes
+//! through one writer thread, which takes whatever has queued up (at most [`MAX_BATCH`]), applies
+//! it in one `BEGIN IMMEDIATE` transaction, commits once (one WAL fsync under `synchronous = FULL`)
+//! and only then answers each caller. An idle relay commits a lone message at once; a busy one
+//! commits hundreds per fsync, so durability does not cap throughput.
+//!
+//! The writer is a plain thread with its own connection and prepared statements rather than a task
+//! on the async pool: at tens of thousands of statements a second, handing each one to a pool
+//! worker thread and back cost more CPU than SQLite itself. A message takes two statements (insert
+//! with the next seq; move `last_seq` and return the conversation's counters); one that is refused
+//! (a retry, an unknown conversation, an id of another author) burns no seq and doesn't fail its
+//! neighbours.
 
-use shared::{ClientMsgId, ConversationId, Seq};
-use sqlx::{SqliteConnection, SqlitePool};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use shared::{ClientMsgId, ConversationId, Message, Seq};
 use tokio::sync::{mpsc, oneshot};
 
-use super::sqlite::{author_columns, channel_str, message_from_row, MESSAGE_COLUMNS};
-use super::{Appended, NewMessage, StoreError, StoreResult};
+use super::sqlite::{author_columns, author_from, channel_from, channel_str, AUTHOR_VISITOR};
+use super::{Advanced, Appended, Counters, NewMessage, StoreError, StoreResult};
 
-/// Most messages in one transaction.
+/// Most jobs in one transaction.
 pub const MAX_BATCH: usize = 512;
-/// Appends that may wait for the writer before callers wait to enqueue (back-pressure).
+/// Jobs that may wait for the writer before callers wait to enqueue (back-pressure).
 const QUEUE: usize = 8192;
+
+/// A cursor column of `conversations` that only moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    VisitorRead,
+    AdvisorRead,
+    VisitorDelivered,
+    AdvisorDelivered,
+}
 
 /// What the writer does. Cursor moves (receipts) ride in the same transactions as messages: a
 /// second writer would fight this one for SQLite's write lock and cost its own fsyncs.
 enum Job {
     Append { new: NewMessage, reply: oneshot::Sender<StoreResult<Appended>> },
-    Advance { conversation: ConversationId, column: &'static str, up_to: Seq, reply: oneshot::Sender<StoreResult<Seq>> },
+    Advance { conversation: ConversationId, cursor: Cursor, up_to: Seq, reply: oneshot::Sender<StoreResult<Advanced>> },
 }
 
 /// A job's answer, sent only after the commit.
 enum Outcome {
     Appended(StoreResult<Appended>),
-    Advanced(StoreResult<Seq>),
+    Advanced(StoreResult<Advanced>),
 }
 
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// Versions of commits that are durable (see [`Counters::version`]).
+    committed: Arc<AtomicU64>,
 }
 
 impl Writer {
-    pub fn start(pool: SqlitePool) -> Self {
+    /// Open the writer's own connection to the database file (already migrated) and start its
+    /// thread. The thread ends once every handle to the writer is dropped.
+    pub fn start(path: &Path) -> StoreResult<Self> {
+        let conn = open(path).map_err(writer_error)?;
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, queue));
-        Writer { jobs }
+        let committed = Arc::new(AtomicU64::new(0));
+        let seen = committed.clone();
+        std::thread::Builder::new()
+            .name("confab-writer".into())
+            .spawn(move || run(conn, queue, seen))
+            .map_err(|e| StoreError::CommitFailed(format!("could not start the writer thread: {e}")))?;
+        Ok(Writer { jobs, committed })
     }
 
     /// Append and wait until the message is durably committed (or refused).
@@ -49,18 +78,40 @@ impl Writer {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Move a cursor column of a conversation forward (never back, never past its last seq), in the
-    /// next batch; returns the cursor once committed.
-    pub async fn advance(&self, conversation: ConversationId, column: &'static str, up_to: Seq) -> StoreResult<Seq> {
+    /// Move a cursor of a conversation forward (never back, never past its last seq), in the next
+    /// batch; returns the cursor once committed.
+    pub async fn advance(&self, conversation: ConversationId, cursor: Cursor, up_to: Seq) -> StoreResult<Advanced> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job::Advance { conversation, column, up_to, reply }).await.map_err(|_| StoreError::Closed)?;
+        self.jobs.send(Job::Advance { conversation, cursor, up_to, reply }).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Every commit with a version up to this one is durable and visible to readers.
+    pub fn committed_version(&self) -> u64 {
+        self.committed.load(Ordering::Acquire)
     }
 }
 
-async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
+fn writer_error(e: rusqlite::Error) -> StoreError {
+    StoreError::CommitFailed(e.to_string())
+}
+
+fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(PathBuf::from(path))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // The pool's connections set WAL on the file; these are per connection.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // 16 MiB of page cache: the b-tree pages of busy conversations stay in memory.
+    conn.pragma_update(None, "cache_size", -16384)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, committed: Arc<AtomicU64>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = queue.recv().await {
+    let mut version = 0u64;
+    while let Some(first) = queue.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -68,12 +119,9 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let results = match pool.acquire().await {
-            Ok(mut conn) => commit(&mut conn, &batch).await,
-            Err(e) => Err(e),
-        };
-        match results {
+        match commit(&mut conn, &batch, &mut version) {
             Ok(results) => {
+                committed.store(version, Ordering::Release);
                 for (job, outcome) in batch.drain(..).zip(results) {
                     match (job, outcome) {
                         (Job::Append { reply, .. }, Outcome::Appended(r)) => drop(reply.send(r)),
@@ -97,76 +145,81 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
-/// Apply a batch in one transaction. `Ok` means committed; each message has its own outcome.
-async fn commit(conn: &mut SqliteConnection, batch: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+/// Apply a batch in one transaction. `Ok` means committed; each job has its own outcome. A failed
+/// batch drops its transaction, which rolls it back.
+fn commit(conn: &mut Connection, batch: &[Job], version: &mut u64) -> rusqlite::Result<Vec<Outcome>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(batch.len());
+    let mut next = *version;
     for job in batch {
-        let outcome = match job {
-            Job::Append { new, .. } => append_one(conn, new).await.map(Outcome::Appended),
-            Job::Advance { conversation, column, up_to, .. } => {
-                advance(conn, *conversation, column, *up_to).await.map(Outcome::Advanced)
+        next += 1;
+        results.push(match job {
+            Job::Append { new, .. } => Outcome::Appended(append_one(&tx, new, next)?),
+            Job::Advance { conversation, cursor, up_to, .. } => {
+                Outcome::Advanced(advance(&tx, *conversation, *cursor, *up_to, next)?)
             }
-        };
-        match outcome {
-            Ok(r) => results.push(r),
-            Err(e) => {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                return Err(e);
-            }
-        }
+        });
     }
-    if let Err(e) = sqlx::query("COMMIT").execute(&mut *conn).await {
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        return Err(e);
-    }
+    tx.commit()?;
+    *version = next;
     Ok(results)
+}
+
+/// The conversation columns every write returns, in [`counters`]'s order.
+const COUNTERS: &str = "last_seq, last_activity_at, advisor_unread, visitor_read_seq, visitor_delivered_seq";
+
+fn counters(row: &rusqlite::Row<'_>, version: u64) -> rusqlite::Result<Counters> {
+    Ok(Counters {
+        version,
+        last_seq: row.get::<_, i64>(0)? as Seq,
+        last_activity_at: row.get(1)?,
+        unread: row.get::<_, i64>(2)? as u32,
+        visitor_read_seq: row.get::<_, i64>(3)? as Seq,
+        visitor_delivered_seq: row.get::<_, i64>(4)? as Seq,
+    })
 }
 
 /// One message inside the batch's transaction: two statements in the common case. The outer `Err`
 /// is a database failure, which aborts (rolls back) the whole batch; the inner result is this
 /// message's own answer. The seq is taken from the conversation in the INSERT itself and `last_seq`
 /// moves only once the row is in, so a refused message never burns a seq.
-async fn append_one(conn: &mut SqliteConnection, new: &NewMessage) -> Result<StoreResult<Appended>, sqlx::Error> {
+fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite::Result<StoreResult<Appended>> {
     let (kind, advisor_id, author_name) = author_columns(&new.author);
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO messages (conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at)
-         SELECT id, last_seq + 1, ?, ?, ?, ?, ?, ?, ? FROM conversations WHERE id = ?
-         ON CONFLICT (conversation_id, client_id) DO NOTHING
-         RETURNING seq",
-    )
-    .bind(new.id.as_str())
-    .bind(kind)
-    .bind(advisor_id)
-    .bind(author_name)
-    .bind(channel_str(new.channel))
-    .bind(&new.text)
-    .bind(new.now)
-    .bind(new.conversation.0)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let inserted: Option<i64> = tx
+        .prepare_cached(
+            "INSERT INTO messages (conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at)
+             SELECT id, last_seq + 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM conversations WHERE id = ?8
+             ON CONFLICT (conversation_id, client_id) DO NOTHING
+             RETURNING seq",
+        )?
+        .query_row(
+            params![new.id.as_str(), kind, advisor_id, author_name, channel_str(new.channel), new.text, new.now, new.conversation.0],
+            |row| row.get(0),
+        )
+        .optional()?;
     let Some(seq) = inserted else {
         // Nothing inserted: a retry of a stored id (possibly earlier in this very batch), or no
         // such conversation.
-        let Some(existing) = find(conn, new.conversation, &new.id).await? else {
+        let Some(existing) = find(tx, new.conversation, &new.id)? else {
             return Ok(Err(StoreError::NotFound));
         };
-        let existing = match message_from_row(&existing) {
+        let existing = match existing {
             Ok(m) => m,
             Err(e) => return Ok(Err(e)),
         };
         if std::mem::discriminant(&existing.author) != std::mem::discriminant(&new.author) {
             return Ok(Err(StoreError::IdConflict));
         }
-        return Ok(Ok(Appended { message: existing, created: false }));
+        return Ok(Ok(Appended { message: existing, created: false, counters: None }));
     };
-    sqlx::query("UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE id = ?")
-        .bind(seq)
-        .bind(new.now)
-        .bind(new.conversation.0)
-        .execute(&mut *conn)
-        .await?;
-    let message = shared::Message {
+    let unread = i64::from(kind == AUTHOR_VISITOR);
+    let counters = tx
+        .prepare_cached(&format!(
+            "UPDATE conversations SET last_seq = ?1, last_activity_at = ?2, advisor_unread = advisor_unread + ?3
+              WHERE id = ?4 RETURNING {COUNTERS}"
+        ))?
+        .query_row(params![seq, new.now, unread, new.conversation.0], |row| counters(row, version))?;
+    let message = Message {
         id: new.id.clone(),
         conversation: new.conversation,
         seq: seq as Seq,
@@ -175,31 +228,74 @@ async fn append_one(conn: &mut SqliteConnection, new: &NewMessage) -> Result<Sto
         text: new.text.clone(),
         sent_at: new.now,
     };
-    Ok(Ok(Appended { message, created: true }))
+    Ok(Ok(Appended { message, created: true, counters: Some(counters) }))
 }
 
-async fn advance(
-    conn: &mut SqliteConnection,
+fn advance(
+    tx: &Transaction<'_>,
     conversation: ConversationId,
-    column: &str,
+    cursor: Cursor,
     up_to: Seq,
-) -> Result<StoreResult<Seq>, sqlx::Error> {
-    let sql = format!("UPDATE conversations SET {column} = MAX({column}, MIN(?, last_seq)) WHERE id = ? RETURNING {column}");
-    let seq: Option<i64> = sqlx::query_scalar(&sql)
-        .bind(up_to.min(i64::MAX as u64) as i64)
-        .bind(conversation.0)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(seq.map(|s| s as Seq).ok_or(StoreError::NotFound))
+    version: u64,
+) -> rusqlite::Result<StoreResult<Advanced>> {
+    let column = match cursor {
+        Cursor::VisitorRead => "visitor_read_seq",
+        Cursor::AdvisorRead => "advisor_read_seq",
+        Cursor::VisitorDelivered => "visitor_delivered_seq",
+        Cursor::AdvisorDelivered => "advisor_delivered_seq",
+    };
+    // Reading moves the unread count too: the visitor messages after the new cursor. (The
+    // right-hand sides see the row as it was before this update.)
+    let unread = if cursor == Cursor::AdvisorRead {
+        ", advisor_unread = (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = conversations.id
+             AND m.author_kind = 'visitor' AND m.seq > MAX(advisor_read_seq, MIN(?1, last_seq)))"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE conversations SET {column} = MAX({column}, MIN(?1, last_seq)){unread} WHERE id = ?2 RETURNING {column}, {COUNTERS}"
+    );
+    let up_to = up_to.min(i64::MAX as u64) as i64;
+    let advanced = tx
+        .prepare_cached(&sql)?
+        .query_row(params![up_to, conversation.0], |row| {
+            let seq = row.get::<_, i64>(0)? as Seq;
+            let counters = Counters {
+                version,
+                last_seq: row.get::<_, i64>(1)? as Seq,
+                last_activity_at: row.get(2)?,
+                unread: row.get::<_, i64>(3)? as u32,
+                visitor_read_seq: row.get::<_, i64>(4)? as Seq,
+                visitor_delivered_seq: row.get::<_, i64>(5)? as Seq,
+            };
+            Ok(Advanced { seq, counters })
+        })
+        .optional()?;
+    Ok(advanced.ok_or(StoreError::NotFound))
 }
 
-async fn find(
-    conn: &mut SqliteConnection,
-    conversation: ConversationId,
-    id: &ClientMsgId,
-) -> Result<Option<sqlx::sqlite::SqliteRow>, sqlx::Error> {
-    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND client_id = ?");
-    sqlx::query(&sql).bind(conversation.0).bind(id.as_str()).fetch_optional(&mut *conn).await
+fn find(tx: &Transaction<'_>, conversation: ConversationId, id: &ClientMsgId) -> rusqlite::Result<Option<StoreResult<Message>>> {
+    tx.prepare_cached(
+        "SELECT seq, author_kind, advisor_id, author_name, channel, text, sent_at
+           FROM messages WHERE conversation_id = ?1 AND client_id = ?2",
+    )?
+    .query_row(params![conversation.0, id.as_str()], |row| {
+        let kind: String = row.get(1)?;
+        let author = match author_from(&kind, row.get(2)?, row.get(3)?) {
+            Ok(author) => author,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(Ok(Message {
+            id: id.clone(),
+            conversation,
+            seq: row.get::<_, i64>(0)? as Seq,
+            author,
+            channel: channel_from(&row.get::<_, String>(4)?),
+            text: row.get(5)?,
+            sent_at: row.get(6)?,
+        }))
+    })
+    .optional()
 }
 
 #[cfg(test)]
@@ -214,7 +310,7 @@ mod tests {
     use super::*;
 
     async fn store_with_conversations(n: usize) -> (Arc<SqliteStore>, Vec<ConversationId>) {
-        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let store = Arc::new(SqliteStore::temporary().await.unwrap());
         let site = SiteSettings {
             key: "s".into(),
             name: "S".into(),

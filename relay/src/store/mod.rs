@@ -104,6 +104,30 @@ pub struct NewMessage {
 pub struct Appended {
     pub message: Message,
     pub created: bool,
+    /// The conversation right after this message (only when `created`).
+    pub counters: Option<Counters>,
+}
+
+/// A conversation's moving parts as of one commit: with the message in hand, enough to refresh
+/// its inbox row without a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Commit order: of two counters of one conversation, the larger version is the later state.
+    /// (0 from a store that doesn't number its commits.)
+    pub version: u64,
+    pub last_seq: Seq,
+    pub last_activity_at: i64,
+    /// Visitor messages after the advisors' read cursor.
+    pub unread: u32,
+    pub visitor_read_seq: Seq,
+    pub visitor_delivered_seq: Seq,
+}
+
+/// A cursor after a move, and the conversation's counters as of that commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advanced {
+    pub seq: Seq,
+    pub counters: Counters,
 }
 
 /// Whose cursor: the visitor's, or the advisors' (one cursor for all of them).
@@ -141,9 +165,14 @@ pub trait Store: Send + Sync + 'static {
     /// Messages with seq > `after`, oldest first, at most `limit`.
     async fn messages_after(&self, conversation: ConversationId, after: Seq, limit: usize) -> StoreResult<Vec<Message>>;
     /// Move a reader's cursor forward (never back, never past the last seq); returns the cursor.
-    async fn mark_read(&self, conversation: ConversationId, reader: Reader, up_to: Seq) -> StoreResult<Seq>;
+    async fn mark_read(&self, conversation: ConversationId, reader: Reader, up_to: Seq) -> StoreResult<Advanced>;
     /// Move a delivery cursor forward (messages up to `up_to` reached `to`'s device), like `mark_read`.
-    async fn mark_delivered(&self, conversation: ConversationId, to: Reader, up_to: Seq) -> StoreResult<Seq>;
+    async fn mark_delivered(&self, conversation: ConversationId, to: Reader, up_to: Seq) -> StoreResult<Advanced>;
+    /// Every write whose [`Counters::version`] is at most this one is committed and visible to
+    /// reads. 0 from a store that doesn't number its commits.
+    fn committed_version(&self) -> u64 {
+        0
+    }
 
     async fn conversation_summary(&self, conversation: ConversationId) -> StoreResult<Option<ConversationSummary>>;
     /// The inbox, newest activity first. A conversation enters it with its first message: a visitor

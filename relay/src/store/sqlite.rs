@@ -2,7 +2,6 @@
 //! disk even if the machine loses power right after.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,7 +9,7 @@ use shared::{AdvisorId, AdvisorInfo, Author, Channel, ClientMsgId, ConversationI
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::group_commit::Writer;
+use super::group_commit::{Cursor, Writer};
 use super::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -18,11 +17,25 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: Writer,
+    /// A [`SqliteStore::temporary`] database's directory, deleted with the store.
+    _temp: Option<tempfile::TempDir>,
 }
 
 impl SqliteStore {
     /// Open (creating if needed) the database file and apply pending migrations.
     pub async fn open(path: &Path) -> StoreResult<Self> {
+        Self::open_inner(path, None).await
+    }
+
+    /// A private database in a temporary directory that is deleted with the store (unit tests).
+    /// A file, not `:memory:`: the writer thread has a connection of its own.
+    pub async fn temporary() -> StoreResult<Self> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Corrupt(format!("no temporary directory: {e}")))?;
+        let path = dir.path().join("confab.sqlite3");
+        Self::open_inner(&path, Some(dir)).await
+    }
+
+    async fn open_inner(path: &Path, temp: Option<tempfile::TempDir>) -> StoreResult<Self> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -30,29 +43,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        Self::connect(options).await
-    }
-
-    /// A private in-memory database (unit tests).
-    pub async fn in_memory() -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
-        // One connection: every connection to :memory: is a different database.
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { writer: Writer::start(pool.clone()), pool })
-    }
-
-    async fn connect(options: SqliteConnectOptions) -> StoreResult<Self> {
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { writer: Writer::start(pool.clone()), pool })
+        let writer = Writer::start(path)?;
+        Ok(SqliteStore { pool, writer, _temp: temp })
     }
 }
 
-const AUTHOR_VISITOR: &str = "visitor";
-const AUTHOR_ADVISOR: &str = "advisor";
-const AUTHOR_BOT: &str = "bot";
-const AUTHOR_SYSTEM: &str = "system";
+pub(super) const AUTHOR_VISITOR: &str = "visitor";
+pub(super) const AUTHOR_ADVISOR: &str = "advisor";
+pub(super) const AUTHOR_BOT: &str = "bot";
+pub(super) const AUTHOR_SYSTEM: &str = "system";
 
 pub(super) fn author_columns(author: &Author) -> (&'static str, Option<i64>, Option<&str>) {
     match author {
@@ -73,7 +74,7 @@ pub(super) fn channel_str(channel: Channel) -> &'static str {
     }
 }
 
-fn channel_from(s: &str) -> Channel {
+pub(super) fn channel_from(s: &str) -> Channel {
     match s {
         "whatsapp" => Channel::Whatsapp,
         "messenger" => Channel::Messenger,
@@ -85,18 +86,19 @@ fn channel_from(s: &str) -> Channel {
 pub(super) const MESSAGE_COLUMNS: &str =
     "conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at";
 
-pub(super) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
-    let kind: String = row.try_get("author_kind")?;
-    let author = match kind.as_str() {
+/// The author of a stored message, from its three author columns.
+pub(super) fn author_from(kind: &str, advisor_id: Option<i64>, name: Option<String>) -> StoreResult<Author> {
+    Ok(match kind {
         AUTHOR_VISITOR => Author::Visitor,
-        AUTHOR_ADVISOR => Author::Advisor {
-            id: AdvisorId(row.try_get::<Option<i64>, _>("advisor_id")?.unwrap_or_default()),
-            name: row.try_get::<Option<String>, _>("author_name")?.unwrap_or_default(),
-        },
+        AUTHOR_ADVISOR => Author::Advisor { id: AdvisorId(advisor_id.unwrap_or_default()), name: name.unwrap_or_default() },
         AUTHOR_BOT => Author::Bot,
         AUTHOR_SYSTEM => Author::System,
         other => return Err(StoreError::Corrupt(format!("unknown author kind {other:?}"))),
-    };
+    })
+}
+
+pub(super) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
+    let author = author_from(row.try_get("author_kind")?, row.try_get("advisor_id")?, row.try_get("author_name")?)?;
     Ok(Message {
         id: ClientMsgId(row.try_get("client_id")?),
         conversation: ConversationId(row.try_get("conversation_id")?),
@@ -122,42 +124,47 @@ fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
     })
 }
 
+/// An inbox row in one query: the conversation, its customer, its site and its newest message.
 const SUMMARY_SELECT: &str = "
     SELECT c.id, c.channel, c.last_seq, c.page, c.last_activity_at, c.visitor_read_seq, c.visitor_delivered_seq,
+           c.advisor_unread,
            COALESCE(v.name, 'Visitor ' || v.id) AS visitor_name,
            s.name AS site_name,
-           (SELECT COUNT(*) FROM messages m
-             WHERE m.conversation_id = c.id AND m.author_kind = 'visitor' AND m.seq > c.advisor_read_seq) AS unread
+           m.client_id, m.author_kind, m.advisor_id, m.author_name, m.channel AS message_channel, m.text, m.sent_at
       FROM conversations c
       JOIN visitors v ON v.id = c.visitor_id
-      JOIN sites s ON s.id = c.site_id";
+      JOIN sites s ON s.id = c.site_id
+      LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq";
 
-impl SqliteStore {
-    async fn summary_from_row(&self, row: &SqliteRow) -> StoreResult<ConversationSummary> {
-        let id = ConversationId(row.try_get("id")?);
-        let last_seq = row.try_get::<i64, _>("last_seq")? as Seq;
-        let last_message = if last_seq > 0 {
-            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq = ?");
-            let row = sqlx::query(&sql).bind(id.0).bind(last_seq as i64).fetch_optional(&self.pool).await?;
-            row.as_ref().map(message_from_row).transpose()?
-        } else {
-            None
-        };
-        Ok(ConversationSummary {
-            id,
-            visitor_name: row.try_get("visitor_name")?,
-            site_name: row.try_get("site_name")?,
-            channel: channel_from(row.try_get::<&str, _>("channel")?),
-            last_seq,
-            last_message,
-            last_activity_at: row.try_get("last_activity_at")?,
-            unread: row.try_get::<i64, _>("unread")? as u32,
-            page: row.try_get("page")?,
-            visitor_online: false, // live state: the relay fills it in from the hub
-            visitor_delivered_seq: row.try_get::<i64, _>("visitor_delivered_seq")? as Seq,
-            visitor_read_seq: row.try_get::<i64, _>("visitor_read_seq")? as Seq,
-        })
-    }
+fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
+    let id = ConversationId(row.try_get("id")?);
+    let last_seq = row.try_get::<i64, _>("last_seq")? as Seq;
+    let last_message = match row.try_get::<Option<String>, _>("client_id")? {
+        Some(client_id) => Some(Message {
+            id: ClientMsgId(client_id),
+            conversation: id,
+            seq: last_seq,
+            author: author_from(row.try_get("author_kind")?, row.try_get("advisor_id")?, row.try_get("author_name")?)?,
+            channel: channel_from(row.try_get::<&str, _>("message_channel")?),
+            text: row.try_get("text")?,
+            sent_at: row.try_get("sent_at")?,
+        }),
+        None => None,
+    };
+    Ok(ConversationSummary {
+        id,
+        visitor_name: row.try_get("visitor_name")?,
+        site_name: row.try_get("site_name")?,
+        channel: channel_from(row.try_get::<&str, _>("channel")?),
+        last_seq,
+        last_message,
+        last_activity_at: row.try_get("last_activity_at")?,
+        unread: row.try_get::<i64, _>("advisor_unread")? as u32,
+        page: row.try_get("page")?,
+        visitor_online: false, // live state: the relay fills it in from the hub
+        visitor_delivered_seq: row.try_get::<i64, _>("visitor_delivered_seq")? as Seq,
+        visitor_read_seq: row.try_get::<i64, _>("visitor_read_seq")? as Seq,
+    })
 }
 
 #[async_trait]
@@ -296,27 +303,31 @@ impl Store for SqliteStore {
         rows.iter().map(message_from_row).collect()
     }
 
-    async fn mark_read(&self, conversation: ConversationId, reader: Reader, up_to: Seq) -> StoreResult<Seq> {
-        let column = match reader {
-            Reader::Visitor => "visitor_read_seq",
-            Reader::Advisors => "advisor_read_seq",
+    async fn mark_read(&self, conversation: ConversationId, reader: Reader, up_to: Seq) -> StoreResult<Advanced> {
+        let cursor = match reader {
+            Reader::Visitor => Cursor::VisitorRead,
+            Reader::Advisors => Cursor::AdvisorRead,
         };
-        self.writer.advance(conversation, column, up_to).await
+        self.writer.advance(conversation, cursor, up_to).await
     }
 
-    async fn mark_delivered(&self, conversation: ConversationId, to: Reader, up_to: Seq) -> StoreResult<Seq> {
-        let column = match to {
-            Reader::Visitor => "visitor_delivered_seq",
-            Reader::Advisors => "advisor_delivered_seq",
+    async fn mark_delivered(&self, conversation: ConversationId, to: Reader, up_to: Seq) -> StoreResult<Advanced> {
+        let cursor = match to {
+            Reader::Visitor => Cursor::VisitorDelivered,
+            Reader::Advisors => Cursor::AdvisorDelivered,
         };
-        self.writer.advance(conversation, column, up_to).await
+        self.writer.advance(conversation, cursor, up_to).await
+    }
+
+    fn committed_version(&self) -> u64 {
+        self.writer.committed_version()
     }
 
     async fn conversation_summary(&self, conversation: ConversationId) -> StoreResult<Option<ConversationSummary>> {
         let sql = format!("{SUMMARY_SELECT} WHERE c.id = ?");
         let row = sqlx::query(&sql).bind(conversation.0).fetch_optional(&self.pool).await?;
         match row {
-            Some(row) => Ok(Some(self.summary_from_row(&row).await?)),
+            Some(row) => Ok(Some(summary_from_row(&row)?)),
             None => Ok(None),
         }
     }
@@ -324,11 +335,7 @@ impl Store for SqliteStore {
     async fn list_conversations(&self, limit: usize) -> StoreResult<Vec<ConversationSummary>> {
         let sql = format!("{SUMMARY_SELECT} WHERE c.last_seq > 0 ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?");
         let rows = sqlx::query(&sql).bind(limit as i64).fetch_all(&self.pool).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push(self.summary_from_row(row).await?);
-        }
-        Ok(out)
+        rows.iter().map(summary_from_row).collect()
     }
 
     async fn create_advisor(&self, email: &str, name: &str, password_hash: &str, now: i64) -> StoreResult<AdvisorInfo> {

@@ -111,12 +111,8 @@ impl super::Session for AdvisorSession {
                 }
             }
             In::Read { conversation, up_to } => {
-                match self.state.store.mark_read(conversation, Reader::Advisors, up_to).await {
-                    Ok(up_to) => {
-                        self.state.hub.to_visitor(conversation, Event::AdvisorsRead { conversation, up_to });
-                        conversation::announce_conversation(&self.state, conversation).await;
-                        true
-                    }
+                match conversation::read(&self.state, conversation, Reader::Advisors, up_to).await {
+                    Ok(_) => true,
                     Err(crate::store::StoreError::NotFound) => {
                         let e = ErrorFrame::new(ErrorCode::NotFound, format!("no conversation {conversation}"));
                         send(sink, &Out::Error(e)).await

@@ -102,7 +102,7 @@ impl super::Session for VisitorSession {
     /// The advisors' inbox shows the visitor offline once their last socket is gone.
     async fn closed(self) {
         if let Some(thread) = &self.thread {
-            conversation::announce_conversation(&self.state, thread.conversation).await;
+            conversation::announce_presence(&self.state, thread.conversation);
         }
     }
 
@@ -135,8 +135,8 @@ impl super::Session for VisitorSession {
             }
             (In::Read { up_to }, Some(thread)) => {
                 let conversation = thread.conversation;
-                match self.state.store.mark_read(conversation, Reader::Visitor, up_to).await {
-                    Ok(_) => conversation::announce_conversation(&self.state, conversation).await,
+                match conversation::read(&self.state, conversation, Reader::Visitor, up_to).await {
+                    Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not store a visitor read cursor"),
                 }
                 true
