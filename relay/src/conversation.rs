@@ -78,7 +78,20 @@ pub async fn post(
 ) -> Result<Appended, ErrorFrame> {
     let text = validate(&id, text)?;
     let reference = Some(id.0.clone());
-    let new = NewMessage { conversation, id, author, channel: Channel::Web, text, now: crate::now_ms() };
+    let from_visitor = matches!(author, Author::Visitor);
+    // When the other side has a live socket, the message is pushed to it right after the commit:
+    // it is recorded as delivered in that same commit instead of a second one.
+    let other_side_online =
+        if from_visitor { state.hub.advisors_online() } else { state.hub.visitor_online(conversation) };
+    let new = NewMessage {
+        conversation,
+        id,
+        author,
+        channel: Channel::Web,
+        text,
+        now: crate::now_ms(),
+        delivered: other_side_online,
+    };
     let ordered = state.fanout_order.stripe(conversation).lock().await;
     let appended = state.store.append_message(new).await.map_err(|e| match e {
         StoreError::NotFound => ErrorFrame::new(ErrorCode::NotFound, "no such conversation").with_ref(reference.clone()),
@@ -97,29 +110,18 @@ pub async fn post(
     }
     let message = appended.message.clone();
     let seq = message.seq;
-    let from_visitor = message.is_from_visitor();
-    let to_visitor = state.hub.to_visitor(conversation, Event::Message { message: message.clone(), origin: Some(origin) });
-    let to_advisors = state.hub.to_advisors(Event::Message { message, origin: Some(origin) });
+    state.hub.to_visitor(conversation, Event::Message { message: message.clone(), origin: Some(origin) });
+    state.hub.to_advisors(Event::Message { message, origin: Some(origin) });
+    // Receipts the commit recorded, queued before the sender's ack so they go out in the same write.
+    if from_visitor && other_side_online {
+        state.hub.to_visitor(conversation, Event::DeliveredToAdvisors { conversation, up_to: seq });
+    }
+    if matches!(appended.message.author, Author::Advisor { .. }) {
+        // The store counts a reply as the advisors having read up to it.
+        state.hub.to_visitor(conversation, Event::AdvisorsRead { conversation, up_to: seq });
+    }
     drop(ordered);
-
     state.inbox_updates.changed(conversation, Change::Committed(appended.counters, Some(appended.message.clone())));
-    if !from_visitor {
-        // Replying means the advisor has read the thread up to their reply.
-        if let Err(e) = read(state, conversation, Reader::Advisors, seq).await {
-            tracing::warn!(error = %e, %conversation, "could not move the advisors' read cursor");
-        }
-    }
-    // "Delivered" once the other side's device has it: a live socket took it. The sender's ack
-    // doesn't wait for that second commit.
-    let to = match (from_visitor, to_advisors > 0, to_visitor > 0) {
-        (true, true, _) => Some(Reader::Advisors),
-        (false, _, true) => Some(Reader::Visitor),
-        _ => None,
-    };
-    if let Some(to) = to {
-        let state = state.clone();
-        tokio::spawn(async move { delivered(&state, conversation, to, seq).await });
-    }
     Ok(appended)
 }
 
@@ -216,7 +218,7 @@ struct Row {
 }
 
 impl InboxUpdates {
-    pub const WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+    pub const WINDOW: std::time::Duration = std::time::Duration::from_millis(200);
     /// Rows kept between updates; past this the cache starts over (each row reloads once).
     const CACHED_ROWS: usize = 20_000;
 

@@ -104,6 +104,7 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<(),
                 channel: Channel::Web,
                 text: text.into(),
                 now: crate::now_ms(),
+                delivered: false,
             };
             store.append_message(new).await?;
         }

@@ -28,6 +28,27 @@ pub enum Event {
     Presence { advisors_online: bool },
 }
 
+/// An event on its way to sockets. Every advisor socket sends the same frame for it, so the first
+/// one to need it serializes it for all.
+#[derive(Debug)]
+pub struct Delivery {
+    pub event: Event,
+    pub advisor_frame: std::sync::OnceLock<Option<axum::extract::ws::Utf8Bytes>>,
+}
+
+impl Delivery {
+    fn new(event: Event) -> Arc<Self> {
+        Arc::new(Delivery { event, advisor_frame: std::sync::OnceLock::new() })
+    }
+}
+
+impl std::ops::Deref for Delivery {
+    type Target = Event;
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnId(u64);
 
@@ -39,7 +60,7 @@ const ADVISOR_QUEUE: usize = 4096;
 
 struct Conn {
     id: ConnId,
-    tx: mpsc::Sender<Arc<Event>>,
+    tx: mpsc::Sender<Arc<Delivery>>,
     kick: Arc<Notify>,
 }
 
@@ -58,7 +79,7 @@ pub struct Hub {
 /// A socket's membership: its event queue and kick signal. Dropping it leaves the hub.
 pub struct Member {
     pub id: ConnId,
-    pub events: mpsc::Receiver<Arc<Event>>,
+    pub events: mpsc::Receiver<Arc<Delivery>>,
     pub kicked: Arc<Notify>,
     hub: Arc<Hub>,
     room: Room,
@@ -108,14 +129,14 @@ impl Hub {
 
     /// Every socket of the visitor of `conversation`; returns how many took the event.
     pub fn to_visitor(&self, conversation: ConversationId, event: Event) -> usize {
-        let event = Arc::new(event);
+        let event = Delivery::new(event);
         let inner = self.lock();
         inner.visitors.get(&conversation).map_or(0, |conns| deliver(conns, &event))
     }
 
     /// Every advisor socket; returns how many took the event.
     pub fn to_advisors(&self, event: Event) -> usize {
-        let event = Arc::new(event);
+        let event = Delivery::new(event);
         deliver(&self.lock().advisors, &event)
     }
 
@@ -142,7 +163,7 @@ impl Hub {
 
 impl Inner {
     fn to_all_visitors(&self, event: Event) {
-        let event = Arc::new(event);
+        let event = Delivery::new(event);
         for conns in self.visitors.values() {
             deliver(conns, &event);
         }
@@ -150,7 +171,7 @@ impl Inner {
 }
 
 /// Queue `event` on every socket; returns how many took it.
-fn deliver(conns: &[Conn], event: &Arc<Event>) -> usize {
+fn deliver(conns: &[Conn], event: &Arc<Delivery>) -> usize {
     let mut taken = 0;
     for conn in conns {
         match conn.tx.try_send(event.clone()) {
@@ -197,7 +218,7 @@ mod tests {
         let mut a = hub.join_visitor(ConversationId(1));
         let mut b = hub.join_visitor(ConversationId(2));
         hub.to_visitor(ConversationId(1), Event::AdvisorsRead { conversation: ConversationId(1), up_to: 3 });
-        assert!(matches!(*a.events.recv().await.unwrap(), Event::AdvisorsRead { up_to: 3, .. }));
+        assert!(matches!(a.events.recv().await.unwrap().event, Event::AdvisorsRead { up_to: 3, .. }));
         assert!(b.events.try_recv().is_err());
         assert_eq!(hub.counts(), (2, 0));
         drop(a);
@@ -212,11 +233,11 @@ mod tests {
         let mut visitor = hub.join_visitor(ConversationId(1));
         let first = hub.join_advisors();
         let second = hub.join_advisors();
-        assert!(matches!(*visitor.events.recv().await.unwrap(), Event::Presence { advisors_online: true }));
+        assert!(matches!(visitor.events.recv().await.unwrap().event, Event::Presence { advisors_online: true }));
         drop(first);
         assert!(visitor.events.try_recv().is_err(), "one advisor is still online");
         drop(second);
-        assert!(matches!(*visitor.events.recv().await.unwrap(), Event::Presence { advisors_online: false }));
+        assert!(matches!(visitor.events.recv().await.unwrap().event, Event::Presence { advisors_online: false }));
         assert!(!hub.advisors_online());
     }
 

@@ -95,6 +95,7 @@ fn concurrent_appends_with_repeated_ids_get_contiguous_seqs_and_each_id_is_store
                             channel: Channel::Web,
                             text: format!("text {n}"),
                             now: 1,
+                            delivered: false,
                         };
                         out.push((n, flip, store.append_message(new).await));
                     }
@@ -170,6 +171,7 @@ fn messages_after_any_cursor_are_exactly_the_later_ones_in_order_and_read_cursor
                     channel: Channel::Web,
                     text: format!("t{i}"),
                     now: 1,
+                    delivered: false,
                 };
                 store.append_message(new).await.unwrap();
             }
@@ -184,11 +186,15 @@ fn messages_after_any_cursor_are_exactly_the_later_ones_in_order_and_read_cursor
                 let first: Vec<Seq> = expected.iter().copied().take(limit).collect();
                 prop_assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), first, "after {} limit {}", k, limit);
             }
-            // Read cursors: never back, never past the last seq. The unread count the inbox shows is
-            // the visitor's messages after the advisors' cursor.
-            let (mut visitor, mut advisors) = (0, 0);
-            let visitor_seqs: Vec<Seq> = store.messages_after(c, 0, 1000).await.unwrap().iter()
-                .filter(|m| m.is_from_visitor()).map(|m| m.seq).collect();
+            // Read cursors: never back, never past the last seq. An advisor's reply counts as the
+            // advisors having read up to it. The unread count the inbox shows is the visitor's
+            // messages after the advisors' cursor.
+            let stored = store.messages_after(c, 0, 1000).await.unwrap();
+            let visitor_seqs: Vec<Seq> = stored.iter().filter(|m| m.is_from_visitor()).map(|m| m.seq).collect();
+            let last_reply = stored.iter().filter(|m| !m.is_from_visitor()).map(|m| m.seq).max().unwrap_or(0);
+            let (mut visitor, mut advisors) = (0, last_reply);
+            let unread = visitor_seqs.iter().filter(|&&s| s > advisors).count() as u32;
+            prop_assert_eq!(store.conversation_summary(c).await.unwrap().unwrap().unread, unread);
             for (by_visitor, up_to) in reads {
                 let (reader, cursor) = if by_visitor { (Reader::Visitor, &mut visitor) } else { (Reader::Advisors, &mut advisors) };
                 *cursor = (*cursor).max(up_to.min(n as Seq));

@@ -20,7 +20,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use shared::{ClientMsgId, ConversationId, Message, Seq};
 use tokio::sync::{mpsc, oneshot};
 
-use super::sqlite::{author_columns, author_from, channel_from, channel_str, AUTHOR_VISITOR};
+use super::sqlite::{author_columns, author_from, channel_from, channel_str, AUTHOR_ADVISOR, AUTHOR_VISITOR};
 use super::{Advanced, Appended, Counters, NewMessage, StoreError, StoreResult};
 
 /// Most jobs in one transaction.
@@ -212,13 +212,22 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
         }
         return Ok(Ok(Appended { message: existing, created: false, counters: None }));
     };
-    let unread = i64::from(kind == AUTHOR_VISITOR);
+    let from_visitor = kind == AUTHOR_VISITOR;
+    let (to_advisors, to_visitor) = (new.delivered && from_visitor, new.delivered && !from_visitor);
+    // An advisor who replies has read the thread up to their reply (nothing after it is unread).
+    let by_advisor = kind == AUTHOR_ADVISOR;
     let counters = tx
         .prepare_cached(&format!(
-            "UPDATE conversations SET last_seq = ?1, last_activity_at = ?2, advisor_unread = advisor_unread + ?3
+            "UPDATE conversations SET last_seq = ?1, last_activity_at = ?2, advisor_unread = CASE WHEN ?7 THEN 0 ELSE advisor_unread + ?3 END,
+                    advisor_delivered_seq = CASE WHEN ?5 THEN ?1 ELSE advisor_delivered_seq END,
+                    visitor_delivered_seq = CASE WHEN ?6 THEN ?1 ELSE visitor_delivered_seq END,
+                    advisor_read_seq = CASE WHEN ?7 THEN ?1 ELSE advisor_read_seq END
               WHERE id = ?4 RETURNING {COUNTERS}"
         ))?
-        .query_row(params![seq, new.now, unread, new.conversation.0], |row| counters(row, version))?;
+        .query_row(
+            params![seq, new.now, i64::from(from_visitor), new.conversation.0, to_advisors, to_visitor, by_advisor],
+            |row| counters(row, version),
+        )?;
     let message = Message {
         id: new.id.clone(),
         conversation: new.conversation,
@@ -336,6 +345,7 @@ mod tests {
             channel: Channel::Web,
             text: format!("text of {id}"),
             now: 1,
+            delivered: false,
         }
     }
 

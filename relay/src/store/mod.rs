@@ -96,6 +96,10 @@ pub struct NewMessage {
     pub channel: Channel,
     pub text: String,
     pub now: i64,
+    /// The other side (the advisors for a visitor's message, the visitor otherwise) has a live
+    /// socket that the message is pushed to right after the commit: record it as delivered in the
+    /// same commit.
+    pub delivered: bool,
 }
 
 /// The result of an append: the committed message, and whether this call created it (false when

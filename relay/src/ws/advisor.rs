@@ -1,7 +1,7 @@
 //! `/ws/advisor`: the dashboard's socket. Authenticated by the session cookie at upgrade and
 //! same-origin only (a cross-site page can't ride the advisor's cookie into a socket).
 
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -14,7 +14,7 @@ use super::{send, Sink};
 use crate::conversation;
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::SignedIn;
-use crate::hub::{Event, Member};
+use crate::hub::{Delivery, Event, Member};
 use crate::origin;
 use crate::state::AppState;
 use crate::store::Reader;
@@ -146,6 +146,16 @@ impl super::Session for AdvisorSession {
             | Event::DeliveredToAdvisors { .. }
             | Event::Presence { .. } => None,
         }
+    }
+
+    fn render(&self, delivery: &Delivery) -> Option<Utf8Bytes> {
+        if let Event::Message { origin, .. } = &delivery.event {
+            if self.member.as_ref().map(|m| m.id) == *origin {
+                return None; // the sender's own socket has the ack
+            }
+        }
+        // Every other advisor socket sends the same frame.
+        delivery.advisor_frame.get_or_init(|| self.frame_for(delivery).and_then(|f| super::to_text(&f))).clone()
     }
 }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use shared::{ErrorCode, ErrorFrame};
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::{Event, Member};
+use crate::hub::{Delivery, Event, Member};
 
 /// One kind of socket session (visitor or advisor): how it answers client frames and which hub
 /// events it forwards. [`drive`] runs the loop common to both.
@@ -23,6 +23,11 @@ pub trait Session: Send {
     fn handle(&mut self, text: &str, sink: &mut Sink) -> impl std::future::Future<Output = bool> + Send;
     /// The frame to forward for a hub event, if this socket cares about it.
     fn frame_for(&self, event: &Event) -> Option<Self::Out>;
+    /// That frame as text (a session whose frames are the same for every socket caches it in the
+    /// delivery).
+    fn render(&self, delivery: &Delivery) -> Option<Utf8Bytes> {
+        self.frame_for(delivery).and_then(|frame| to_text(&frame))
+    }
     fn error(e: ErrorFrame) -> Self::Out;
     fn member(&mut self) -> &mut Option<Member>;
     /// After the socket closed (it has already left the hub).
@@ -43,12 +48,36 @@ pub async fn flush_queued<S: Session>(session: &mut S, sink: &mut Sink) -> bool 
             Some(Ok(event)) => event,
             _ => return true,
         };
-        if let Some(frame) = session.frame_for(&event) {
-            if !send(sink, &frame).await {
+        // Fed, not flushed: the ack that follows flushes them all.
+        if let Some(text) = session.render(&event) {
+            if sink.feed(WsMessage::Text(text)).await.is_err() {
                 return false;
             }
         }
     }
+}
+
+/// Most queued events written before one flush: under load a socket writes its backlog with a
+/// few system calls instead of one per frame, without starving its reads.
+const WRITE_BATCH: usize = 64;
+
+/// Write the frame for `event` and for whatever else is already queued (up to [`WRITE_BATCH`]),
+/// then flush once.
+async fn forward<S: Session>(session: &mut S, sink: &mut Sink, event: Arc<Delivery>) -> bool {
+    let mut next = Some(event);
+    let mut written = 0;
+    while let Some(event) = next.take() {
+        if let Some(text) = session.render(&event) {
+            if sink.feed(WsMessage::Text(text)).await.is_err() {
+                return false;
+            }
+            written += 1;
+        }
+        if written < WRITE_BATCH {
+            next = session.member().as_mut().and_then(|m| m.events.try_recv().ok());
+        }
+    }
+    written == 0 || sink.flush().await.is_ok()
 }
 
 /// Read client frames, forward hub events, and close on shutdown or when too slow to keep up.
@@ -62,9 +91,7 @@ pub async fn drive<S: Session>(mut session: S, socket: WebSocket, stopping: Canc
             }
             wake = wake(session.member()) => match wake {
                 Wake::Event(event) => {
-                    if let Some(frame) = session.frame_for(&event) {
-                        if !send(&mut sink, &frame).await { break; }
-                    }
+                    if !forward(&mut session, &mut sink, event).await { break; }
                 }
                 Wake::Kicked => {
                     close(&mut sink, CLOSE_TRY_AGAIN_LATER, "too slow; reconnect and resume").await;
@@ -97,25 +124,41 @@ pub const HARD_FRAME_LIMIT: usize = 1 << 20;
 
 /// Per-socket read buffer. axum's default (128 KiB) would cost ~135 KB of memory per idle visitor;
 /// our frames are at most `MAX_FRAME_BYTES` (16 KiB), and a 4 KiB buffer grows when a larger one
-/// comes. Writes go out at once (buffer 0): frames are small and latency matters more.
+/// comes.
 const READ_BUFFER: usize = 4 * 1024;
+/// Frames written with [`feed`] collect up to this much before going out; [`send`] and every
+/// batch end with a flush, so nothing waits in the buffer.
+const WRITE_BUFFER: usize = 64 * 1024;
 
 pub fn limits(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER)
 }
 
 pub type Sink = SplitSink<WebSocket, WsMessage>;
 
-/// Write one frame; false when the client is gone.
+/// Write one frame and flush; false when the client is gone.
 pub async fn send<F: Serialize>(sink: &mut Sink, frame: &F) -> bool {
+    feed(sink, frame).await && sink.flush().await.is_ok()
+}
+
+/// Write one frame into the socket's buffer, to go out with the next flush.
+pub async fn feed<F: Serialize>(sink: &mut Sink, frame: &F) -> bool {
+    match to_text(frame) {
+        Some(text) => sink.feed(WsMessage::Text(text)).await.is_ok(),
+        None => true,
+    }
+}
+
+/// A frame as JSON text (None, logged, if it can't be serialized: a bug, not the client's).
+pub fn to_text<F: Serialize>(frame: &F) -> Option<Utf8Bytes> {
     match serde_json::to_string(frame) {
-        Ok(text) => sink.send(WsMessage::Text(Utf8Bytes::from(text))).await.is_ok(),
+        Ok(text) => Some(Utf8Bytes::from(text)),
         Err(e) => {
             tracing::error!(error = %e, "a frame failed to serialize");
-            true
+            None
         }
     }
 }
@@ -131,7 +174,7 @@ pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
 /// What woke a joined socket up.
 pub enum Wake {
-    Event(Arc<Event>),
+    Event(Arc<Delivery>),
     /// The hub found this socket's queue full.
     Kicked,
 }
