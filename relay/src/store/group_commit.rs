@@ -61,13 +61,27 @@ impl Writer {
     /// thread. The thread ends once every handle to the writer is dropped.
     pub fn start(path: &Path) -> StoreResult<Self> {
         let conn = open(path).map_err(writer_error)?;
+        // The writer never checkpoints itself: an automatic checkpoint inside a commit would stall
+        // every message queued behind it. A second thread copies the WAL back into the database
+        // beside it, which WAL mode allows without blocking the writer.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(writer_error)?;
+        let checkpointer = open(path).map_err(writer_error)?;
         let (jobs, queue) = mpsc::channel(QUEUE);
         let committed = Arc::new(AtomicU64::new(0));
         let seen = committed.clone();
+        let (alive, writer_gone) = std::sync::mpsc::channel::<()>();
+        let failed = |e: std::io::Error| StoreError::CommitFailed(format!("could not start the writer thread: {e}"));
         std::thread::Builder::new()
             .name("confab-writer".into())
-            .spawn(move || run(conn, queue, seen))
-            .map_err(|e| StoreError::CommitFailed(format!("could not start the writer thread: {e}")))?;
+            .spawn(move || {
+                run(conn, queue, seen);
+                drop(alive);
+            })
+            .map_err(failed)?;
+        std::thread::Builder::new()
+            .name("confab-checkpoint".into())
+            .spawn(move || checkpoints(checkpointer, writer_gone))
+            .map_err(failed)?;
         Ok(Writer { jobs, committed })
     }
 
@@ -104,8 +118,23 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // 16 MiB of page cache: the b-tree pages of busy conversations stay in memory.
     conn.pragma_update(None, "cache_size", -16384)?;
+    // Pages read through a memory map instead of a read() copy each.
+    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Checkpoint the WAL every [`CHECKPOINT_EVERY`] until the writer is gone. `PASSIVE` never waits for
+/// the writer or readers; whatever it can't copy now, it copies next time.
+fn checkpoints(conn: Connection, writer_gone: std::sync::mpsc::Receiver<()>) {
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = writer_gone.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "a WAL checkpoint failed; the next one will retry");
+        }
+    }
 }
 
 fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, committed: Arc<AtomicU64>) {
