@@ -30,6 +30,9 @@ pub enum SignatureError {
 
 /// Why a (correctly signed) webhook body could not be read at all. A body that parses but holds
 /// bad items is not an error: those items are reported in [`super::InboundBatch::skipped`].
+///
+/// Log it and still acknowledge with 200: the body came from Meta, and a non-2xx only makes Meta
+/// redeliver the same body for days (and may unsubscribe the Page).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PayloadError {
     #[error("the webhook body is not a JSON object: {0}")]
