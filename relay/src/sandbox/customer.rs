@@ -268,13 +268,7 @@ impl Sandbox {
 
     /// `{id, mime_type, sha256, url}` of an inbound media message (§4.2).
     fn whatsapp_media_object(&self, item: &Item) -> Value {
-        let expires = crate::now_ms() / 1000 + 300;
-        json!({
-            "id": item.id,
-            "mime_type": item.mime_type,
-            "sha256": item.sha256,
-            "url": format!("{}/lookaside/whatsapp_business/attachments/?mid={}&ext={expires}&hash={}", self.base_url(), item.id, self.download_hash(&item.id, expires)),
-        })
+        json!({"id": item.id, "mime_type": item.mime_type, "sha256": item.sha256, "url": self.download_url(&item.id)})
     }
 
     fn register_media(&self, mime_type: &'static str, filename: Option<&str>) -> Item {

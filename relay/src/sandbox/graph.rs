@@ -305,16 +305,9 @@ async fn node(
 
 /// The media lookup answer; its URL works for five minutes, and only with the bearer token.
 fn media_info(sandbox: &Sandbox, item: &Item) -> Value {
-    let expires = crate::now_ms() / 1000 + 300;
-    let url = format!(
-        "{}/lookaside/whatsapp_business/attachments/?mid={}&ext={expires}&hash={}",
-        sandbox.base_url(),
-        item.id,
-        sandbox.download_hash(&item.id, expires)
-    );
     json!({
         "messaging_product": "whatsapp",
-        "url": url,
+        "url": sandbox.download_url(&item.id),
         "mime_type": item.mime_type,
         "sha256": item.sha256,
         // §5: "file_size may be a string" — Meta's example sends one.
@@ -338,8 +331,15 @@ fn profile_fields(psid: &str, name: &str, fields: Option<&str>) -> Value {
 }
 
 impl Sandbox {
+    /// A download URL for `media_id`, valid for five minutes (§5).
+    pub(super) fn download_url(&self, media_id: &str) -> String {
+        let expires = crate::now_ms() / 1000 + 300;
+        let hash = self.download_hash(media_id, expires);
+        format!("{}/lookaside/whatsapp_business/attachments/?mid={media_id}&ext={expires}&hash={hash}", self.base_url())
+    }
+
     /// Signs a download URL so it can be checked without storing it.
-    pub(super) fn download_hash(&self, media_id: &str, expires: i64) -> String {
+    fn download_hash(&self, media_id: &str, expires: i64) -> String {
         let signed = super::signature(&self.inner.config.app_secret, format!("{media_id}:{expires}").as_bytes());
         format!("ATt{}", &signed["sha256=".len().."sha256=".len() + 20])
     }

@@ -25,7 +25,8 @@ pub(super) struct Files {
 
 impl Files {
     pub fn generate() -> Self {
-        Files { png: Bytes::from(postcard_png()), pdf: Bytes::from(one_page_pdf("Warranty card", "Northwind Outfitters - sandbox document")) }
+        let pdf = one_page_pdf("Warranty card", "Northwind Outfitters - sandbox document");
+        Files { png: Bytes::from(postcard_png()), pdf: Bytes::from(pdf) }
     }
 }
 

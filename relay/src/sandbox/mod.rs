@@ -9,6 +9,10 @@
 //!
 //! Everything follows the channel contracts (`shared/channels/CONTRACTS.md`, cited by section) and
 //! the fixtures in `relay/tests/fixtures/meta/`.
+//!
+//! Wiring: bind the relay's and the sandbox's listeners first, so each knows the other's address;
+//! start the sandbox with the relay's webhook URLs ([`SandboxConfig::posting_to`] for one URL) and
+//! give the relay [`Sandbox::base_url`] as its Graph base URL, with the same app secret and token.
 
 mod customer;
 mod graph;
@@ -34,7 +38,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use customer::{Batching, InteractiveReply, Location, StatusUpdate, WaInbound, WaMessage};
-pub use webhook::{meta_json, signature, Attempt, WebhookDelivery, WebhookError};
+pub use webhook::{meta_json, signature, Attempt, Handshake, WebhookDelivery, WebhookError};
 
 use phone::Thread;
 
@@ -327,8 +331,9 @@ impl Sandbox {
         let mut changes = self.inner.changed.subscribe();
         loop {
             changes.borrow_and_update();
-            if let Some(found) = probe(&self.world()) {
-                return Some(found);
+            let found = probe(&self.world());
+            if found.is_some() {
+                return found;
             }
             // The sender lives in `Inner`, which `self` keeps alive: `changed` only ends by timeout.
             if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {

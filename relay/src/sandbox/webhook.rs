@@ -102,11 +102,49 @@ pub enum WebhookError {
     Undelivered(Box<WebhookDelivery>),
     #[error("no webhook has been posted yet, so there is nothing to replay")]
     NothingToReplay,
+    #[error("the relay's webhook URL {url} could not be reached: {reason}")]
+    Unreachable { url: String, reason: String },
     #[error("the sandbox is shutting down")]
     ShuttingDown,
 }
 
+/// What the relay answered to the subscription handshake (§1).
+#[derive(Clone, Debug)]
+pub struct Handshake {
+    pub status: u16,
+    pub body: String,
+    /// The `hub.challenge` sent, which the relay must echo verbatim.
+    pub challenge: String,
+}
+
+impl Handshake {
+    /// 200 with the challenge as the whole body.
+    pub fn accepted(&self) -> bool {
+        self.status == 200 && self.body == self.challenge
+    }
+}
+
 impl Sandbox {
+    /// Do what Meta does when the callback URL is saved (§1): `GET <callback>?hub.mode=subscribe&
+    /// hub.challenge=<random>&hub.verify_token=<verify_token>`, with no body and no signature.
+    pub async fn handshake(&self, channel: Channel, verify_token: &str) -> Result<Handshake, WebhookError> {
+        let url = self.webhook_url(channel).to_owned();
+        let challenge = rand::Rng::gen_range(&mut rand::thread_rng(), 100_000_000u64..10_000_000_000).to_string();
+        let query = [("hub.mode", "subscribe"), ("hub.challenge", challenge.as_str()), ("hub.verify_token", verify_token)];
+        let unreachable = |e: reqwest::Error| WebhookError::Unreachable { url: url.clone(), reason: e.to_string() };
+        let response = self.inner.http.get(&url).query(&query).send().await.map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(unreachable)?;
+        Ok(Handshake { status, body, challenge })
+    }
+
+    fn webhook_url(&self, channel: Channel) -> &str {
+        match channel {
+            Channel::WhatsApp => &self.inner.config.relay_webhook_url_whatsapp,
+            Channel::Messenger => &self.inner.config.relay_webhook_url_messenger,
+        }
+    }
+
     /// Serialise, sign and post `payload` to the relay's webhook for `channel`.
     pub(super) async fn post_webhook(&self, channel: Channel, payload: Value) -> Result<WebhookDelivery, WebhookError> {
         let body = String::from_utf8(meta_json(&payload)).expect("Meta-escaped JSON is ASCII");
@@ -131,12 +169,8 @@ impl Sandbox {
         body: String,
         replay_of: Option<u64>,
     ) -> Result<WebhookDelivery, WebhookError> {
-        let config = &self.inner.config;
-        let url = match channel {
-            Channel::WhatsApp => config.relay_webhook_url_whatsapp.clone(),
-            Channel::Messenger => config.relay_webhook_url_messenger.clone(),
-        };
-        let signature = signature(&config.app_secret, body.as_bytes());
+        let url = self.webhook_url(channel).to_owned();
+        let signature = signature(&self.inner.config.app_secret, body.as_bytes());
         let at_ms = crate::now_ms();
         let mut attempts = Vec::new();
         let waits = std::iter::once(Duration::ZERO).chain(RETRY_DELAYS);
@@ -171,7 +205,8 @@ impl Sandbox {
         if delivery.delivered() {
             Ok(delivery)
         } else {
-            tracing::warn!(url = %delivery.url, attempts = delivery.attempts.len(), last = %delivery.last_outcome(), "sandbox webhook not accepted");
+            let (attempts, last) = (delivery.attempts.len(), delivery.last_outcome());
+            tracing::warn!(url = %delivery.url, attempts, %last, "sandbox webhook not accepted");
             Err(WebhookError::Undelivered(Box::new(delivery)))
         }
     }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::graph::{self, GraphError, Product};
 use super::phone::{Bubble, Choice, Tick};
-use super::{digits, webhook, Channel, Failure, Sandbox, DAY_MS};
+use super::{digits, webhook, Channel, Failure, Sandbox, StatusUpdate, DAY_MS};
 
 /// Between an accepted send and its first status, and between statuses.
 const STATUS_GAP: Duration = Duration::from_millis(30);
@@ -47,13 +47,15 @@ pub(super) fn send(sandbox: &Sandbox, body: Value) -> Result<Response, GraphErro
             let mut bubble = message.bubble;
             bubble.id = wamid.clone();
             bubble.at = now;
-            world.threads.entry((Channel::WhatsApp, wa_id.clone())).or_default().messages.push(bubble);
+            let thread = world.threads.entry((Channel::WhatsApp, wa_id.clone())).or_default();
+            thread.typing_until = 0; // a reply dismisses the typing indicator (§6)
+            thread.messages.push(bubble);
         }
     }
-    let statuses: Vec<super::StatusUpdate> = if refused {
-        vec![super::StatusUpdate::re_engagement()]
+    let statuses = if refused {
+        vec![StatusUpdate::re_engagement()]
     } else if sandbox.config().auto_statuses {
-        vec![super::StatusUpdate::Sent, super::StatusUpdate::Delivered]
+        vec![StatusUpdate::Sent, StatusUpdate::Delivered]
     } else {
         vec![]
     };
@@ -302,8 +304,8 @@ fn required_str<'a>(object: &'a Value, name: &str, key: &str) -> Result<&'a str,
 }
 
 /// A `statuses[]` item (§4.3).
-pub(super) fn status_object(wamid: &str, recipient: &str, status: &super::StatusUpdate, at_ms: i64) -> Value {
-    use super::StatusUpdate::*;
+pub(super) fn status_object(wamid: &str, recipient: &str, status: &StatusUpdate, at_ms: i64) -> Value {
+    use StatusUpdate::*;
     let name = match status {
         Sent => "sent",
         Delivered => "delivered",
