@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod origin;
+pub mod sandbox;
 pub mod secret;
 pub mod state;
 pub mod store;
