@@ -4,10 +4,8 @@
 use std::io;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use serde::Serialize;
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use super::{Channel, Sandbox, SandboxConfig};
 
@@ -50,10 +48,9 @@ impl serde_json::ser::Formatter for MetaFormatter {
 }
 
 /// The `X-Hub-Signature-256` value for `body`: `sha256=` + hex HMAC-SHA256 keyed with the app secret.
+/// (The same function the relay verifies with: the sandbox signs exactly as Meta does.)
 pub fn signature(app_secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).expect("HMAC accepts keys of any length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    crate::channels::meta::sign(app_secret.as_bytes(), body)
 }
 
 /// One webhook posted to the relay, with every attempt it took.
