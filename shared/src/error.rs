@@ -48,6 +48,9 @@ pub enum ErrorCode {
     RateLimited,
     /// The relay failed; it has logged the details. Try again.
     Internal,
+    /// The customer's platform (WhatsApp, Messenger) no longer accepts free-form replies: its
+    /// customer-service window has closed.
+    ChannelWindowClosed,
     /// A code this client version doesn't know.
     #[serde(other)]
     Unknown,
@@ -76,6 +79,7 @@ impl ErrorCode {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
+            ErrorCode::ChannelWindowClosed => "channel_window_closed",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -28,7 +28,7 @@ pub use error::{ErrorCode, ErrorFrame};
 pub use frames::advisor::{AdvisorClientFrame, AdvisorServerFrame, AdvisorInfo, ConversationSummary};
 pub use frames::visitor::{SiteInfo, VisitorClientFrame, VisitorServerFrame};
 pub use ids::{AdvisorId, ClientMsgId, ConversationId, Seq};
-pub use message::{Author, Channel, Message};
+pub use message::{Author, Channel, Message, PlatformDelivery, PlatformState};
 
 /// Bumped on any incompatible change to a frame. The relay refuses a `hello` with another version
 /// with [`ErrorCode::UnsupportedVersion`] and says which version it speaks.

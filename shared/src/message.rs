@@ -44,6 +44,37 @@ pub struct Message {
     pub text: String,
     /// When the relay committed it, in milliseconds since the Unix epoch (UTC).
     pub sent_at: i64,
+    /// For a message relayed to or from WhatsApp or Messenger: what the platform reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<PlatformDelivery>,
+}
+
+/// What a messaging platform (WhatsApp, Messenger) reported about a message Confab relayed to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformDelivery {
+    pub state: PlatformState,
+    /// Why it failed, in words an advisor understands (only when `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A platform message's state. Only moves forward (`failed` is final).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PlatformState {
+    /// Received from the customer through the platform.
+    Received,
+    /// Waiting in the relay's outbox (being sent, or retried after a temporary failure).
+    Queued,
+    /// The platform accepted it.
+    Sent,
+    Delivered,
+    Read,
+    /// The platform refused it for good; see `error`.
+    Failed,
+    #[serde(other)]
+    Unknown,
 }
 
 impl Message {

@@ -13,6 +13,7 @@ fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(val
 
 fn message(seq: Seq, author: Author) -> Message {
     Message {
+        delivery: None,
         id: ClientMsgId("c-1".into()),
         conversation: ConversationId(7),
         seq,
@@ -25,6 +26,7 @@ fn message(seq: Seq, author: Author) -> Message {
 
 fn summary() -> ConversationSummary {
     ConversationSummary {
+        window_closes_at: None,
         id: ConversationId(7),
         visitor_name: "Visitor 7".into(),
         site_name: "Demo".into(),

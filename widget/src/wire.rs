@@ -322,6 +322,7 @@ const CODES: [ErrorCode; 5] = [
 
 fn message(j: &Json) -> Message {
     Message {
+        delivery: None,
         id: ClientMsgId(j.str("id")),
         conversation: ConversationId(j.num("conversation")),
         seq: j.num("seq") as u64,
@@ -471,6 +472,7 @@ mod tests {
 
     fn server_frames() -> Vec<VisitorServerFrame> {
         let msg = |seq, author| Message {
+            delivery: None,
             id: ClientMsgId(format!("id-{seq}")),
             conversation: ConversationId(3),
             seq,

@@ -236,6 +236,7 @@ impl Model {
                     None => Author::Unknown,
                 };
                 let message = Message {
+                    delivery: None,
                     id,
                     conversation,
                     seq,
@@ -474,6 +475,7 @@ mod tests {
 
     fn row(id: ConversationId, at: i64, last_seq: Seq, unread: u32) -> ConversationSummary {
         ConversationSummary {
+            window_closes_at: None,
             id,
             visitor_name: format!("Visitor {}", id.0),
             site_name: "Shop".into(),
@@ -491,6 +493,7 @@ mod tests {
 
     fn visitor_msg(conversation: ConversationId, seq: Seq, text: &str) -> Message {
         Message {
+            delivery: None,
             id: ClientMsgId(format!("v-{}-{seq}", conversation.0)),
             conversation,
             seq,

@@ -50,6 +50,7 @@ mod tests {
 
     fn msg(author: Author, text: &str) -> Message {
         Message {
+            delivery: None,
             id: ClientMsgId::from("m1"),
             conversation: ConversationId(1),
             seq: 1,

@@ -258,6 +258,7 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
             |row| counters(row, version),
         )?;
     let message = Message {
+        delivery: None,
         id: new.id.clone(),
         conversation: new.conversation,
         seq: seq as Seq,
@@ -324,6 +325,7 @@ fn find(tx: &Transaction<'_>, conversation: ConversationId, id: &ClientMsgId) ->
             Err(e) => return Ok(Err(e)),
         };
         Ok(Ok(Message {
+            delivery: None,
             id: id.clone(),
             conversation,
             seq: row.get::<_, i64>(0)? as Seq,

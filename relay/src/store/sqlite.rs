@@ -100,6 +100,7 @@ pub(super) fn author_from(kind: &str, advisor_id: Option<i64>, name: Option<Stri
 pub(super) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
     let author = author_from(row.try_get("author_kind")?, row.try_get("advisor_id")?, row.try_get("author_name")?)?;
     Ok(Message {
+        delivery: None,
         id: ClientMsgId(row.try_get("client_id")?),
         conversation: ConversationId(row.try_get("conversation_id")?),
         seq: row.try_get::<i64, _>("seq")? as Seq,
@@ -141,6 +142,7 @@ fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
     let last_seq = row.try_get::<i64, _>("last_seq")? as Seq;
     let last_message = match row.try_get::<Option<String>, _>("client_id")? {
         Some(client_id) => Some(Message {
+            delivery: None,
             id: ClientMsgId(client_id),
             conversation: id,
             seq: last_seq,
@@ -152,6 +154,7 @@ fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
         None => None,
     };
     Ok(ConversationSummary {
+        window_closes_at: None,
         id,
         visitor_name: row.try_get("visitor_name")?,
         site_name: row.try_get("site_name")?,

@@ -73,6 +73,10 @@ pub struct ConversationSummary {
     /// The visitor has read messages up to this seq.
     #[serde(default)]
     pub visitor_read_seq: Seq,
+    /// For a WhatsApp or Messenger customer: until when (ms since the epoch) free-form replies are
+    /// allowed (the platform's customer-service window). None for web conversations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_closes_at: Option<i64>,
 }
 
 /// Relay → dashboard.
@@ -98,6 +102,8 @@ pub enum AdvisorServerFrame {
     Ack { id: ClientMsgId, conversation: ConversationId, seq: Seq, sent_at: i64 },
     /// The visitor of `conversation` started or stopped typing.
     Typing { conversation: ConversationId, on: bool },
+    /// A platform (WhatsApp, Messenger) reported on a message: sent, delivered, read or failed.
+    Delivery { conversation: ConversationId, seq: Seq, delivery: crate::PlatformDelivery },
     Error(ErrorFrame),
     #[serde(other)]
     Unknown,

@@ -141,6 +141,7 @@ async fn visitor_session(state: Baseline, socket: WebSocket) {
                 } else {
                     seq += 1;
                     let message = Message {
+                        delivery: None,
                         id,
                         conversation,
                         seq,

@@ -211,6 +211,7 @@ mod tests {
 
     fn summary(id: i64, at: i64, unread: u32, last: Option<Message>) -> ConversationSummary {
         ConversationSummary {
+            window_closes_at: None,
             id: ConversationId(id),
             visitor_name: format!("Visitor {id}"),
             site_name: "Demo shop".into(),
@@ -234,6 +235,7 @@ mod tests {
             email: "d@x".into(),
         }));
         let mine = Message {
+            delivery: None,
             id: ClientMsgId::from("a"),
             conversation: ConversationId(2),
             seq: 1,

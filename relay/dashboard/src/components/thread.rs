@@ -348,6 +348,7 @@ mod tests {
         let mut m = Model::new(Some(me.clone()));
         m.connected();
         let row = ConversationSummary {
+            window_closes_at: None,
             id: C,
             visitor_name: "Ada".into(),
             site_name: "Shop".into(),
@@ -382,6 +383,7 @@ mod tests {
 
     fn msg(seq: u64, author: Author, at: i64) -> Message {
         Message {
+            delivery: None,
             id: ClientMsgId(format!("m{seq}")),
             conversation: C,
             seq,
