@@ -42,6 +42,38 @@ pub struct ServeArgs {
     /// The relay's public URL (e.g. https://chat.example.com). When it is https, cookies get `Secure`.
     #[arg(long, env = "CONFAB_PUBLIC_URL", global = true)]
     pub public_url: Option<url::Url>,
+    #[command(flatten)]
+    pub meta: MetaArgs,
+}
+
+/// WhatsApp Cloud API and Messenger Platform. The bridge is on when the app secret and the verify
+/// token are set; webhooks arrive at `/webhooks/whatsapp` and `/webhooks/messenger`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct MetaArgs {
+    /// The Meta app's secret (App Dashboard → Settings → Basic): webhook signatures are checked with it.
+    #[arg(long, env = "CONFAB_META_APP_SECRET", hide_env_values = true, global = true)]
+    pub meta_app_secret: Option<String>,
+    /// The verify token typed into the App Dashboard's webhook settings.
+    #[arg(long, env = "CONFAB_META_VERIFY_TOKEN", hide_env_values = true, global = true)]
+    pub meta_verify_token: Option<String>,
+    /// Graph API base URL (a local stand-in in tests and the demo).
+    #[arg(long, env = "CONFAB_GRAPH_BASE_URL", default_value = "https://graph.facebook.com", global = true)]
+    pub graph_base_url: String,
+    #[arg(long, env = "CONFAB_GRAPH_API_VERSION", default_value = "v23.0", global = true)]
+    pub graph_api_version: String,
+    /// The WhatsApp business phone number's id, and the access token that sends from it.
+    #[arg(long, env = "CONFAB_WHATSAPP_PHONE_NUMBER_ID", global = true)]
+    pub whatsapp_phone_number_id: Option<String>,
+    #[arg(long, env = "CONFAB_WHATSAPP_TOKEN", hide_env_values = true, global = true)]
+    pub whatsapp_token: Option<String>,
+    /// The Facebook Page's id, and its Page access token.
+    #[arg(long, env = "CONFAB_MESSENGER_PAGE_ID", global = true)]
+    pub messenger_page_id: Option<String>,
+    #[arg(long, env = "CONFAB_MESSENGER_TOKEN", hide_env_values = true, global = true)]
+    pub messenger_token: Option<String>,
+    /// The site whose inbox new WhatsApp and Messenger customers join (default: the oldest site).
+    #[arg(long, env = "CONFAB_CHANNELS_SITE", global = true)]
+    pub channels_site: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -104,15 +136,21 @@ pub enum SiteCommand {
 pub struct Config {
     pub data_dir: PathBuf,
     pub public_url: Option<url::Url>,
+    /// The WhatsApp/Messenger bridge, when configured.
+    pub meta: Option<crate::channels::bridge::MetaConfig>,
 }
 
 impl Config {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Config { data_dir: data_dir.into(), public_url: None }
+        Config { data_dir: data_dir.into(), public_url: None, meta: None }
     }
 
     pub fn from_args(args: &ServeArgs) -> Self {
-        Config { data_dir: args.data.data_dir.clone(), public_url: args.public_url.clone() }
+        Config {
+            data_dir: args.data.data_dir.clone(),
+            public_url: args.public_url.clone(),
+            meta: crate::channels::bridge::MetaConfig::from_args(&args.meta),
+        }
     }
 
     /// Cookies get `Secure` when the relay is reached over https.

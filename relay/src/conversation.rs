@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use shared::ConversationSummary;
 
-use crate::store::{Appended, Counters, NewMessage, Reader, StoreError};
+use crate::store::{Appended, Counters, NewMessage, PlatformPart, Reader, StoreError};
 
 /// Check a message before it is stored. Returns the text to store (line endings normalised,
 /// surrounding white space trimmed).
@@ -66,8 +66,10 @@ impl Default for FanoutOrder {
     }
 }
 
-/// Commit a message, then fan it out. Returns the committed message (the existing one on a retry,
-/// which is not fanned out again).
+/// Validate and commit a message written on a socket, then fan it out. An advisor's reply to a
+/// WhatsApp or Messenger customer goes to that platform (through the outbox, in the same commit),
+/// or is refused when the platform's window has closed. Returns the committed message (the
+/// existing one on a retry, which is not fanned out again).
 pub async fn post(
     state: &AppState,
     conversation: ConversationId,
@@ -79,6 +81,11 @@ pub async fn post(
     let text = validate(&id, text)?;
     let reference = Some(id.0.clone());
     let from_visitor = matches!(author, Author::Visitor);
+    let target = if matches!(author, Author::Advisor { .. }) {
+        crate::channels::bridge::reply_target(state, conversation).await.map_err(|e| e.with_ref(reference.clone()))?
+    } else {
+        None
+    };
     // When the other side has a live socket, the message is pushed to it right after the commit:
     // it is recorded as delivered in that same commit instead of a second one.
     let other_side_online =
@@ -87,13 +94,13 @@ pub async fn post(
         conversation,
         id,
         author,
-        channel: Channel::Web,
+        channel: target.as_ref().map_or(Channel::Web, |t| t.channel),
         text,
         now: crate::now_ms(),
-        delivered: other_side_online,
+        delivered: other_side_online && target.is_none(),
+        platform: target.map(|t| PlatformPart { platform_id: None, state: shared::PlatformState::Queued, outbox: Some(t) }),
     };
-    let ordered = state.fanout_order.stripe(conversation).lock().await;
-    let appended = state.store.append_message(new).await.map_err(|e| match e {
+    commit(state, new, Some(origin)).await.map_err(|e| match e {
         StoreError::NotFound => ErrorFrame::new(ErrorCode::NotFound, "no such conversation").with_ref(reference.clone()),
         StoreError::IdConflict => {
             ErrorFrame::new(ErrorCode::InvalidMessageId, "this message id is already used in this conversation")
@@ -104,16 +111,27 @@ pub async fn post(
             ErrorFrame::new(ErrorCode::Internal, "the message could not be stored; it was not sent. Try again.")
                 .with_ref(reference.clone())
         }
-    })?;
+    })
+}
+
+/// Commit a message (from a socket, or from a platform webhook), then tell every live socket that
+/// should know and wake the outbox when it holds a reply for a platform.
+pub async fn commit(state: &AppState, new: NewMessage, origin: Option<ConnId>) -> Result<Appended, StoreError> {
+    let conversation = new.conversation;
+    let from_visitor = matches!(new.author, Author::Visitor);
+    let delivered = new.delivered;
+    let outbox = new.platform.as_ref().is_some_and(|p| p.outbox.is_some());
+    let ordered = state.fanout_order.stripe(conversation).lock().await;
+    let appended = state.store.append_message(new).await?;
     if !appended.created {
         return Ok(appended);
     }
     let message = appended.message.clone();
     let seq = message.seq;
-    state.hub.to_visitor(conversation, Event::Message { message: message.clone(), origin: Some(origin) });
-    state.hub.to_advisors(Event::Message { message, origin: Some(origin) });
+    state.hub.to_visitor(conversation, Event::Message { message: message.clone(), origin });
+    state.hub.to_advisors(Event::Message { message, origin });
     // Receipts the commit recorded, queued before the sender's ack so they go out in the same write.
-    if from_visitor && other_side_online {
+    if from_visitor && delivered {
         state.hub.to_visitor(conversation, Event::DeliveredToAdvisors { conversation, up_to: seq });
     }
     if matches!(appended.message.author, Author::Advisor { .. }) {
@@ -122,6 +140,11 @@ pub async fn post(
     }
     drop(ordered);
     state.inbox_updates.changed(conversation, Change::Committed(appended.counters, Some(appended.message.clone())));
+    if outbox {
+        if let Some(bridge) = &state.bridge {
+            bridge.wake_outbox();
+        }
+    }
     Ok(appended)
 }
 

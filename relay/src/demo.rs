@@ -105,6 +105,7 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<(),
                 text: text.into(),
                 now: crate::now_ms(),
                 delivered: false,
+                platform: None,
             };
             store.append_message(new).await?;
         }

@@ -26,6 +26,8 @@ pub enum Event {
     DeliveredToAdvisors { conversation: ConversationId, up_to: Seq },
     /// The first advisor came online, or the last one left (every visitor).
     Presence { advisors_online: bool },
+    /// A platform reported on a relayed message (advisors).
+    PlatformDelivery { conversation: ConversationId, seq: Seq, delivery: shared::PlatformDelivery },
 }
 
 /// An event on its way to sockets. Every advisor socket sends the same frame for it, so the first

@@ -22,11 +22,14 @@ pub struct AppState {
     pub inbox_updates: Arc<InboxUpdates>,
     /// Cancelled when the relay shuts down: open sockets close with "going away".
     pub stopping: CancellationToken,
+    /// The WhatsApp/Messenger bridge, when configured.
+    pub bridge: Option<Arc<crate::channels::bridge::Bridge>>,
 }
 
 impl AppState {
     /// Build the state and start its background task (inbox updates). Needs a Tokio runtime.
     pub fn new(config: Config, store: SharedStore) -> Self {
+        let bridge = config.meta.clone().map(crate::channels::bridge::Bridge::new);
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -35,8 +38,10 @@ impl AppState {
             fanout_order: Arc::new(FanoutOrder::new()),
             inbox_updates: Arc::new(InboxUpdates::new()),
             stopping: CancellationToken::new(),
+            bridge,
         };
         tokio::spawn(state.inbox_updates.clone().run(state.store.clone(), state.hub.clone(), state.stopping.clone()));
+        crate::channels::bridge::start(&state);
         state
     }
 }

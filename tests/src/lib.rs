@@ -56,7 +56,21 @@ impl TestRelay {
 
     /// A relay on an existing data directory (seeding is idempotent), e.g. to restart one.
     pub async fn start_in(dir: &Path) -> Self {
-        let config = Config::new(dir);
+        Self::start_with(dir, Config::new(dir)).await
+    }
+
+    /// A fresh relay with the WhatsApp/Messenger bridge on, talking to a Graph API at `graph_base_url`.
+    pub async fn start_bridged(meta: relay::config::MetaArgs) -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::new(temp.path());
+        config.meta = relay::channels::bridge::MetaConfig::from_args(&meta);
+        assert!(config.meta.is_some(), "bridge configured");
+        let mut relay = Self::start_with(temp.path(), config).await;
+        relay._temp = Some(temp);
+        relay
+    }
+
+    async fn start_with(dir: &Path, config: Config) -> Self {
         let store = config.open_store().await.expect("open store");
         let site = SiteSettings {
             key: SITE.into(),
@@ -341,12 +355,24 @@ impl AdvisorClient {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"))
     }
 
-    /// Wait for a live message, skipping inbox updates and typing.
+    /// Wait for a frame `want` picks (the frames before it are dropped).
+    pub async fn wait_for<T>(&mut self, mut want: impl FnMut(&AdvisorServerFrame) -> Option<T>) -> T {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.recv()).await.expect("the awaited frame came in time");
+            if let Some(found) = want(&frame) {
+                return found;
+            }
+        }
+    }
+
+    /// Wait for a live message, skipping inbox updates, typing and platform receipts.
     pub async fn next_message(&mut self) -> Message {
         loop {
             match self.recv().await {
                 AdvisorServerFrame::Message { message } => return message,
-                AdvisorServerFrame::Conversation { .. } | AdvisorServerFrame::Typing { .. } => {}
+                AdvisorServerFrame::Conversation { .. }
+                | AdvisorServerFrame::Typing { .. }
+                | AdvisorServerFrame::Delivery { .. } => {}
                 other => panic!("expected a message, got {other:?}"),
             }
         }
@@ -409,6 +435,7 @@ impl AdvisorClient {
                 }
                 other @ (AdvisorServerFrame::Conversation { .. }
                 | AdvisorServerFrame::Message { .. }
+                | AdvisorServerFrame::Delivery { .. }
                 | AdvisorServerFrame::Typing { .. }) => passed.push(other),
                 other => panic!("expected ack, got {other:?}"),
             }

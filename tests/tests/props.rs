@@ -96,6 +96,7 @@ fn concurrent_appends_with_repeated_ids_get_contiguous_seqs_and_each_id_is_store
                             text: format!("text {n}"),
                             now: 1,
                             delivered: false,
+                            platform: None,
                         };
                         out.push((n, flip, store.append_message(new).await));
                     }
@@ -172,6 +173,7 @@ fn messages_after_any_cursor_are_exactly_the_later_ones_in_order_and_read_cursor
                     text: format!("t{i}"),
                     now: 1,
                     delivered: false,
+                    platform: None,
                 };
                 store.append_message(new).await.unwrap();
             }

@@ -6,4 +6,5 @@
 //! no I/O and touches no database: the HTTP handlers, the store and the outbox call it, so every
 //! platform quirk can be tested against recorded payloads without a network.
 
+pub mod bridge;
 pub mod meta;

@@ -20,7 +20,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use shared::{ClientMsgId, ConversationId, Message, Seq};
 use tokio::sync::{mpsc, oneshot};
 
-use super::sqlite::{author_columns, author_from, channel_from, channel_str, AUTHOR_ADVISOR, AUTHOR_VISITOR};
+use super::sqlite::{
+    author_columns, author_from, channel_from, channel_str, delivery_from, platform_state_str, AUTHOR_ADVISOR, AUTHOR_VISITOR,
+};
 use super::{Advanced, Appended, Counters, NewMessage, StoreError, StoreResult};
 
 /// Most jobs in one transaction.
@@ -216,13 +218,25 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
     let (kind, advisor_id, author_name) = author_columns(&new.author);
     let inserted: Option<i64> = tx
         .prepare_cached(
-            "INSERT INTO messages (conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at)
-             SELECT id, last_seq + 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM conversations WHERE id = ?8
+            "INSERT INTO messages (conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at,
+                                   platform_id, platform_state)
+             SELECT id, last_seq + 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10 FROM conversations WHERE id = ?8
              ON CONFLICT (conversation_id, client_id) DO NOTHING
              RETURNING seq",
         )?
         .query_row(
-            params![new.id.as_str(), kind, advisor_id, author_name, channel_str(new.channel), new.text, new.now, new.conversation.0],
+            params![
+                new.id.as_str(),
+                kind,
+                advisor_id,
+                author_name,
+                channel_str(new.channel),
+                new.text,
+                new.now,
+                new.conversation.0,
+                new.platform.as_ref().and_then(|p| p.platform_id.as_deref()),
+                new.platform.as_ref().map(|p| platform_state_str(p.state)),
+            ],
             |row| row.get(0),
         )
         .optional()?;
@@ -257,8 +271,23 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
             params![seq, new.now, i64::from(from_visitor), new.conversation.0, to_advisors, to_visitor, by_advisor],
             |row| counters(row, version),
         )?;
+    if let Some(target) = new.platform.as_ref().and_then(|p| p.outbox.as_ref()) {
+        tx.prepare_cached(
+            "INSERT INTO outbox (conversation_id, seq, channel, account, recipient, tagged, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        )?
+        .execute(params![
+            new.conversation.0,
+            seq,
+            channel_str(target.channel),
+            target.account,
+            target.recipient,
+            target.tagged,
+            new.now
+        ])?;
+    }
     let message = Message {
-        delivery: None,
+        delivery: new.platform.as_ref().map(|p| shared::PlatformDelivery { state: p.state, error: None }),
         id: new.id.clone(),
         conversation: new.conversation,
         seq: seq as Seq,
@@ -315,7 +344,7 @@ fn advance(
 
 fn find(tx: &Transaction<'_>, conversation: ConversationId, id: &ClientMsgId) -> rusqlite::Result<Option<StoreResult<Message>>> {
     tx.prepare_cached(
-        "SELECT seq, author_kind, advisor_id, author_name, channel, text, sent_at
+        "SELECT seq, author_kind, advisor_id, author_name, channel, text, sent_at, platform_state, platform_error
            FROM messages WHERE conversation_id = ?1 AND client_id = ?2",
     )?
     .query_row(params![conversation.0, id.as_str()], |row| {
@@ -325,7 +354,7 @@ fn find(tx: &Transaction<'_>, conversation: ConversationId, id: &ClientMsgId) ->
             Err(e) => return Ok(Err(e)),
         };
         Ok(Ok(Message {
-            delivery: None,
+            delivery: delivery_from(row.get::<_, Option<String>>(7)?.as_deref(), row.get(8)?),
             id: id.clone(),
             conversation,
             seq: row.get::<_, i64>(0)? as Seq,
@@ -377,6 +406,7 @@ mod tests {
             text: format!("text of {id}"),
             now: 1,
             delivered: false,
+            platform: None,
         }
     }
 

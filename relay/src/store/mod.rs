@@ -100,6 +100,50 @@ pub struct NewMessage {
     /// socket that the message is pushed to right after the commit: record it as delivered in the
     /// same commit.
     pub delivered: bool,
+    /// For a message relayed to or from WhatsApp or Messenger.
+    pub platform: Option<PlatformPart>,
+}
+
+/// The platform side of a message: its platform id and state, and for a reply the outbox entry
+/// written in the same commit (so a committed reply is always sent, and sent once).
+#[derive(Debug, Clone)]
+pub struct PlatformPart {
+    pub platform_id: Option<String>,
+    pub state: shared::PlatformState,
+    pub outbox: Option<ReplyTarget>,
+}
+
+/// Where a reply to a platform customer goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTarget {
+    pub channel: Channel,
+    /// Our phone_number_id or page id.
+    pub account: String,
+    /// The customer's wa_id or PSID.
+    pub recipient: String,
+    /// When the customer last wrote (ms): the platform's window counts from it.
+    pub last_inbound_at: Option<i64>,
+    /// Messenger: send with the HUMAN_AGENT tag (more than 24 h after the customer's message).
+    pub tagged: bool,
+}
+
+/// A reply waiting in the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub conversation: ConversationId,
+    pub seq: Seq,
+    pub target: ReplyTarget,
+    pub attempts: u32,
+    pub text: String,
+}
+
+/// A webhook body as received, not yet processed.
+#[derive(Debug, Clone)]
+pub struct WebhookEvent {
+    pub id: i64,
+    pub channel: String,
+    pub body: Vec<u8>,
 }
 
 /// The result of an append: the committed message, and whether this call created it (false when
@@ -182,6 +226,48 @@ pub trait Store: Send + Sync + 'static {
     /// The inbox, newest activity first. A conversation enters it with its first message: a visitor
     /// who only opened the panel is not a conversation yet.
     async fn list_conversations(&self, limit: usize) -> StoreResult<Vec<ConversationSummary>>;
+
+    // --- WhatsApp and Messenger ---
+
+    /// Durably record a verified webhook body before the platform gets its 200.
+    async fn record_webhook(&self, channel: &str, body: &[u8], now: i64) -> StoreResult<i64>;
+    /// Recorded webhooks not yet processed, oldest first.
+    async fn pending_webhooks(&self, limit: usize) -> StoreResult<Vec<WebhookEvent>>;
+    async fn finish_webhook(&self, id: i64, error: Option<&str>, now: i64) -> StoreResult<()>;
+    /// The conversation of a platform customer, created (with its identity) on first contact.
+    async fn channel_customer(
+        &self,
+        site: SiteId,
+        channel: Channel,
+        account: &str,
+        external_id: &str,
+        name: Option<&str>,
+        now: i64,
+    ) -> StoreResult<ConversationId>;
+    /// The customer wrote on this platform at `at`: it is where replies go now, and its window
+    /// counts from there.
+    async fn note_inbound(&self, channel: Channel, account: &str, external_id: &str, at: i64) -> StoreResult<()>;
+    /// Where a reply in this conversation goes: the platform identity of the channel the customer
+    /// last wrote from (None for a web conversation).
+    async fn reply_target(&self, conversation: ConversationId) -> StoreResult<Option<ReplyTarget>>;
+    /// Apply a platform's report on a message, found by its platform id, unless it would move the
+    /// state backwards. Returns the message's place and new state when it changed.
+    async fn set_platform_state(
+        &self,
+        platform_id: &str,
+        state: shared::PlatformState,
+        error: Option<&str>,
+    ) -> StoreResult<Option<(ConversationId, Seq, shared::PlatformDelivery)>>;
+    /// Replies due for a (re)try.
+    async fn due_outbox(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxItem>>;
+    /// The platform accepted a reply: it has this platform id.
+    async fn outbox_sent(&self, item: &OutboxItem, platform_id: &str) -> StoreResult<()>;
+    /// Try again at `next_at`.
+    async fn outbox_retry(&self, item: &OutboxItem, next_at: i64, error: &str) -> StoreResult<()>;
+    /// The platform refused a reply for good; `reason` is shown to advisors.
+    async fn outbox_failed(&self, item: &OutboxItem, reason: &str) -> StoreResult<()>;
+    /// The oldest site (where platform customers go unless configured otherwise).
+    async fn first_site(&self) -> StoreResult<Option<Site>>;
 
     async fn create_advisor(&self, email: &str, name: &str, password_hash: &str, now: i64) -> StoreResult<AdvisorInfo>;
     async fn advisor_credentials(&self, email: &str) -> StoreResult<Option<AdvisorCredentials>>;

@@ -5,7 +5,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use shared::{AdvisorId, AdvisorInfo, Author, Channel, ClientMsgId, ConversationId, ConversationSummary, Message, Seq};
+use shared::{
+    AdvisorId, AdvisorInfo, Author, Channel, ClientMsgId, ConversationId, ConversationSummary, Message, PlatformDelivery,
+    PlatformState, Seq,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
@@ -84,7 +87,48 @@ pub(super) fn channel_from(s: &str) -> Channel {
 }
 
 pub(super) const MESSAGE_COLUMNS: &str =
-    "conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at";
+    "conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at, platform_state, platform_error";
+
+pub(super) fn platform_state_str(state: PlatformState) -> &'static str {
+    match state {
+        PlatformState::Received => "received",
+        PlatformState::Queued => "queued",
+        PlatformState::Sent => "sent",
+        PlatformState::Delivered => "delivered",
+        PlatformState::Read => "read",
+        PlatformState::Failed => "failed",
+        _ => "unknown",
+    }
+}
+
+fn platform_state_from(s: &str) -> PlatformState {
+    match s {
+        "received" => PlatformState::Received,
+        "queued" => PlatformState::Queued,
+        "sent" => PlatformState::Sent,
+        "delivered" => PlatformState::Delivered,
+        "read" => PlatformState::Read,
+        "failed" => PlatformState::Failed,
+        _ => PlatformState::Unknown,
+    }
+}
+
+/// Order of the states a reply goes through; a report never moves a message back (CONTRACTS §3).
+fn platform_rank(state: PlatformState) -> u8 {
+    match state {
+        PlatformState::Received | PlatformState::Unknown => 0,
+        PlatformState::Queued => 1,
+        PlatformState::Sent => 2,
+        PlatformState::Delivered => 3,
+        PlatformState::Read => 4,
+        PlatformState::Failed => 5,
+        _ => 0,
+    }
+}
+
+pub(super) fn delivery_from(state: Option<&str>, error: Option<String>) -> Option<PlatformDelivery> {
+    state.map(|s| PlatformDelivery { state: platform_state_from(s), error })
+}
 
 /// The author of a stored message, from its three author columns.
 pub(super) fn author_from(kind: &str, advisor_id: Option<i64>, name: Option<String>) -> StoreResult<Author> {
@@ -100,7 +144,7 @@ pub(super) fn author_from(kind: &str, advisor_id: Option<i64>, name: Option<Stri
 pub(super) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
     let author = author_from(row.try_get("author_kind")?, row.try_get("advisor_id")?, row.try_get("author_name")?)?;
     Ok(Message {
-        delivery: None,
+        delivery: delivery_from(row.try_get::<Option<&str>, _>("platform_state")?, row.try_get("platform_error")?),
         id: ClientMsgId(row.try_get("client_id")?),
         conversation: ConversationId(row.try_get("conversation_id")?),
         seq: row.try_get::<i64, _>("seq")? as Seq,
@@ -129,6 +173,8 @@ fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
 const SUMMARY_SELECT: &str = "
     SELECT c.id, c.channel, c.last_seq, c.page, c.last_activity_at, c.visitor_read_seq, c.visitor_delivered_seq,
            c.advisor_unread,
+           (SELECT MAX(i.last_inbound_at) FROM channel_identities i WHERE i.conversation_id = c.id AND i.channel = c.channel)
+               AS last_inbound_at,
            COALESCE(v.name, 'Visitor ' || v.id) AS visitor_name,
            s.name AS site_name,
            m.client_id, m.author_kind, m.advisor_id, m.author_name, m.channel AS message_channel, m.text, m.sent_at
@@ -136,6 +182,16 @@ const SUMMARY_SELECT: &str = "
       JOIN visitors v ON v.id = c.visitor_id
       JOIN sites s ON s.id = c.site_id
       LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq";
+
+/// Until when an advisor may reply on the customer's platform (None on the web).
+fn window_closes_at(channel: Channel, last_inbound_at: Option<i64>) -> Option<i64> {
+    use crate::channels::meta::window::{HUMAN_AGENT_WINDOW_MS, WINDOW_MS};
+    match channel {
+        Channel::Whatsapp => Some(last_inbound_at.map_or(0, |t| t + WINDOW_MS)),
+        Channel::Messenger => Some(last_inbound_at.map_or(0, |t| t + HUMAN_AGENT_WINDOW_MS)),
+        _ => None,
+    }
+}
 
 fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
     let id = ConversationId(row.try_get("id")?);
@@ -154,7 +210,7 @@ fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
         None => None,
     };
     Ok(ConversationSummary {
-        window_closes_at: None,
+        window_closes_at: window_closes_at(channel_from(row.try_get::<&str, _>("channel")?), row.try_get("last_inbound_at")?),
         id,
         visitor_name: row.try_get("visitor_name")?,
         site_name: row.try_get("site_name")?,
@@ -339,6 +395,249 @@ impl Store for SqliteStore {
         let sql = format!("{SUMMARY_SELECT} WHERE c.last_seq > 0 ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?");
         let rows = sqlx::query(&sql).bind(limit as i64).fetch_all(&self.pool).await?;
         rows.iter().map(summary_from_row).collect()
+    }
+
+    async fn record_webhook(&self, channel: &str, body: &[u8], now: i64) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("INSERT INTO webhook_events (channel, body, received_at) VALUES (?, ?, ?) RETURNING id")
+            .bind(channel)
+            .bind(body)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn pending_webhooks(&self, limit: usize) -> StoreResult<Vec<WebhookEvent>> {
+        let rows = sqlx::query("SELECT id, channel, body FROM webhook_events WHERE processed_at IS NULL ORDER BY id LIMIT ?")
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(WebhookEvent { id: r.try_get("id")?, channel: r.try_get("channel")?, body: r.try_get("body")? }))
+            .collect()
+    }
+
+    async fn finish_webhook(&self, id: i64, error: Option<&str>, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE webhook_events SET processed_at = ?, error = ? WHERE id = ?")
+            .bind(now)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn channel_customer(
+        &self,
+        site: SiteId,
+        channel: Channel,
+        account: &str,
+        external_id: &str,
+        name: Option<&str>,
+        now: i64,
+    ) -> StoreResult<ConversationId> {
+        let channel = channel_str(channel);
+        let find = "SELECT conversation_id FROM channel_identities WHERE channel = ? AND account = ? AND external_id = ?";
+        let existing: Option<i64> =
+            sqlx::query_scalar(find).bind(channel).bind(account).bind(external_id).fetch_optional(&self.pool).await?;
+        if let Some(id) = existing {
+            return Ok(ConversationId(id));
+        }
+        // A customer with no web token: the visitor row gets a random token hash nobody holds.
+        let token_hash: [u8; 32] = rand::random();
+        let mut tx = self.pool.begin().await?;
+        let visitor: i64 =
+            sqlx::query_scalar("INSERT INTO visitors (site_id, token_hash, name, created_at) VALUES (?, ?, ?, ?) RETURNING id")
+                .bind(site.0)
+                .bind(&token_hash[..])
+                .bind(name)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+        let conversation: i64 = sqlx::query_scalar(
+            "INSERT INTO conversations (site_id, visitor_id, channel, created_at, last_activity_at)
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(site.0)
+        .bind(visitor)
+        .bind(channel)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO channel_identities (conversation_id, channel, account, external_id, name, created_at)
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, account, external_id) DO NOTHING",
+        )
+        .bind(conversation)
+        .bind(channel)
+        .bind(account)
+        .bind(external_id)
+        .bind(name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            // Created concurrently by another webhook: use that one.
+            tx.rollback().await?;
+            let id: i64 = sqlx::query_scalar(find).bind(channel).bind(account).bind(external_id).fetch_one(&self.pool).await?;
+            return Ok(ConversationId(id));
+        }
+        tx.commit().await?;
+        Ok(ConversationId(conversation))
+    }
+
+    async fn note_inbound(&self, channel: Channel, account: &str, external_id: &str, at: i64) -> StoreResult<()> {
+        let channel = channel_str(channel);
+        sqlx::query(
+            "UPDATE channel_identities SET last_inbound_at = MAX(COALESCE(last_inbound_at, 0), ?)
+              WHERE channel = ? AND account = ? AND external_id = ?",
+        )
+        .bind(at)
+        .bind(channel)
+        .bind(account)
+        .bind(external_id)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "UPDATE conversations SET channel = ?
+              WHERE id = (SELECT conversation_id FROM channel_identities WHERE channel = ? AND account = ? AND external_id = ?)",
+        )
+        .bind(channel)
+        .bind(channel)
+        .bind(account)
+        .bind(external_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn reply_target(&self, conversation: ConversationId) -> StoreResult<Option<ReplyTarget>> {
+        let row = sqlx::query(
+            "SELECT i.channel, i.account, i.external_id, i.last_inbound_at
+               FROM conversations c JOIN channel_identities i ON i.conversation_id = c.id AND i.channel = c.channel
+              WHERE c.id = ? ORDER BY i.last_inbound_at DESC LIMIT 1",
+        )
+        .bind(conversation.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(ReplyTarget {
+                channel: channel_from(r.try_get::<&str, _>("channel")?),
+                account: r.try_get("account")?,
+                recipient: r.try_get("external_id")?,
+                last_inbound_at: r.try_get("last_inbound_at")?,
+                tagged: false,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_platform_state(
+        &self,
+        platform_id: &str,
+        state: PlatformState,
+        error: Option<&str>,
+    ) -> StoreResult<Option<(ConversationId, Seq, PlatformDelivery)>> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT conversation_id, seq, platform_state FROM messages WHERE platform_id = ?")
+            .bind(platform_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let current = platform_state_from(row.try_get::<Option<&str>, _>("platform_state")?.unwrap_or(""));
+        if platform_rank(state) <= platform_rank(current) {
+            return Ok(None);
+        }
+        let (conversation, seq): (i64, i64) = (row.try_get("conversation_id")?, row.try_get("seq")?);
+        sqlx::query("UPDATE messages SET platform_state = ?, platform_error = ? WHERE conversation_id = ? AND seq = ?")
+            .bind(platform_state_str(state))
+            .bind(error)
+            .bind(conversation)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some((ConversationId(conversation), seq as Seq, PlatformDelivery { state, error: error.map(str::to_owned) })))
+    }
+
+    async fn due_outbox(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxItem>> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.conversation_id, o.seq, o.channel, o.account, o.recipient, o.tagged, o.attempts, m.text
+               FROM outbox o JOIN messages m ON m.conversation_id = o.conversation_id AND m.seq = o.seq
+              WHERE o.state = 'pending' AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?",
+        )
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxItem {
+                    id: r.try_get("id")?,
+                    conversation: ConversationId(r.try_get("conversation_id")?),
+                    seq: r.try_get::<i64, _>("seq")? as Seq,
+                    target: ReplyTarget {
+                        channel: channel_from(r.try_get::<&str, _>("channel")?),
+                        account: r.try_get("account")?,
+                        recipient: r.try_get("recipient")?,
+                        last_inbound_at: None,
+                        tagged: r.try_get("tagged")?,
+                    },
+                    attempts: r.try_get::<i64, _>("attempts")? as u32,
+                    text: r.try_get("text")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn outbox_sent(&self, item: &OutboxItem, platform_id: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE outbox SET state = 'sent', attempts = attempts + 1 WHERE id = ?").bind(item.id).execute(&mut *tx).await?;
+        // A status webhook may have raced the send's answer (CONTRACTS §3): keep the later state.
+        sqlx::query(
+            "UPDATE messages SET platform_id = ?, platform_state = CASE WHEN platform_state IN ('delivered', 'read', 'failed')
+                 THEN platform_state ELSE 'sent' END
+              WHERE conversation_id = ? AND seq = ?",
+        )
+        .bind(platform_id)
+        .bind(item.conversation.0)
+        .bind(item.seq as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn outbox_retry(&self, item: &OutboxItem, next_at: i64, error: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?")
+            .bind(next_at)
+            .bind(error)
+            .bind(item.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn outbox_failed(&self, item: &OutboxItem, reason: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?")
+            .bind(reason)
+            .bind(item.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE messages SET platform_state = 'failed', platform_error = ? WHERE conversation_id = ? AND seq = ?")
+            .bind(reason)
+            .bind(item.conversation.0)
+            .bind(item.seq as i64)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn first_site(&self) -> StoreResult<Option<Site>> {
+        let row = sqlx::query("SELECT * FROM sites ORDER BY id LIMIT 1").fetch_optional(&self.pool).await?;
+        row.as_ref().map(site_from_row).transpose()
     }
 
     async fn create_advisor(&self, email: &str, name: &str, password_hash: &str, now: i64) -> StoreResult<AdvisorInfo> {

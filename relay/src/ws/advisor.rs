@@ -141,6 +141,9 @@ impl super::Session for AdvisorSession {
             }
             Event::Conversation(summary) => Some(Out::Conversation { conversation: summary.clone() }),
             Event::VisitorTyping { conversation, on } => Some(Out::Typing { conversation: *conversation, on: *on }),
+            Event::PlatformDelivery { conversation, seq, delivery } => {
+                Some(Out::Delivery { conversation: *conversation, seq: *seq, delivery: delivery.clone() })
+            }
             Event::AdvisorTyping { .. }
             | Event::AdvisorsRead { .. }
             | Event::DeliveredToAdvisors { .. }

@@ -1,0 +1,462 @@
+//! The WhatsApp / Messenger bridge: the I/O around the pure [`meta`](super::meta) module.
+//!
+//! - **Webhooks** (`/webhooks/whatsapp`, `/webhooks/messenger`): the `GET` handshake; a `POST` is
+//!   verified on its raw bytes, stored as received and answered 200 at once. A worker then parses
+//!   it and applies every event: a customer's message takes the same path as a web visitor's
+//!   (commit, fan-out to advisors), deduplicated by its platform id (it is the message's client
+//!   id, so a redelivery is a retry of a stored message); statuses move a reply's state forward
+//!   only. A restart finishes whatever was stored but not processed.
+//! - **Outbox**: an advisor's reply to a platform customer is committed with an outbox entry in
+//!   the same transaction; a worker sends it, retries temporary failures with backoff, and marks a
+//!   permanent failure on the message with the platform's reason in plain words.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use sha2::{Digest, Sha256};
+use shared::{Author, Channel, ClientMsgId, PlatformDelivery, PlatformState};
+use tokio::sync::Notify;
+
+use super::meta::{self, DeliveryStatus, GraphApi, InboundEvent, SendFailure, SubscriptionQuery, WatermarkKind};
+use crate::config::MetaArgs;
+use crate::conversation;
+use crate::hub::Event;
+use crate::state::AppState;
+use crate::store::{NewMessage, OutboxItem, PlatformPart, ReplyTarget};
+
+/// The bridge's settings (see [`MetaArgs`]).
+#[derive(Debug, Clone)]
+pub struct MetaConfig {
+    pub app_secret: String,
+    pub verify_token: String,
+    pub graph: GraphApi,
+    pub whatsapp: Option<Account>,
+    pub messenger: Option<Account>,
+    pub channels_site: Option<String>,
+}
+
+/// One sending account: the phone number id or page id, and its access token.
+#[derive(Clone)]
+pub struct Account {
+    pub id: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never log a token.
+        f.debug_struct("Account").field("id", &self.id).field("token", &"…").finish()
+    }
+}
+
+impl MetaConfig {
+    /// The bridge is on when the app secret and verify token are both set.
+    pub fn from_args(args: &MetaArgs) -> Option<Self> {
+        let (Some(app_secret), Some(verify_token)) = (args.meta_app_secret.clone(), args.meta_verify_token.clone()) else {
+            return None;
+        };
+        let graph = match GraphApi::new(&args.graph_base_url, &args.graph_api_version) {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::error!(error = %e, "the Graph API URL is not usable; the WhatsApp/Messenger bridge is off");
+                return None;
+            }
+        };
+        let account = |id: &Option<String>, token: &Option<String>| match (id, token) {
+            (Some(id), Some(token)) => Some(Account { id: id.clone(), token: token.clone() }),
+            _ => None,
+        };
+        Some(MetaConfig {
+            app_secret,
+            verify_token,
+            graph,
+            whatsapp: account(&args.whatsapp_phone_number_id, &args.whatsapp_token),
+            messenger: account(&args.messenger_page_id, &args.messenger_token),
+            channels_site: args.channels_site.clone(),
+        })
+    }
+
+    fn account(&self, channel: Channel) -> Option<&Account> {
+        match channel {
+            Channel::Whatsapp => self.whatsapp.as_ref(),
+            Channel::Messenger => self.messenger.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// The running bridge: its settings, an HTTP client and the workers' wake-ups.
+pub struct Bridge {
+    pub config: MetaConfig,
+    http: reqwest::Client,
+    webhooks: Notify,
+    outbox: Notify,
+}
+
+impl Bridge {
+    pub fn new(config: MetaConfig) -> Arc<Self> {
+        let http = reqwest::Client::builder().timeout(SEND_TIMEOUT).build().unwrap_or_default();
+        Arc::new(Bridge { config, http, webhooks: Notify::new(), outbox: Notify::new() })
+    }
+
+    /// A reply was committed with an outbox entry: send it now.
+    pub fn wake_outbox(&self) {
+        self.outbox.notify_one();
+    }
+}
+
+/// A send that takes longer is retried (the platform may or may not have it; see DELIVERY.md).
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+/// Attempts before a temporarily failing reply is marked failed.
+const MAX_ATTEMPTS: u32 = 8;
+/// The outbox looks for due retries at least this often.
+const OUTBOX_POLL: Duration = Duration::from_secs(1);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/whatsapp", get(handshake).post(webhook_whatsapp))
+        .route("/webhooks/messenger", get(handshake).post(webhook_messenger))
+}
+
+/// Start the workers (after a restart they pick up what was stored and not yet done).
+pub fn start(state: &AppState) {
+    let Some(bridge) = state.bridge.clone() else { return };
+    let s = state.clone();
+    let b = bridge.clone();
+    tokio::spawn(async move { process_webhooks(s, b).await });
+    let s = state.clone();
+    tokio::spawn(async move { run_outbox(s, bridge).await });
+}
+
+async fn handshake(State(state): State<AppState>, Query(query): Query<SubscriptionQuery>) -> Response {
+    let Some(bridge) = &state.bridge else { return StatusCode::NOT_FOUND.into_response() };
+    match meta::verify_subscription(&query, &bridge.config.verify_token) {
+        Ok(challenge) => (StatusCode::OK, [("content-type", "text/plain")], challenge).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "webhook subscription refused");
+            StatusCode::FORBIDDEN.into_response()
+        }
+    }
+}
+
+async fn webhook_whatsapp(state: State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    receive(state, headers, body, "whatsapp").await
+}
+
+async fn webhook_messenger(state: State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    receive(state, headers, body, "messenger").await
+}
+
+/// Verify on the raw bytes, store, answer; processing happens after.
+async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes, channel: &str) -> Response {
+    let Some(bridge) = &state.bridge else { return StatusCode::NOT_FOUND.into_response() };
+    let header = headers.get(meta::SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    if let Err(e) = meta::verify_signature(bridge.config.app_secret.as_bytes(), header, &body) {
+        tracing::warn!(error = %e, channel, bytes = body.len(), "webhook refused: bad signature; nothing stored");
+        return (StatusCode::UNAUTHORIZED, "invalid X-Hub-Signature-256").into_response();
+    }
+    match state.store.record_webhook(channel, &body, crate::now_ms()).await {
+        Ok(_) => {
+            bridge.webhooks.notify_one();
+            StatusCode::OK.into_response()
+        }
+        Err(e) => {
+            // Not stored: a non-2xx makes the platform deliver it again.
+            tracing::error!(error = %e, channel, "could not store a webhook; the platform will redeliver it");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+async fn process_webhooks(state: AppState, bridge: Arc<Bridge>) {
+    loop {
+        loop {
+            let pending = match state.store.pending_webhooks(32).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not read stored webhooks");
+                    break;
+                }
+            };
+            if pending.is_empty() {
+                break;
+            }
+            for event in pending {
+                let error = apply_webhook(&state, &bridge, &event.body).await.err();
+                if let Some(e) = &error {
+                    tracing::warn!(error = %e, id = event.id, channel = %event.channel, "a webhook could not be applied");
+                }
+                if let Err(e) = state.store.finish_webhook(event.id, error.as_deref(), crate::now_ms()).await {
+                    tracing::error!(error = %e, "could not mark a webhook processed");
+                }
+            }
+        }
+        tokio::select! {
+            _ = state.stopping.cancelled() => return,
+            _ = bridge.webhooks.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+/// Apply every event of a stored webhook. An event that fails is logged and the others still apply.
+async fn apply_webhook(state: &AppState, bridge: &Bridge, body: &[u8]) -> Result<(), String> {
+    let batch = meta::parse_webhook(body).map_err(|e| e.to_string())?;
+    for skipped in &batch.skipped {
+        tracing::info!(channel = ?skipped.channel, reason = ?skipped.reason, "webhook item skipped");
+    }
+    let mut failures = Vec::new();
+    for event in batch.events {
+        if let Err(e) = apply_event(state, bridge, event).await {
+            failures.push(e);
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
+}
+
+async fn apply_event(state: &AppState, bridge: &Bridge, event: InboundEvent) -> Result<(), String> {
+    match event {
+        InboundEvent::Message(m) => {
+            let site = channels_site(state, bridge).await?;
+            let store = &state.store;
+            let now = crate::now_ms();
+            let conversation = store
+                .channel_customer(site, m.channel, &m.account, &m.sender, m.sender_name.as_deref(), now)
+                .await
+                .map_err(|e| e.to_string())?;
+            store.note_inbound(m.channel, &m.account, &m.sender, m.timestamp_ms).await.map_err(|e| e.to_string())?;
+            let mut text = m.body.display_text();
+            if text.trim().is_empty() {
+                text = "(empty message)".into();
+            }
+            let text: String = text.chars().take(shared::limits::MAX_TEXT_CHARS).collect();
+            let new = NewMessage {
+                conversation,
+                id: platform_client_id(&m.platform_id),
+                author: Author::Visitor,
+                channel: m.channel,
+                text,
+                now,
+                delivered: state.hub.advisors_online(),
+                platform: Some(PlatformPart {
+                    platform_id: Some(m.platform_id.clone()),
+                    state: PlatformState::Received,
+                    outbox: None,
+                }),
+            };
+            conversation::commit(state, new, None).await.map_err(|e| e.to_string())?;
+            // The window moved: the inbox row shows it.
+            conversation::announce_conversation(state, conversation).await;
+            Ok(())
+        }
+        InboundEvent::Status(s) => {
+            let (platform_state, error) = match &s.status {
+                DeliveryStatus::Sent => (PlatformState::Sent, None),
+                DeliveryStatus::Delivered => (PlatformState::Delivered, None),
+                DeliveryStatus::Read => (PlatformState::Read, None),
+                DeliveryStatus::Failed { .. } => {
+                    (PlatformState::Failed, Some(s.failure().map(|f| f.reason().to_owned()).unwrap_or_default()))
+                }
+            };
+            report(state, &s.platform_id, platform_state, error.as_deref()).await
+        }
+        InboundEvent::Watermark(w) => {
+            let platform_state = match w.kind {
+                WatermarkKind::Delivered => PlatformState::Delivered,
+                WatermarkKind::Read => PlatformState::Read,
+            };
+            for mid in &w.mids {
+                report(state, mid, platform_state, None).await?;
+            }
+            Ok(())
+        }
+        // The Page's own sends come back as echoes: the relay's are already stored (matched by
+        // mid); sends from other apps (the Page inbox) are not brought in yet.
+        InboundEvent::Echo(_) | InboundEvent::Referral(_) => Ok(()),
+        InboundEvent::AccountError(e) => {
+            tracing::error!(?e, "the platform reported an account error; an administrator should look");
+            Ok(())
+        }
+    }
+}
+
+/// Apply a platform's report on a message and tell the advisors.
+async fn report(state: &AppState, platform_id: &str, platform_state: PlatformState, error: Option<&str>) -> Result<(), String> {
+    match state.store.set_platform_state(platform_id, platform_state, error).await {
+        Ok(Some((conversation, seq, delivery))) => {
+            state.hub.to_advisors(Event::PlatformDelivery { conversation, seq, delivery });
+            Ok(())
+        }
+        Ok(None) => Ok(()), // unknown id, or older than what we have
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A platform message id as a message's client id: the store's retry detection then makes a
+/// redelivered webhook a no-op. (Hashed: wamids can be longer than a client id may be.)
+pub fn platform_client_id(platform_id: &str) -> ClientMsgId {
+    let digest = Sha256::digest(platform_id.as_bytes());
+    ClientMsgId(format!("p-{}", hex::encode(&digest[..20])))
+}
+
+async fn channels_site(state: &AppState, bridge: &Bridge) -> Result<crate::store::SiteId, String> {
+    let site = match &bridge.config.channels_site {
+        Some(key) => state.store.site_by_key(key).await,
+        None => state.store.first_site().await,
+    };
+    match site {
+        Ok(Some(site)) => Ok(site.id),
+        Ok(None) => Err("no site to put platform customers in (create one, or set --channels-site)".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Where an advisor's reply in this conversation goes, if it is a platform customer's: the
+/// target, or why it can't be sent now.
+pub async fn reply_target(state: &AppState, conversation: shared::ConversationId) -> Result<Option<ReplyTarget>, shared::ErrorFrame> {
+    let Some(bridge) = &state.bridge else { return Ok(None) };
+    let target = state.store.reply_target(conversation).await.map_err(|e| {
+        tracing::error!(error = %e, %conversation, "could not load a conversation's channel");
+        shared::ErrorFrame::new(shared::ErrorCode::Internal, "the relay failed to handle this; it has been logged. Try again.")
+    })?;
+    let Some(mut target) = target else { return Ok(None) };
+    if bridge.config.account(target.channel).is_none() {
+        return Err(shared::ErrorFrame::new(
+            shared::ErrorCode::ChannelWindowClosed,
+            "this channel is not connected to the relay any more; an administrator has to set it up again",
+        ));
+    }
+    let window = meta::window_state(target.channel, target.last_inbound_at, crate::now_ms());
+    if !window.allows_free_form(true) {
+        let why = match target.channel {
+            Channel::Messenger => "The customer's last Messenger message is over 7 days old: Messenger no longer accepts replies until they write again.",
+            _ => "The customer's last WhatsApp message is over 24 hours old: WhatsApp only delivers approved template messages now.",
+        };
+        return Err(shared::ErrorFrame::new(shared::ErrorCode::ChannelWindowClosed, why));
+    }
+    target.tagged = matches!(window, meta::WindowState::HumanAgent { .. });
+    Ok(Some(target))
+}
+
+async fn run_outbox(state: AppState, bridge: Arc<Bridge>) {
+    loop {
+        match state.store.due_outbox(crate::now_ms(), 16).await {
+            Ok(items) => {
+                for item in items {
+                    send(&state, &bridge, item).await;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not read the outbox"),
+        }
+        tokio::select! {
+            _ = state.stopping.cancelled() => return,
+            _ = bridge.outbox.notified() => {}
+            _ = tokio::time::sleep(OUTBOX_POLL) => {}
+        }
+    }
+}
+
+/// Send one reply and record the outcome.
+async fn send(state: &AppState, bridge: &Bridge, item: OutboxItem) {
+    let outcome = post(bridge, &item).await;
+    let store = &state.store;
+    let result = match outcome {
+        Ok(platform_id) => {
+            let r = store.outbox_sent(&item, &platform_id).await;
+            if r.is_ok() {
+                let delivery = PlatformDelivery { state: PlatformState::Sent, error: None };
+                state.hub.to_advisors(Event::PlatformDelivery { conversation: item.conversation, seq: item.seq, delivery });
+            }
+            r
+        }
+        Err(failure) if failure.is_retryable() && item.attempts + 1 < MAX_ATTEMPTS => {
+            let delay = retry_delay(item.attempts, &failure);
+            tracing::info!(reason = failure.reason(), attempt = item.attempts + 1, "a reply will be retried");
+            store.outbox_retry(&item, crate::now_ms() + delay.as_millis() as i64, failure.reason()).await
+        }
+        Err(failure) => {
+            if matches!(failure, SendFailure::TokenExpired { .. } | SendFailure::NeedsAdmin { .. }) {
+                tracing::error!(reason = failure.reason(), channel = ?item.target.channel, "a channel needs an administrator: replies on it fail");
+            }
+            let reason = failure.reason().to_owned();
+            let r = store.outbox_failed(&item, &reason).await;
+            if r.is_ok() {
+                let delivery = PlatformDelivery { state: PlatformState::Failed, error: Some(reason) };
+                state.hub.to_advisors(Event::PlatformDelivery { conversation: item.conversation, seq: item.seq, delivery });
+            }
+            r
+        }
+    };
+    if let Err(e) = result {
+        tracing::error!(error = %e, "could not record a reply's outcome");
+    }
+}
+
+/// Backoff with jitter, from 1 s doubling to 5 min, at least what the platform asked for.
+fn retry_delay(attempts: u32, failure: &SendFailure) -> Duration {
+    let base = u64::from(shared::backoff::reconnect_delay_ms(1_000, attempts, rand::random::<f64>())).min(300_000);
+    let asked = match failure {
+        SendFailure::Retryable { retry_after: Some(d), .. } => *d,
+        _ => Duration::ZERO,
+    };
+    Duration::from_millis(base).max(asked)
+}
+
+/// The HTTP call: Ok(platform message id) or the classified failure.
+async fn post(bridge: &Bridge, item: &OutboxItem) -> Result<String, SendFailure> {
+    let config = &bridge.config;
+    let Some(account) = config.account(item.target.channel) else {
+        return Err(SendFailure::NeedsAdmin { code: None, reason: "this channel is not connected to the relay".into() });
+    };
+    let (url, body) = match item.target.channel {
+        Channel::Whatsapp => (
+            config.graph.whatsapp_messages_url(&account.id),
+            meta::WhatsAppMessage::text(item.target.recipient.clone(), item.text.clone()).to_json(),
+        ),
+        _ => {
+            let kind = if item.target.tagged { meta::MessagingType::HUMAN_AGENT } else { meta::MessagingType::Response };
+            (
+                config.graph.messenger_messages_url(Some(&account.id)),
+                meta::MessengerMessage::text(item.target.recipient.clone(), item.text.clone(), kind).to_json(),
+            )
+        }
+    };
+    let response = bridge.http.post(url).bearer_auth(&account.token).json(&body).send().await.map_err(|e| {
+        SendFailure::Retryable { code: None, reason: format!("the platform could not be reached ({})", short(&e)), retry_after: None }
+    })?;
+    let status = response.status().as_u16();
+    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let bytes = response.bytes().await.map_err(|e| SendFailure::Retryable {
+        code: None,
+        reason: format!("the platform's answer was cut off ({})", short(&e)),
+        retry_after: None,
+    })?;
+    if !(200..300).contains(&status) {
+        return Err(meta::classify_failure(status, &bytes).with_retry_after_header(retry_after.as_deref()));
+    }
+    let id = match item.target.channel {
+        Channel::Whatsapp => meta::whatsapp::parse_send_response(&bytes).map(|s| s.message_id),
+        _ => meta::messenger::parse_send_response(&bytes).map(|s| s.message_id),
+    };
+    id.map_err(|e| SendFailure::Permanent { code: None, reason: format!("the platform's answer could not be read: {e}") })
+}
+
+fn short(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "network error"
+    }
+}
