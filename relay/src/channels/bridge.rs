@@ -111,7 +111,8 @@ impl Bridge {
     }
 }
 
-/// A send that takes longer is retried (the platform may or may not have it; see DELIVERY.md).
+/// A send that takes longer is retried. The platform may already have it: Meta's send API has no
+/// idempotency key, so a timed-out send is the one case where a customer could get a reply twice.
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 /// Attempts before a temporarily failing reply is marked failed.
 const MAX_ATTEMPTS: u32 = 8;
