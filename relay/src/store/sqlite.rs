@@ -193,6 +193,37 @@ fn window_closes_at(channel: Channel, last_inbound_at: Option<i64>) -> Option<i6
     }
 }
 
+/// A visitor and their empty conversation, inside the caller's transaction.
+async fn insert_visitor(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    site: SiteId,
+    token_hash: &[u8],
+    name: Option<&str>,
+    channel: Channel,
+    now: i64,
+) -> StoreResult<(i64, i64)> {
+    let visitor: i64 =
+        sqlx::query_scalar("INSERT INTO visitors (site_id, token_hash, name, created_at) VALUES (?, ?, ?, ?) RETURNING id")
+            .bind(site.0)
+            .bind(token_hash)
+            .bind(name)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?;
+    let conversation: i64 = sqlx::query_scalar(
+        "INSERT INTO conversations (site_id, visitor_id, channel, created_at, last_activity_at)
+         VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(site.0)
+    .bind(visitor)
+    .bind(channel_str(channel))
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((visitor, conversation))
+}
+
 fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
     let id = ConversationId(row.try_get("id")?);
     let last_seq = row.try_get::<i64, _>("last_seq")? as Seq;
@@ -283,23 +314,7 @@ impl Store for SqliteStore {
 
     async fn create_visitor(&self, site: SiteId, token_hash: &[u8], now: i64) -> StoreResult<VisitorThread> {
         let mut tx = self.pool.begin().await?;
-        let visitor: i64 =
-            sqlx::query_scalar("INSERT INTO visitors (site_id, token_hash, created_at) VALUES (?, ?, ?) RETURNING id")
-                .bind(site.0)
-                .bind(token_hash)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-        let conversation: i64 = sqlx::query_scalar(
-            "INSERT INTO conversations (site_id, visitor_id, created_at, last_activity_at)
-             VALUES (?, ?, ?, ?) RETURNING id",
-        )
-        .bind(site.0)
-        .bind(visitor)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
+        let (visitor, conversation) = insert_visitor(&mut tx, site, token_hash, None, Channel::Web, now).await?;
         tx.commit().await?;
         Ok(VisitorThread {
             visitor: VisitorId(visitor),
@@ -445,25 +460,7 @@ impl Store for SqliteStore {
         // A customer with no web token: the visitor row gets a random token hash nobody holds.
         let token_hash: [u8; 32] = rand::random();
         let mut tx = self.pool.begin().await?;
-        let visitor: i64 =
-            sqlx::query_scalar("INSERT INTO visitors (site_id, token_hash, name, created_at) VALUES (?, ?, ?, ?) RETURNING id")
-                .bind(site.0)
-                .bind(&token_hash[..])
-                .bind(name)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-        let conversation: i64 = sqlx::query_scalar(
-            "INSERT INTO conversations (site_id, visitor_id, channel, created_at, last_activity_at)
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(site.0)
-        .bind(visitor)
-        .bind(channel)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
+        let (_, conversation) = insert_visitor(&mut tx, site, &token_hash, name, channel_from(channel), now).await?;
         let inserted = sqlx::query(
             "INSERT INTO channel_identities (conversation_id, channel, account, external_id, name, created_at)
              VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, account, external_id) DO NOTHING",
