@@ -25,10 +25,13 @@ pub mod time;
 
 pub use decode::{decode_frame, DecodeError};
 pub use error::{ErrorCode, ErrorFrame};
-pub use frames::advisor::{AdvisorClientFrame, AdvisorServerFrame, AdvisorInfo, ConversationSummary};
-pub use frames::visitor::{SiteInfo, VisitorClientFrame, VisitorServerFrame};
+pub use frames::advisor::{
+    AdvisorClientFrame, AdvisorInfo, AdvisorServerFrame, ChannelIdentity, ChannelStatus, ConversationSummary, TemplateInfo,
+    TemplateSend,
+};
+pub use frames::visitor::{ContinueLink, SiteInfo, VisitorClientFrame, VisitorServerFrame};
 pub use ids::{AdvisorId, ClientMsgId, ConversationId, Seq};
-pub use message::{Author, Channel, Message, PlatformDelivery, PlatformState};
+pub use message::{Attachment, AttachmentKind, AttachmentState, Author, Channel, Message, PlatformDelivery, PlatformState};
 
 /// Bumped on any incompatible change to a frame. The relay refuses a `hello` with another version
 /// with [`ErrorCode::UnsupportedVersion`] and says which version it speaks.

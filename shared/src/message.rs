@@ -47,6 +47,59 @@ pub struct Message {
     /// For a message relayed to or from WhatsApp or Messenger: what the platform reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<PlatformDelivery>,
+    /// Files that came with the message (a WhatsApp photo, a Messenger attachment…).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to a message. The relay stores the bytes; a client fetches them by `id` from
+/// the relay (the dashboard at `/dashboard/api/attachments/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Opaque and unguessable.
+    pub id: String,
+    pub kind: AttachmentKind,
+    /// The content type, as the relay determined it (empty while `pending`).
+    #[serde(default)]
+    pub mime: String,
+    /// The file name, when the sender gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Bytes (0 while `pending`).
+    #[serde(default)]
+    pub size: u64,
+    pub state: AttachmentState,
+    /// Why it could not be fetched (only when `failed`), in plain words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AttachmentKind {
+    Image,
+    Video,
+    Audio,
+    Document,
+    Sticker,
+    #[serde(other)]
+    Unknown,
+}
+
+/// Whether the relay has the file's bytes yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AttachmentState {
+    /// Being fetched from the platform (retried on temporary failures).
+    Pending,
+    /// Stored by the relay: it can be shown.
+    Ready,
+    /// Could not be fetched; see `error`.
+    Failed,
+    #[serde(other)]
+    Unknown,
 }
 
 /// What a messaging platform (WhatsApp, Messenger) reported about a message Confab relayed to it.

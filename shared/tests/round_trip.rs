@@ -14,6 +14,7 @@ fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(val
 fn message(seq: Seq, author: Author) -> Message {
     Message {
         delivery: None,
+        attachments: Vec::new(),
         id: ClientMsgId("c-1".into()),
         conversation: ConversationId(7),
         seq,
@@ -39,6 +40,8 @@ fn summary() -> ConversationSummary {
         visitor_online: true,
         visitor_delivered_seq: 3,
         visitor_read_seq: 2,
+        identities: Vec::new(),
+        reply_channel: Channel::Web,
     }
 }
 
@@ -70,8 +73,10 @@ fn visitor_server_frames_round_trip() {
         advisors_online: true,
         delivered_seq: 3,
         advisors_read_seq: 2,
+        continue_on: vec![ContinueLink { channel: Channel::Whatsapp, url: "https://wa.me/15550001111?text=x".into() }],
     });
     assert_eq!(welcome["type"], "welcome");
+    assert_eq!(welcome["continue_on"], json!([{"channel":"whatsapp","url":"https://wa.me/15550001111?text=x"}]));
     let msg = round_trip(VisitorServerFrame::Message {
         message: message(2, Author::Advisor { id: AdvisorId(1), name: "Ada".into() }),
     });
@@ -96,13 +101,65 @@ fn advisor_frames_round_trip() {
     round_trip(AdvisorClientFrame::Hello { v: 1 });
     let open = round_trip(AdvisorClientFrame::Open { reference: "r1".into(), conversation: ConversationId(7), after_seq: 0 });
     assert_eq!(open, json!({"type":"open","ref":"r1","conversation":7,"after_seq":0}));
-    round_trip(AdvisorClientFrame::Send { id: "a1".into(), conversation: ConversationId(7), text: "yes".into() });
+    let plain = round_trip(AdvisorClientFrame::Send {
+        id: "a1".into(),
+        conversation: ConversationId(7),
+        text: "yes".into(),
+        via: None,
+        template: None,
+    });
+    assert_eq!(plain, json!({"type":"send","id":"a1","conversation":7,"text":"yes"}));
+    let template = round_trip(AdvisorClientFrame::Send {
+        id: "a2".into(),
+        conversation: ConversationId(7),
+        text: String::new(),
+        via: Some(Channel::Whatsapp),
+        template: Some(TemplateSend { name: "follow_up".into(), language: "en_US".into(), params: vec!["Ada".into()] }),
+    });
+    assert_eq!(template["via"], "whatsapp");
+    assert_eq!(template["template"], json!({"name":"follow_up","language":"en_US","params":["Ada"]}));
+    let unlink = round_trip(AdvisorClientFrame::Unlink { reference: "u1".into(), conversation: ConversationId(7), identity: 3 });
+    assert_eq!(unlink, json!({"type":"unlink","ref":"u1","conversation":7,"identity":3}));
     round_trip(AdvisorClientFrame::Read { conversation: ConversationId(7), up_to: 3 });
     round_trip(AdvisorClientFrame::Typing { conversation: ConversationId(7), on: false });
 
     let advisor = AdvisorInfo { id: AdvisorId(1), name: "Ada".into(), email: "ada@example.com".into() };
     round_trip(AdvisorServerFrame::Welcome { v: 1, advisor, conversations: vec![summary()] });
     round_trip(AdvisorServerFrame::Conversation { conversation: summary() });
+    let mut linked = summary();
+    linked.channel = Channel::Whatsapp;
+    linked.reply_channel = Channel::Whatsapp;
+    linked.identities = vec![ChannelIdentity {
+        id: 3,
+        channel: Channel::Whatsapp,
+        label: "Ada · +44 7700 900123".into(),
+        linked: true,
+        window_closes_at: Some(99),
+    }];
+    let row = round_trip(AdvisorServerFrame::Conversation { conversation: linked });
+    assert_eq!(row["conversation"]["identities"][0]["channel"], "whatsapp");
+    assert_eq!(row["conversation"]["reply_channel"], "whatsapp");
+    let channels = round_trip(AdvisorServerFrame::Channels {
+        channels: vec![ChannelStatus {
+            channel: Channel::Whatsapp,
+            alert: Some("The access token has expired".into()),
+            templates: vec![TemplateInfo { name: "follow_up".into(), language: "en_US".into(), text: "Hi {{1}}".into() }],
+        }],
+    });
+    assert_eq!(channels["type"], "channels");
+    let mut photo = message(5, Author::Visitor);
+    photo.attachments = vec![Attachment {
+        id: "att-1".into(),
+        kind: AttachmentKind::Image,
+        mime: "image/jpeg".into(),
+        name: None,
+        size: 1234,
+        state: AttachmentState::Ready,
+        error: None,
+    }];
+    let m = round_trip(AdvisorServerFrame::Message { message: photo.clone() });
+    assert_eq!(m["message"]["attachments"][0], json!({"id":"att-1","kind":"image","mime":"image/jpeg","size":1234,"state":"ready"}));
+    round_trip(AdvisorServerFrame::Attachment { conversation: ConversationId(7), seq: 5, attachment: photo.attachments[0].clone() });
     round_trip(AdvisorServerFrame::History {
         reference: "r1".into(),
         conversation: ConversationId(7),
@@ -142,6 +199,15 @@ fn newer_relays_frames_and_codes_decode_to_fallbacks() {
     .unwrap();
     assert_eq!(m.author, Author::Unknown);
     assert_eq!(m.channel, Channel::Unknown);
+}
+
+#[test]
+fn templates_count_and_fill_their_placeholders() {
+    let t = TemplateInfo { name: "n".into(), language: "en".into(), text: "Hi {{1}}, order {{2}} is {{ 2 }} ready".into() };
+    assert_eq!(t.param_count(), 2);
+    assert_eq!(t.render(&["Ada".into(), "42".into()]), "Hi Ada, order 42 is {{ 2 }} ready");
+    let none = TemplateInfo { name: "n".into(), language: "en".into(), text: "No placeholders {{x}}".into() };
+    assert_eq!(none.param_count(), 0);
 }
 
 #[test]

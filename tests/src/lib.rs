@@ -421,7 +421,7 @@ impl AdvisorClient {
 
     /// Reply and wait for the ack.
     pub async fn reply(&mut self, conversation: ConversationId, id: &str, text: &str) -> Result<Seq, ErrorFrame> {
-        self.send(&AdvisorClientFrame::Send { id: id.into(), conversation, text: text.into() }).await;
+        self.send(&AdvisorClientFrame::Send { id: id.into(), conversation, text: text.into(), via: None, template: None }).await;
         let mut passed = Vec::new();
         loop {
             match self.recv().await {

@@ -567,7 +567,7 @@ impl ReliableVisitor {
                             attempts: p.attempts,
                         });
                         let message =
-                            Message { id: id.clone(), conversation, seq, author: Author::Visitor, channel: Channel::Web, text: p.text, sent_at, delivery: None };
+                            Message { id: id.clone(), conversation, seq, author: Author::Visitor, channel: Channel::Web, text: p.text, sent_at, delivery: None, attachments: Vec::new() };
                         self.thread.insert(message, &mut self.violations);
                     }
                     None if self.acks.get(&id.0) == Some(&seq) => {}
@@ -745,6 +745,8 @@ impl ReliableAdvisor {
             id: ClientMsgId(p.id.clone()),
             conversation: p.conversation.expect("advisor messages have a conversation"),
             text: p.text.clone(),
+            via: None,
+            template: None,
         };
         send_json(ws, &frame, self.pace.ack_wait).await
     }
@@ -899,7 +901,7 @@ impl ReliableAdvisor {
                             self.violations.push(format!("{}: ack of {id} names conversation {conversation}", self.name));
                         }
                         let author = Author::Advisor { id: AdvisorId(0), name: self.name.clone() };
-                        let message = Message { id: id.clone(), conversation, seq, author, channel: Channel::Web, text: p.text, sent_at, delivery: None };
+                        let message = Message { id: id.clone(), conversation, seq, author, channel: Channel::Web, text: p.text, sent_at, delivery: None, attachments: Vec::new() };
                         self.receive(message);
                     }
                     None if self.acks.get(&id.0) == Some(&(conversation, seq)) => {}

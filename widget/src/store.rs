@@ -230,6 +230,7 @@ mod tests {
     fn msg(id: &str, seq: Seq, author: Author, at: i64) -> Message {
         Message {
             delivery: None,
+            attachments: Vec::new(),
             id: ClientMsgId(id.into()),
             conversation: ConversationId(1),
             seq,

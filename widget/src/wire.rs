@@ -323,6 +323,7 @@ const CODES: [ErrorCode; 5] = [
 fn message(j: &Json) -> Message {
     Message {
         delivery: None,
+        attachments: Vec::new(),
         id: ClientMsgId(j.str("id")),
         conversation: ConversationId(j.num("conversation")),
         seq: j.num("seq") as u64,
@@ -359,6 +360,7 @@ pub fn decode(text: &str) -> Option<VisitorServerFrame> {
                 advisors_online: j.get("advisors_online") == &Json::Bool(true),
                 delivered_seq: j.num("delivered_seq") as u64,
                 advisors_read_seq: j.num("advisors_read_seq") as u64,
+                continue_on: Vec::new(),
             }
         }
         "message" => VisitorServerFrame::Message {
@@ -473,6 +475,7 @@ mod tests {
     fn server_frames() -> Vec<VisitorServerFrame> {
         let msg = |seq, author| Message {
             delivery: None,
+            attachments: Vec::new(),
             id: ClientMsgId(format!("id-{seq}")),
             conversation: ConversationId(3),
             seq,
@@ -498,6 +501,7 @@ mod tests {
                 advisors_online: true,
                 delivered_seq: 7,
                 advisors_read_seq: 6,
+                continue_on: Vec::new(),
             },
             VisitorServerFrame::Welcome {
                 v: 1,
@@ -509,6 +513,7 @@ mod tests {
                 advisors_online: false,
                 delivered_seq: 0,
                 advisors_read_seq: 0,
+                continue_on: Vec::new(),
             },
             VisitorServerFrame::Message {
                 message: msg(1, Author::Visitor),

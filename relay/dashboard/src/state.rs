@@ -237,6 +237,7 @@ impl Model {
                 };
                 let message = Message {
                     delivery: None,
+                    attachments: Vec::new(),
                     id,
                     conversation,
                     seq,
@@ -454,6 +455,8 @@ fn send_frame(item: &Outgoing) -> Out {
         id: item.id.clone(),
         conversation: item.conversation,
         text: item.text.clone(),
+        via: None,
+        template: None,
     }
 }
 
@@ -476,6 +479,8 @@ mod tests {
     fn row(id: ConversationId, at: i64, last_seq: Seq, unread: u32) -> ConversationSummary {
         ConversationSummary {
             window_closes_at: None,
+            identities: Vec::new(),
+            reply_channel: Default::default(),
             id,
             visitor_name: format!("Visitor {}", id.0),
             site_name: "Shop".into(),
@@ -494,6 +499,7 @@ mod tests {
     fn visitor_msg(conversation: ConversationId, seq: Seq, text: &str) -> Message {
         Message {
             delivery: None,
+            attachments: Vec::new(),
             id: ClientMsgId(format!("v-{}-{seq}", conversation.0)),
             conversation,
             seq,
@@ -694,7 +700,9 @@ mod tests {
             vec![Out::Send {
                 id: id.clone(),
                 conversation: C1,
-                text: "Hello!".into()
+                text: "Hello!".into(),
+                via: None,
+                template: None,
             }]
         );
         assert_eq!(m.pending_in(C1).count(), 1);
@@ -753,7 +761,9 @@ mod tests {
             vec![Out::Send {
                 id,
                 conversation: C1,
-                text: "hi".into()
+                text: "hi".into(),
+                via: None,
+                template: None,
             }]
         );
         assert_eq!(m.outbox[0].delivery, Delivery::Sending);

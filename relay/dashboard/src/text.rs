@@ -51,6 +51,7 @@ mod tests {
     fn msg(author: Author, text: &str) -> Message {
         Message {
             delivery: None,
+            attachments: Vec::new(),
             id: ClientMsgId::from("m1"),
             conversation: ConversationId(1),
             seq: 1,

@@ -287,6 +287,7 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
         ])?;
     }
     let message = Message {
+        attachments: Vec::new(),
         delivery: new.platform.as_ref().map(|p| shared::PlatformDelivery { state: p.state, error: None }),
         id: new.id.clone(),
         conversation: new.conversation,
@@ -354,6 +355,7 @@ fn find(tx: &Transaction<'_>, conversation: ConversationId, id: &ClientMsgId) ->
             Err(e) => return Ok(Err(e)),
         };
         Ok(Ok(Message {
+            attachments: Vec::new(),
             delivery: delivery_from(row.get::<_, Option<String>>(7)?.as_deref(), row.get(8)?),
             id: id.clone(),
             conversation,

@@ -144,6 +144,7 @@ pub(super) fn author_from(kind: &str, advisor_id: Option<i64>, name: Option<Stri
 pub(super) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
     let author = author_from(row.try_get("author_kind")?, row.try_get("advisor_id")?, row.try_get("author_name")?)?;
     Ok(Message {
+        attachments: Vec::new(),
         delivery: delivery_from(row.try_get::<Option<&str>, _>("platform_state")?, row.try_get("platform_error")?),
         id: ClientMsgId(row.try_get("client_id")?),
         conversation: ConversationId(row.try_get("conversation_id")?),
@@ -229,6 +230,7 @@ fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
     let last_seq = row.try_get::<i64, _>("last_seq")? as Seq;
     let last_message = match row.try_get::<Option<String>, _>("client_id")? {
         Some(client_id) => Some(Message {
+            attachments: Vec::new(),
             delivery: None,
             id: ClientMsgId(client_id),
             conversation: id,
@@ -254,6 +256,8 @@ fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
         visitor_online: false, // live state: the relay fills it in from the hub
         visitor_delivered_seq: row.try_get::<i64, _>("visitor_delivered_seq")? as Seq,
         visitor_read_seq: row.try_get::<i64, _>("visitor_read_seq")? as Seq,
+        identities: Vec::new(),
+        reply_channel: channel_from(row.try_get::<&str, _>("channel")?),
     })
 }
 

@@ -98,7 +98,7 @@ impl super::Session for AdvisorSession {
                     Err(e) => self.internal(sink, Some(reference), "loading a thread", e).await,
                 }
             }
-            In::Send { id, conversation, text } => {
+            In::Send { id, conversation, text, .. } => {
                 let author = Author::Advisor { id: self.advisor.id, name: self.advisor.name.clone() };
                 let origin = self.member.as_ref().map(|m| m.id).expect("greeted");
                 match conversation::post(&self.state, conversation, id, author, &text, origin).await {

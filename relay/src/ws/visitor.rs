@@ -219,6 +219,7 @@ impl VisitorSession {
             advisors_online: self.state.hub.advisors_online(),
             delivered_seq: thread.delivered_seq,
             advisors_read_seq: thread.advisors_read_seq,
+            continue_on: Vec::new(),
         };
         let conversation = thread.conversation;
         let thread_last_seq = thread.last_seq;

@@ -23,12 +23,41 @@ pub enum AdvisorClientFrame {
         after_seq: Seq,
     },
     /// A reply. Answered by `ack` (or `error` with `ref` = `id`).
-    Send { id: ClientMsgId, conversation: ConversationId, text: String },
+    Send {
+        id: ClientMsgId,
+        conversation: ConversationId,
+        text: String,
+        /// Where to send it: one of the customer's linked channels. None: the channel the customer
+        /// last wrote from. `web`: only into the web thread.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<Channel>,
+        /// Send an approved WhatsApp template instead of free text (outside the 24-hour window);
+        /// `text` is then ignored and the stored message is the template's text filled in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<TemplateSend>,
+    },
     /// The advisor has seen the conversation up to `up_to`.
     Read { conversation: ConversationId, up_to: Seq },
     Typing { conversation: ConversationId, on: bool },
+    /// Undo a channel link: the identity leaves this customer and becomes a customer of its own.
+    /// Answered by a `conversation` update (or `error` with this `ref`).
+    Unlink {
+        #[serde(rename = "ref")]
+        reference: String,
+        conversation: ConversationId,
+        identity: i64,
+    },
     #[serde(other)]
     Unknown,
+}
+
+/// Which template to send, and the values of its `{{1}}`, `{{2}}`… placeholders, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateSend {
+    pub name: String,
+    pub language: String,
+    #[serde(default)]
+    pub params: Vec<String>,
 }
 
 impl Frame for AdvisorClientFrame {
@@ -77,6 +106,77 @@ pub struct ConversationSummary {
     /// allowed (the platform's customer-service window). None for web conversations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_closes_at: Option<i64>,
+    /// The customer's WhatsApp and Messenger identities (empty for a web-only customer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identities: Vec<ChannelIdentity>,
+    /// Where a reply goes by default: the channel the customer last wrote from.
+    #[serde(default)]
+    pub reply_channel: Channel,
+}
+
+/// One of a customer's identities on a messaging platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelIdentity {
+    /// The relay's id for it (what `unlink` takes).
+    pub id: i64,
+    pub channel: Channel,
+    /// How to show it: the profile name and the number for WhatsApp, the name or PSID for Messenger.
+    pub label: String,
+    /// Joined to this customer by a "Continue on …" link (an advisor can undo it).
+    #[serde(default)]
+    pub linked: bool,
+    /// Until when free-form replies on this channel are allowed (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_closes_at: Option<i64>,
+}
+
+/// A connected platform account, as advisors need to know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelStatus {
+    pub channel: Channel,
+    /// Something an administrator must fix (an expired access token, a restricted account), in
+    /// plain words. None when the channel works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<String>,
+    /// WhatsApp: the approved templates that can be sent outside the 24-hour window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<TemplateInfo>,
+}
+
+/// An approved WhatsApp message template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateInfo {
+    pub name: String,
+    pub language: String,
+    /// The body as approved, with `{{1}}`, `{{2}}`… placeholders.
+    pub text: String,
+}
+
+impl TemplateInfo {
+    /// How many `{{n}}` placeholders the body has (the highest n).
+    pub fn param_count(&self) -> usize {
+        let mut max = 0;
+        let mut rest = self.text.as_str();
+        while let Some(start) = rest.find("{{") {
+            rest = &rest[start + 2..];
+            if let Some(end) = rest.find("}}") {
+                if let Ok(n) = rest[..end].trim().parse::<usize>() {
+                    max = max.max(n);
+                }
+                rest = &rest[end + 2..];
+            }
+        }
+        max
+    }
+
+    /// The body with its placeholders filled in (a missing value leaves the placeholder).
+    pub fn render(&self, params: &[String]) -> String {
+        let mut text = self.text.clone();
+        for (i, value) in params.iter().enumerate() {
+            text = text.replace(&format!("{{{{{}}}}}", i + 1), value);
+        }
+        text
+    }
 }
 
 /// Relay → dashboard.
@@ -104,6 +204,11 @@ pub enum AdvisorServerFrame {
     Typing { conversation: ConversationId, on: bool },
     /// A platform (WhatsApp, Messenger) reported on a message: sent, delivered, read or failed.
     Delivery { conversation: ConversationId, seq: Seq, delivery: crate::PlatformDelivery },
+    /// An attachment of message `seq` changed (fetched from the platform, or failed): replace it.
+    Attachment { conversation: ConversationId, seq: Seq, attachment: crate::Attachment },
+    /// The connected platforms: sent after `welcome`, and again whenever one changes (an alert
+    /// raised or cleared).
+    Channels { channels: Vec<ChannelStatus> },
     Error(ErrorFrame),
     #[serde(other)]
     Unknown,

@@ -59,6 +59,14 @@ pub struct SiteInfo {
 }
 
 /// Relay → widget.
+/// A deep link that continues this conversation on a messaging app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContinueLink {
+    pub channel: crate::Channel,
+    /// `https://wa.me/…?text=…` or `https://m.me/…?ref=…`.
+    pub url: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -84,6 +92,10 @@ pub enum VisitorServerFrame {
         /// The advisors have read the visitor's messages up to this seq.
         #[serde(default)]
         advisors_read_seq: Seq,
+        /// "Continue on WhatsApp / Messenger" links for this visitor (each carries a one-time code
+        /// that joins the new channel to this conversation). Empty when the site has none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        continue_on: Vec<ContinueLink>,
     },
     Message { message: Message },
     /// The message `id` is committed as `seq`.

@@ -142,6 +142,7 @@ async fn visitor_session(state: Baseline, socket: WebSocket) {
                     seq += 1;
                     let message = Message {
                         delivery: None,
+                        attachments: Vec::new(),
                         id,
                         conversation,
                         seq,

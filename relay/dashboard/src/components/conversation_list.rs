@@ -212,6 +212,8 @@ mod tests {
     fn summary(id: i64, at: i64, unread: u32, last: Option<Message>) -> ConversationSummary {
         ConversationSummary {
             window_closes_at: None,
+            identities: Vec::new(),
+            reply_channel: Default::default(),
             id: ConversationId(id),
             visitor_name: format!("Visitor {id}"),
             site_name: "Demo shop".into(),
@@ -236,6 +238,7 @@ mod tests {
         }));
         let mine = Message {
             delivery: None,
+            attachments: Vec::new(),
             id: ClientMsgId::from("a"),
             conversation: ConversationId(2),
             seq: 1,

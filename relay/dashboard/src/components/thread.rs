@@ -349,6 +349,8 @@ mod tests {
         m.connected();
         let row = ConversationSummary {
             window_closes_at: None,
+            identities: Vec::new(),
+            reply_channel: Default::default(),
             id: C,
             visitor_name: "Ada".into(),
             site_name: "Shop".into(),
@@ -384,6 +386,7 @@ mod tests {
     fn msg(seq: u64, author: Author, at: i64) -> Message {
         Message {
             delivery: None,
+            attachments: Vec::new(),
             id: ClientMsgId(format!("m{seq}")),
             conversation: C,
             seq,
