@@ -48,7 +48,7 @@ pub struct ServeArgs {
 
 /// WhatsApp Cloud API and Messenger Platform. The bridge is on when the app secret and the verify
 /// token are set; webhooks arrive at `/webhooks/whatsapp` and `/webhooks/messenger`.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct MetaArgs {
     /// The Meta app's secret (App Dashboard → Settings → Basic): webhook signatures are checked with it.
     #[arg(long, env = "CONFAB_META_APP_SECRET", hide_env_values = true, global = true)]
@@ -74,6 +74,41 @@ pub struct MetaArgs {
     /// The site whose inbox new WhatsApp and Messenger customers join (default: the oldest site).
     #[arg(long, env = "CONFAB_CHANNELS_SITE", global = true)]
     pub channels_site: Option<String>,
+    /// The WhatsApp business number as customers dial it (e.g. +1 555 010 0200): the widget's
+    /// "Continue on WhatsApp" link opens a chat with it. Without it, no WhatsApp link is offered.
+    #[arg(long, env = "CONFAB_WHATSAPP_NUMBER", global = true)]
+    pub whatsapp_number: Option<String>,
+    /// A JSON file listing the approved WhatsApp templates advisors may send outside the 24-hour
+    /// window: `[{"name": "follow_up", "language": "en_US", "text": "Hi {{1}}, …"}]`, as approved
+    /// in WhatsApp Manager (the text is what advisors see and what the thread shows).
+    #[arg(long, env = "CONFAB_WHATSAPP_TEMPLATES", global = true)]
+    pub whatsapp_templates: Option<PathBuf>,
+    /// Where "Continue on WhatsApp" links point (a local stand-in in the demo).
+    #[arg(long, env = "CONFAB_WA_ME_URL", default_value = "https://wa.me", global = true)]
+    pub wa_me_url: url::Url,
+    /// Where "Continue on Messenger" links point.
+    #[arg(long, env = "CONFAB_M_ME_URL", default_value = "https://m.me", global = true)]
+    pub m_me_url: url::Url,
+}
+
+impl Default for MetaArgs {
+    fn default() -> Self {
+        MetaArgs {
+            meta_app_secret: None,
+            meta_verify_token: None,
+            graph_base_url: "https://graph.facebook.com".into(),
+            graph_api_version: "v23.0".into(),
+            whatsapp_phone_number_id: None,
+            whatsapp_token: None,
+            messenger_page_id: None,
+            messenger_token: None,
+            channels_site: None,
+            whatsapp_number: None,
+            whatsapp_templates: None,
+            wa_me_url: url::Url::parse("https://wa.me").expect("valid"),
+            m_me_url: url::Url::parse("https://m.me").expect("valid"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -91,6 +126,10 @@ pub struct DemoArgs {
     /// The demo shop's pages.
     #[arg(long, env = "CONFAB_DEMO_SITE_DIR", default_value = "demo-site")]
     pub demo_site_dir: PathBuf,
+    /// Address of the phone page and the local stand-in for Meta's Graph API (used unless a real
+    /// WhatsApp/Messenger app is configured with --meta-app-secret).
+    #[arg(long, env = "CONFAB_DEMO_PHONE_LISTEN", default_value = "127.0.0.1:8082")]
+    pub phone_listen: SocketAddr,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,12 +184,12 @@ impl Config {
         Config { data_dir: data_dir.into(), public_url: None, meta: None }
     }
 
-    pub fn from_args(args: &ServeArgs) -> Self {
-        Config {
+    pub fn from_args(args: &ServeArgs) -> Result<Self, StartError> {
+        Ok(Config {
             data_dir: args.data.data_dir.clone(),
             public_url: args.public_url.clone(),
-            meta: crate::channels::bridge::MetaConfig::from_args(&args.meta),
-        }
+            meta: crate::channels::bridge::MetaConfig::from_args(&args.meta)?,
+        })
     }
 
     /// Cookies get `Secure` when the relay is reached over https.

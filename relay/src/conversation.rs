@@ -66,6 +66,15 @@ impl Default for FanoutOrder {
     }
 }
 
+/// How an advisor's reply goes out (a visitor's message has none of this).
+#[derive(Debug, Clone, Default)]
+pub struct Reply {
+    /// One of the customer's channels; None: the one they last wrote from.
+    pub via: Option<Channel>,
+    /// Send this approved WhatsApp template instead of free text.
+    pub template: Option<shared::TemplateSend>,
+}
+
 /// Validate and commit a message written on a socket, then fan it out. An advisor's reply to a
 /// WhatsApp or Messenger customer goes to that platform (through the outbox, in the same commit),
 /// or is refused when the platform's window has closed. Returns the committed message (the
@@ -77,14 +86,29 @@ pub async fn post(
     author: Author,
     text: &str,
     origin: ConnId,
+    reply: Reply,
 ) -> Result<Appended, ErrorFrame> {
-    let text = validate(&id, text)?;
     let reference = Some(id.0.clone());
     let from_visitor = matches!(author, Author::Visitor);
-    let target = if matches!(author, Author::Advisor { .. }) {
-        crate::channels::bridge::reply_target(state, conversation).await.map_err(|e| e.with_ref(reference.clone()))?
+    let (text, target) = if matches!(author, Author::Advisor { .. }) {
+        let (text, target) = match &reply.template {
+            Some(template) => {
+                let (text, target) = crate::channels::bridge::template_target(state, conversation, reply.via, template)
+                    .await
+                    .map_err(|e| e.with_ref(reference.clone()))?;
+                (validate(&id, &text)?, Some(target))
+            }
+            None => {
+                let text = validate(&id, text)?;
+                let target = crate::channels::bridge::reply_target(state, conversation, reply.via)
+                    .await
+                    .map_err(|e| e.with_ref(reference.clone()))?;
+                (text, target)
+            }
+        };
+        (text, target)
     } else {
-        None
+        (validate(&id, text)?, None)
     };
     // When the other side has a live socket, the message is pushed to it right after the commit:
     // it is recorded as delivered in that same commit instead of a second one.
@@ -98,7 +122,12 @@ pub async fn post(
         text,
         now: crate::now_ms(),
         delivered: other_side_online && target.is_none(),
-        platform: target.map(|t| PlatformPart { platform_id: None, state: shared::PlatformState::Queued, outbox: Some(t) }),
+        platform: target.map(|t| PlatformPart {
+            platform_id: None,
+            state: shared::PlatformState::Queued,
+            outbox: Some(t),
+            template: reply.template,
+        }),
     };
     commit(state, new, Some(origin)).await.map_err(|e| match e {
         StoreError::NotFound => ErrorFrame::new(ErrorCode::NotFound, "no such conversation").with_ref(reference.clone()),

@@ -12,6 +12,10 @@ use shared::{Author, Channel, ClientMsgId};
 use tokio::net::TcpListener;
 
 use crate::admin::{self, AdminError};
+use crate::channels::bridge::MetaConfig;
+use crate::config::MetaArgs;
+use crate::sandbox::{self, Sandbox, SandboxConfig};
+use shared::TemplateInfo;
 use crate::error::StartError;
 use crate::store::{NewMessage, SiteSettings};
 use crate::{secret, AppState, Config};
@@ -27,9 +31,10 @@ fn http_url(addr: SocketAddr) -> String {
 
 /// Bind both ports, seed, print where everything is, and serve until `shutdown`.
 pub async fn run(
-    config: Config,
+    mut config: Config,
     listen: SocketAddr,
     demo_listen: SocketAddr,
+    phone_listen: SocketAddr,
     site_dir: PathBuf,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
@@ -45,9 +50,34 @@ pub async fn run(
     let demo_addr = demo_listener.local_addr().map_err(StartError::Listen)?;
     let demo_url = http_url(demo_addr);
 
+    // WhatsApp and Messenger: a real app when one is configured, else the local stand-in and its
+    // phone page.
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let sandbox = match config.meta {
+        Some(_) => None,
+        None => {
+            let phone_listener = bind(phone_listen).await?;
+            let graph_url = http_url(phone_listener.local_addr().map_err(StartError::Listen)?);
+            let sandbox_config = SandboxConfig {
+                relay_webhook_url_whatsapp: format!("{relay_url}/webhooks/whatsapp"),
+                relay_webhook_url_messenger: format!("{relay_url}/webhooks/messenger"),
+                ..SandboxConfig::default()
+            };
+            config.meta = Some(sandbox_meta(&sandbox_config, &graph_url)?);
+            let sandbox = sandbox::start(phone_listener, sandbox_config, stopping.clone()).await.map_err(StartError::Listen)?;
+            Some(sandbox)
+        }
+    };
+
     let store = config.open_store().await?;
-    seed(&*store, demo_addr.port()).await.map_err(|e| StartError::Demo(e.to_string()))?;
+    let fresh = seed(&*store, demo_addr.port()).await.map_err(|e| StartError::Demo(e.to_string()))?;
     let state = AppState::new(config, store);
+    let stop_sandbox = stopping.clone();
+    let relay_stopping = state.stopping.clone();
+    tokio::spawn(async move {
+        relay_stopping.cancelled().await;
+        stop_sandbox.cancel();
+    });
 
     let shop = Router::new().fallback(serve_shop_file).with_state(ShopState { dir: site_dir, relay_url: relay_url.clone() });
     let stopping = state.stopping.clone();
@@ -58,6 +88,14 @@ pub async fn run(
 
     println!("relay listening on {relay_url}");
     println!("demo shop on {demo_url}");
+    if let Some(sandbox) = &sandbox {
+        println!("phone on {} (play a WhatsApp or Messenger customer)", sandbox.phone_url());
+        if fresh {
+            // First start: a WhatsApp and a Messenger customer write in, as real ones would.
+            let sandbox = sandbox.clone();
+            tokio::spawn(async move { seed_channels(&sandbox).await });
+        }
+    }
     println!("dashboard on {relay_url}/dashboard (login: {DEMO_EMAIL} / {DEMO_PASSWORD})");
     crate::serve(state, relay_listener, shutdown).await
 }
@@ -71,8 +109,61 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
     })
 }
 
+/// The bridge's settings for the sandbox: its secret and tokens, links to its wa.me / m.me
+/// stand-ins, and two demo templates.
+fn sandbox_meta(sandbox: &SandboxConfig, graph_url: &str) -> Result<MetaConfig, StartError> {
+    let link = |path: &str| {
+        url::Url::parse(&format!("{graph_url}/{path}")).map_err(|e| StartError::Demo(format!("phone page URL: {e}")))
+    };
+    let args = MetaArgs {
+        meta_app_secret: Some(sandbox.app_secret.clone()),
+        meta_verify_token: Some(secret::new_token()),
+        graph_base_url: graph_url.to_owned(),
+        graph_api_version: sandbox.api_version.clone(),
+        whatsapp_phone_number_id: Some(sandbox.phone_number_id.clone()),
+        whatsapp_token: Some(sandbox.access_token.clone()),
+        messenger_page_id: Some(sandbox.page_id.clone()),
+        messenger_token: Some(sandbox.access_token.clone()),
+        channels_site: Some(DEMO_SITE_KEY.into()),
+        whatsapp_number: Some(sandbox.display_phone_number.clone()),
+        whatsapp_templates: None,
+        wa_me_url: link("wa.me")?,
+        m_me_url: link("m.me")?,
+    };
+    let mut meta = MetaConfig::from_args(&args)?.ok_or_else(|| StartError::Demo("the sandbox bridge is off".into()))?;
+    meta.templates = vec![
+        TemplateInfo {
+            name: "follow_up".into(),
+            language: "en_US".into(),
+            text: "Hi {{1}}, this is Northwind Outfitters following up on your question. Reply here to continue the conversation.".into(),
+        },
+        TemplateInfo {
+            name: "order_update".into(),
+            language: "en_US".into(),
+            text: "Hi {{1}}, there is news about your order {{2}}. Reply to this message to hear more.".into(),
+        },
+    ];
+    Ok(meta)
+}
+
+/// A WhatsApp and a Messenger customer write in through the sandbox (signed webhooks, like Meta's).
+async fn seed_channels(sandbox: &Sandbox) {
+    let whatsapp = sandbox
+        .whatsapp_text("5511987654321", "Ana Souza", "Olá! Do you ship the Ridge tent to Brazil? And how long does it take?")
+        .await;
+    let messenger = sandbox
+        .messenger_text("7012345678905678", "Hi, I ordered hiking boots last week (order NW-20417). Can I still change the size?", None)
+        .await;
+    for (channel, result) in [("WhatsApp", whatsapp.err()), ("Messenger", messenger.err())] {
+        if let Some(e) = result {
+            tracing::warn!(error = %e, "the demo's sample {channel} message did not reach the relay");
+        }
+    }
+}
+
 /// The demo site (allowed on the demo shop's origin), the demo advisor, and one sample thread.
-pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<(), AdminError> {
+/// True on the first start (the sample thread was created).
+pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<bool, AdminError> {
     let site = SiteSettings {
         key: DEMO_SITE_KEY.into(),
         name: "Northwind Outfitters".into(),
@@ -110,8 +201,9 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<(),
             store.append_message(new).await?;
         }
         store.mark_read(thread.conversation, crate::store::Reader::Advisors, 2).await?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
 #[derive(Clone)]

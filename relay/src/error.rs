@@ -22,6 +22,8 @@ pub enum StartError {
     Serve(std::io::Error),
     #[error("demo setup failed: {0}")]
     Demo(String),
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// An HTTP error answer: a status and a [`shared::ErrorFrame`] body. Server-side failures are logged

@@ -28,6 +28,8 @@ pub enum Event {
     Presence { advisors_online: bool },
     /// A platform reported on a relayed message (advisors).
     PlatformDelivery { conversation: ConversationId, seq: Seq, delivery: shared::PlatformDelivery },
+    /// A platform channel's status changed: an alert raised or cleared (advisors).
+    Channels(Vec<shared::ChannelStatus>),
 }
 
 /// An event on its way to sockets. Every advisor socket sends the same frame for it, so the first

@@ -31,8 +31,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         None => serve(&cli.serve).await,
         Some(Command::Serve(args)) => serve(&args).await,
         Some(Command::Demo(args)) => {
-            let config = Config::from_args(&cli.serve);
-            demo::run(config, cli.serve.listen, args.demo_listen, args.demo_site_dir, shutdown_signal())
+            let config = Config::from_args(&cli.serve).map_err(|e| e.to_string())?;
+            demo::run(config, cli.serve.listen, args.demo_listen, args.phone_listen, args.demo_site_dir, shutdown_signal())
                 .await
                 .map_err(|e| e.to_string())
         }
@@ -41,14 +41,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 Some(p) => p,
                 None => ask_password()?,
             };
-            let store = Config::from_args(&cli.serve).open_store().await.map_err(|e| e.to_string())?;
+            let store = Config::from_args(&cli.serve).map_err(|e| e.to_string())?.open_store().await.map_err(|e| e.to_string())?;
             let advisor = admin::create_advisor(&*store, &email, &name, &password).await.map_err(|e| e.to_string())?;
             store.close().await;
             println!("created advisor {} <{}> (id {})", advisor.name, advisor.email, advisor.id.0);
             Ok(())
         }
         Some(Command::Site(SiteCommand::Create { key, name, origins, greeting, color, reply_time })) => {
-            let store = Config::from_args(&cli.serve).open_store().await.map_err(|e| e.to_string())?;
+            let store = Config::from_args(&cli.serve).map_err(|e| e.to_string())?.open_store().await.map_err(|e| e.to_string())?;
             let settings = SiteSettings { key, name, greeting, color, reply_time, allowed_origins: origins };
             let (site, created) = admin::put_site(&*store, settings).await.map_err(|e| e.to_string())?;
             store.close().await;
@@ -79,7 +79,7 @@ fn ask_password() -> Result<String, String> {
 }
 
 async fn serve(args: &relay::config::ServeArgs) -> Result<(), String> {
-    let config = Config::from_args(args);
+    let config = Config::from_args(args).map_err(|e| e.to_string())?;
     let store = config.open_store().await.map_err(|e| e.to_string())?;
     let listener = demo::bind(args.listen).await.map_err(|e| e.to_string())?;
     println!("relay listening on http://{}", listener.local_addr().map_err(|e| e.to_string())?);

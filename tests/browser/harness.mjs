@@ -41,11 +41,11 @@ process.on('exit', () => { for (const child of running) child.kill('SIGKILL'); }
 
 /**
  * Starts `confab-relay demo` on port 0 with a fresh data folder, and resolves once it has printed
- * the three URLs (relay, demo shop, dashboard and login).
+ * its URLs (relay, demo shop, the WhatsApp/Messenger phone page, dashboard and login).
  */
 export async function startRelay(name) {
   const dataDir = tmpDir('data');
-  const args = ['demo', '--listen', '127.0.0.1:0', '--demo-listen', '127.0.0.1:0',
+  const args = ['demo', '--listen', '127.0.0.1:0', '--demo-listen', '127.0.0.1:0', '--phone-listen', '127.0.0.1:0',
     '--data-dir', dataDir, '--demo-site-dir', path.join(repo, 'demo-site')];
   if (!fs.existsSync(relayBin)) {
     throw new Error(`relay binary ${relayBin} not found: run \`cargo build -p confab-relay\``);
@@ -91,6 +91,7 @@ export async function startRelay(name) {
           let m;
           if ((m = line.match(/relay listening on (https?:\/\/\S+)/))) relay.relayUrl = m[1];
           else if ((m = line.match(/demo shop on (https?:\/\/\S+)/))) relay.shopUrl = m[1];
+          else if ((m = line.match(/phone on (https?:\/\/\S+)/))) relay.phoneUrl = m[1];
           else if ((m = line.match(/dashboard on (https?:\/\/\S+) \(login: (\S+) \/ (\S+)\)/))) {
             [, relay.dashboardUrl, relay.email, relay.password] = m;
           }

@@ -63,7 +63,7 @@ impl TestRelay {
     pub async fn start_bridged(meta: relay::config::MetaArgs) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
         let mut config = Config::new(temp.path());
-        config.meta = relay::channels::bridge::MetaConfig::from_args(&meta);
+        config.meta = relay::channels::bridge::MetaConfig::from_args(&meta).expect("bridge settings");
         assert!(config.meta.is_some(), "bridge configured");
         let mut relay = Self::start_with(temp.path(), config).await;
         relay._temp = Some(temp);

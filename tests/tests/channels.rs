@@ -27,6 +27,7 @@ async fn bridged() -> (TestRelay, Sandbox, CancellationToken) {
         messenger_page_id: Some(defaults.page_id.clone()),
         messenger_token: Some(defaults.access_token.clone()),
         channels_site: Some(SITE.into()),
+        ..MetaArgs::default()
     };
     let relay = TestRelay::start_bridged(meta).await;
     let config = SandboxConfig {

@@ -10,7 +10,8 @@
 //!   the same transaction; a worker sends it, retries temporary failures with backoff, and marks a
 //!   permanent failure on the message with the platform's reason in plain words.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -20,15 +21,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use sha2::{Digest, Sha256};
-use shared::{Author, Channel, ClientMsgId, PlatformDelivery, PlatformState};
+use shared::{
+    Author, Channel, ChannelStatus, ClientMsgId, ContinueLink, ConversationId, ErrorCode, ErrorFrame, PlatformDelivery,
+    PlatformState, TemplateInfo, TemplateSend,
+};
 use tokio::sync::Notify;
 
 use super::meta::{self, DeliveryStatus, GraphApi, InboundEvent, SendFailure, SubscriptionQuery, WatermarkKind};
+use super::link;
 use crate::config::MetaArgs;
+use crate::error::StartError;
 use crate::conversation;
 use crate::hub::Event;
 use crate::state::AppState;
-use crate::store::{NewMessage, OutboxItem, PlatformPart, ReplyTarget};
+use crate::store::{NewMessage, OutboxItem, PlatformPart, ReplyTarget, SiteId};
 
 /// The bridge's settings (see [`MetaArgs`]).
 #[derive(Debug, Clone)]
@@ -39,6 +45,12 @@ pub struct MetaConfig {
     pub whatsapp: Option<Account>,
     pub messenger: Option<Account>,
     pub channels_site: Option<String>,
+    /// The number "Continue on WhatsApp" links open (no link without it).
+    pub whatsapp_number: Option<String>,
+    /// Approved WhatsApp templates advisors may send outside the window.
+    pub templates: Vec<TemplateInfo>,
+    pub wa_me_url: url::Url,
+    pub m_me_url: url::Url,
 }
 
 /// One sending account: the phone number id or page id, and its access token.
@@ -56,30 +68,34 @@ impl std::fmt::Debug for Account {
 }
 
 impl MetaConfig {
-    /// The bridge is on when the app secret and verify token are both set.
-    pub fn from_args(args: &MetaArgs) -> Option<Self> {
+    /// The bridge is on when the app secret and verify token are both set. A settings error (an
+    /// unreadable templates file, an unusable URL) stops the relay with what to fix.
+    pub fn from_args(args: &MetaArgs) -> Result<Option<Self>, StartError> {
         let (Some(app_secret), Some(verify_token)) = (args.meta_app_secret.clone(), args.meta_verify_token.clone()) else {
-            return None;
+            return Ok(None);
         };
-        let graph = match GraphApi::new(&args.graph_base_url, &args.graph_api_version) {
-            Ok(g) => g,
-            Err(e) => {
-                tracing::error!(error = %e, "the Graph API URL is not usable; the WhatsApp/Messenger bridge is off");
-                return None;
-            }
-        };
+        let graph = GraphApi::new(&args.graph_base_url, &args.graph_api_version)
+            .map_err(|e| StartError::Config(format!("--graph-base-url / --graph-api-version: {e}")))?;
         let account = |id: &Option<String>, token: &Option<String>| match (id, token) {
             (Some(id), Some(token)) => Some(Account { id: id.clone(), token: token.clone() }),
             _ => None,
         };
-        Some(MetaConfig {
+        let templates = match &args.whatsapp_templates {
+            Some(path) => load_templates(path)?,
+            None => Vec::new(),
+        };
+        Ok(Some(MetaConfig {
             app_secret,
             verify_token,
             graph,
             whatsapp: account(&args.whatsapp_phone_number_id, &args.whatsapp_token),
             messenger: account(&args.messenger_page_id, &args.messenger_token),
             channels_site: args.channels_site.clone(),
-        })
+            whatsapp_number: args.whatsapp_number.clone().filter(|n| n.chars().any(|c| c.is_ascii_digit())),
+            templates,
+            wa_me_url: args.wa_me_url.clone(),
+            m_me_url: args.m_me_url.clone(),
+        }))
     }
 
     fn account(&self, channel: Channel) -> Option<&Account> {
@@ -91,23 +107,104 @@ impl MetaConfig {
     }
 }
 
-/// The running bridge: its settings, an HTTP client and the workers' wake-ups.
+/// The templates file: a JSON array of `{name, language, text}`.
+fn load_templates(path: &std::path::Path) -> Result<Vec<TemplateInfo>, StartError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| StartError::Config(format!("cannot read the WhatsApp templates file {}: {e}", path.display())))?;
+    let templates: Vec<TemplateInfo> = serde_json::from_slice(&bytes).map_err(|e| {
+        StartError::Config(format!(
+            "the WhatsApp templates file {} is not a JSON list of {{\"name\", \"language\", \"text\"}}: {e}",
+            path.display()
+        ))
+    })?;
+    if let Some(t) = templates.iter().find(|t| t.name.trim().is_empty() || t.language.trim().is_empty()) {
+        return Err(StartError::Config(format!("a WhatsApp template in {} has no name or language: {t:?}", path.display())));
+    }
+    Ok(templates)
+}
+
+/// The running bridge: its settings, an HTTP client, the workers' wake-ups, and what advisors
+/// must know about the accounts.
 pub struct Bridge {
     pub config: MetaConfig,
     http: reqwest::Client,
     webhooks: Notify,
     outbox: Notify,
+    /// Per channel, a problem only an administrator can fix (shown to every advisor).
+    alerts: Mutex<HashMap<Channel, String>>,
+    /// Per conversation, the platform message last marked read, and when a typing indicator was
+    /// last sent (so neither is repeated needlessly).
+    receipts: Mutex<HashMap<ConversationId, Receipts>>,
+}
+
+#[derive(Default)]
+struct Receipts {
+    read: Option<String>,
+    typing_at: i64,
 }
 
 impl Bridge {
     pub fn new(config: MetaConfig) -> Arc<Self> {
         let http = reqwest::Client::builder().timeout(SEND_TIMEOUT).build().unwrap_or_default();
-        Arc::new(Bridge { config, http, webhooks: Notify::new(), outbox: Notify::new() })
+        Arc::new(Bridge {
+            config,
+            http,
+            webhooks: Notify::new(),
+            outbox: Notify::new(),
+            alerts: Mutex::new(HashMap::new()),
+            receipts: Mutex::new(HashMap::new()),
+        })
     }
 
     /// A reply was committed with an outbox entry: send it now.
     pub fn wake_outbox(&self) {
         self.outbox.notify_one();
+    }
+
+    /// The connected channels as advisors see them: alerts, and WhatsApp's templates.
+    pub fn statuses(&self) -> Vec<ChannelStatus> {
+        let alerts = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for channel in [Channel::Whatsapp, Channel::Messenger] {
+            if self.config.account(channel).is_none() {
+                continue;
+            }
+            out.push(ChannelStatus {
+                channel,
+                alert: alerts.get(&channel).cloned(),
+                templates: if channel == Channel::Whatsapp { self.config.templates.clone() } else { Vec::new() },
+            });
+        }
+        out
+    }
+
+    /// Raise (Some) or clear (None) a channel's alert; true when that changed it.
+    fn set_alert(&self, channel: Channel, alert: Option<String>) -> bool {
+        let mut alerts = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
+        let changed = alerts.get(&channel) != alert.as_ref();
+        match alert {
+            Some(a) => alerts.insert(channel, a),
+            None => alerts.remove(&channel),
+        };
+        changed
+    }
+}
+
+/// Raise or clear a channel's alert and tell every dashboard when that changed something.
+fn alert(state: &AppState, bridge: &Bridge, channel: Channel, alert: Option<String>) {
+    if let Some(a) = &alert {
+        tracing::error!(?channel, alert = %a, "a channel needs an administrator");
+    }
+    if bridge.set_alert(channel, alert) {
+        state.hub.to_advisors(Event::Channels(bridge.statuses()));
+    }
+}
+
+fn channel_name(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Whatsapp => "WhatsApp",
+        Channel::Messenger => "Messenger",
+        _ => "This channel",
     }
 }
 
@@ -231,6 +328,18 @@ async fn apply_event(state: &AppState, bridge: &Bridge, event: InboundEvent) -> 
             let site = channels_site(state, bridge).await?;
             let store = &state.store;
             let now = crate::now_ms();
+            // A "Continue on …" code (in the text wa.me prefilled, or m.me's ref) joins this
+            // identity to the conversation it came from.
+            let code = match m.channel {
+                Channel::Messenger => m.referral.clone(),
+                _ => match &m.body {
+                    meta::InboundBody::Text { text } => link::find_code(text),
+                    _ => None,
+                },
+            };
+            if let Some(code) = code {
+                redeem(state, &code, m.channel, &m.account, &m.sender, m.sender_name.as_deref()).await?;
+            }
             let conversation = store
                 .channel_customer(site, m.channel, &m.account, &m.sender, m.sender_name.as_deref(), now)
                 .await
@@ -253,6 +362,7 @@ async fn apply_event(state: &AppState, bridge: &Bridge, event: InboundEvent) -> 
                     platform_id: Some(m.platform_id.clone()),
                     state: PlatformState::Received,
                     outbox: None,
+                    template: None,
                 }),
             };
             conversation::commit(state, new, None).await.map_err(|e| e.to_string())?;
@@ -281,11 +391,21 @@ async fn apply_event(state: &AppState, bridge: &Bridge, event: InboundEvent) -> 
             }
             Ok(())
         }
+        // An m.me link opened in an existing Messenger thread: its ref may be a link code.
+        InboundEvent::Referral(r) => {
+            if let Some(code) = &r.ref_param {
+                redeem(state, code, r.channel, &r.account, &r.sender, None).await?;
+            }
+            Ok(())
+        }
         // The Page's own sends come back as echoes: the relay's are already stored (matched by
         // mid); sends from other apps (the Page inbox) are not brought in yet.
-        InboundEvent::Echo(_) | InboundEvent::Referral(_) => Ok(()),
+        InboundEvent::Echo(_) => Ok(()),
         InboundEvent::AccountError(e) => {
-            tracing::error!(?e, "the platform reported an account error; an administrator should look");
+            let what = [e.title.as_deref(), e.details.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+            let code = e.code.map(|c| format!(" (code {c})")).unwrap_or_default();
+            let text = format!("{} reported a problem with the business account{code}: {what}", channel_name(e.channel));
+            alert(state, bridge, e.channel, Some(text));
             Ok(())
         }
     }
@@ -300,6 +420,157 @@ async fn report(state: &AppState, platform_id: &str, platform_state: PlatformSta
         }
         Ok(None) => Ok(()), // unknown id, or older than what we have
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Use a link code, if it is live; both conversations' inbox rows change.
+async fn redeem(state: &AppState, code: &str, channel: Channel, account: &str, sender: &str, name: Option<&str>) -> Result<(), String> {
+    let linked = state
+        .store
+        .redeem_link_code(code, channel, account, sender, name, crate::now_ms())
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(linked) = linked {
+        tracing::info!(?channel, conversation = %linked.conversation, "a link code joined a channel identity to a conversation");
+        conversation::announce_conversation(state, linked.conversation).await;
+        if let Some(previous) = linked.previous {
+            conversation::announce_conversation(state, previous).await;
+        }
+    }
+    Ok(())
+}
+
+/// The visitor's "Continue on WhatsApp / Messenger" links, each with this conversation's code.
+/// Empty when the bridge is off, the site is not the one platform customers join, or no account
+/// is set up for links.
+pub async fn continue_links(state: &AppState, site: SiteId, site_name: &str, conversation: ConversationId) -> Vec<ContinueLink> {
+    let Some(bridge) = &state.bridge else { return Vec::new() };
+    match channels_site(state, bridge).await {
+        Ok(id) if id == site => {}
+        _ => return Vec::new(),
+    }
+    let config = &bridge.config;
+    let now = crate::now_ms();
+    let mut links = Vec::new();
+    for channel in [Channel::Whatsapp, Channel::Messenger] {
+        let Some(account) = config.account(channel) else { continue };
+        if channel == Channel::Whatsapp && config.whatsapp_number.is_none() {
+            continue;
+        }
+        let code = match state.store.link_code(conversation, channel, now).await {
+            Ok(code) => code,
+            Err(e) => {
+                tracing::warn!(error = %e, %conversation, "could not make a link code; no continue link offered");
+                continue;
+            }
+        };
+        let url = match (channel, &config.whatsapp_number) {
+            (Channel::Whatsapp, Some(number)) => {
+                link::whatsapp_link(&config.wa_me_url, number, &link::whatsapp_prefill(site_name, &code))
+            }
+            _ => link::messenger_link(&config.m_me_url, &account.id, &code),
+        };
+        links.push(ContinueLink { channel, url: url.to_string() });
+    }
+    links
+}
+
+/// Undo a link; both conversations' rows change.
+pub async fn unlink(state: &AppState, conversation: ConversationId, identity: i64) -> Result<(), ErrorFrame> {
+    match state.store.unlink_identity(conversation, identity, crate::now_ms()).await {
+        Ok(to) => {
+            tracing::info!(%conversation, identity, %to, "an advisor unlinked a channel identity");
+            conversation::announce_conversation(state, conversation).await;
+            conversation::announce_conversation(state, to).await;
+            Ok(())
+        }
+        Err(crate::store::StoreError::NotFound) => Err(ErrorFrame::new(
+            ErrorCode::NotFound,
+            "this conversation has no such linked channel (it may have been unlinked already)",
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, %conversation, identity, "unlinking failed");
+            Err(ErrorFrame::new(ErrorCode::Internal, "the relay failed to handle this; it has been logged. Try again."))
+        }
+    }
+}
+
+/// An advisor read the conversation up to `up_to`: tell the platform the customer's messages were
+/// seen (WhatsApp mark-as-read, Messenger mark_seen). Best effort, once per message.
+pub fn advisor_read(state: &AppState, conversation: ConversationId, up_to: shared::Seq) {
+    let Some(bridge) = state.bridge.clone() else { return };
+    let state = state.clone();
+    tokio::spawn(async move {
+        let Ok(Some(last)) = state.store.last_inbound(conversation).await else { return };
+        if last.seq > up_to {
+            return;
+        }
+        {
+            let mut receipts = bridge.receipts.lock().unwrap_or_else(|e| e.into_inner());
+            let r = receipts.entry(conversation).or_default();
+            if r.read.as_deref() == Some(last.platform_id.as_str()) {
+                return;
+            }
+            r.read = Some(last.platform_id.clone());
+        }
+        sender_action(&bridge, &last, Action::Read).await;
+    });
+}
+
+/// An advisor is typing in the conversation: show it on the customer's app (WhatsApp's typing
+/// indicator also marks the message read; Messenger's typing_on). At most every 15 s.
+pub fn advisor_typing(state: &AppState, conversation: ConversationId) {
+    let Some(bridge) = state.bridge.clone() else { return };
+    let state = state.clone();
+    tokio::spawn(async move {
+        let Ok(Some(last)) = state.store.last_inbound(conversation).await else { return };
+        let now = crate::now_ms();
+        if !meta::window_state(last.target.channel, last.target.last_inbound_at, now).allows_free_form(true) {
+            return;
+        }
+        {
+            let mut receipts = bridge.receipts.lock().unwrap_or_else(|e| e.into_inner());
+            let r = receipts.entry(conversation).or_default();
+            if now - r.typing_at < TYPING_EVERY_MS {
+                return;
+            }
+            r.typing_at = now;
+            r.read = Some(last.platform_id.clone());
+        }
+        sender_action(&bridge, &last, Action::Typing).await;
+    });
+}
+
+const TYPING_EVERY_MS: i64 = 15_000;
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Read,
+    Typing,
+}
+
+async fn sender_action(bridge: &Bridge, last: &crate::store::LastInbound, action: Action) {
+    let config = &bridge.config;
+    let Some(account) = config.account(last.target.channel) else { return };
+    let (url, body) = match last.target.channel {
+        Channel::Whatsapp => {
+            let mark = meta::MarkRead::new(last.platform_id.clone());
+            let mark = if matches!(action, Action::Typing) { mark.with_typing_indicator() } else { mark };
+            (config.graph.whatsapp_messages_url(&account.id), mark.to_json())
+        }
+        _ => {
+            let what = match action {
+                Action::Read => meta::Action::MarkSeen,
+                Action::Typing => meta::Action::TypingOn,
+            };
+            let body = meta::SenderAction::new(last.target.recipient.clone(), what).to_json();
+            (config.graph.messenger_messages_url(Some(&account.id)), body)
+        }
+    };
+    match bridge.http.post(url).bearer_auth(&account.token).json(&body).send().await {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => tracing::info!(status = r.status().as_u16(), ?action, "the platform refused a read receipt or typing indicator"),
+        Err(e) => tracing::info!(error = short(&e), ?action, "a read receipt or typing indicator could not be sent"),
     }
 }
 
@@ -323,29 +594,85 @@ async fn channels_site(state: &AppState, bridge: &Bridge) -> Result<crate::store
 }
 
 /// Where an advisor's reply in this conversation goes, if it is a platform customer's: the
-/// target, or why it can't be sent now.
-pub async fn reply_target(state: &AppState, conversation: shared::ConversationId) -> Result<Option<ReplyTarget>, shared::ErrorFrame> {
+/// target, or why it can't be sent now. `via` picks one of the customer's channels (`web`: none).
+pub async fn reply_target(
+    state: &AppState,
+    conversation: ConversationId,
+    via: Option<Channel>,
+) -> Result<Option<ReplyTarget>, ErrorFrame> {
     let Some(bridge) = &state.bridge else { return Ok(None) };
-    let target = state.store.reply_target(conversation).await.map_err(|e| {
-        tracing::error!(error = %e, %conversation, "could not load a conversation's channel");
-        shared::ErrorFrame::new(shared::ErrorCode::Internal, "the relay failed to handle this; it has been logged. Try again.")
-    })?;
-    let Some(mut target) = target else { return Ok(None) };
-    if bridge.config.account(target.channel).is_none() {
-        return Err(shared::ErrorFrame::new(
-            shared::ErrorCode::ChannelWindowClosed,
-            "this channel is not connected to the relay any more; an administrator has to set it up again",
-        ));
+    if via == Some(Channel::Web) {
+        return Ok(None);
     }
+    let Some(mut target) = load_target(state, bridge, conversation, via).await? else { return Ok(None) };
     let window = meta::window_state(target.channel, target.last_inbound_at, crate::now_ms());
     if !window.allows_free_form(true) {
         let why = match target.channel {
             Channel::Messenger => "The customer's last Messenger message is over 7 days old: Messenger no longer accepts replies until they write again.",
             _ => "The customer's last WhatsApp message is over 24 hours old: WhatsApp only delivers approved template messages now.",
         };
-        return Err(shared::ErrorFrame::new(shared::ErrorCode::ChannelWindowClosed, why));
+        return Err(ErrorFrame::new(ErrorCode::ChannelWindowClosed, why));
     }
     target.tagged = matches!(window, meta::WindowState::HumanAgent { .. });
+    Ok(Some(target))
+}
+
+/// A template reply: the text the thread shows, and where it goes (WhatsApp only; allowed outside
+/// the window, which is what templates are for).
+pub async fn template_target(
+    state: &AppState,
+    conversation: ConversationId,
+    via: Option<Channel>,
+    template: &TemplateSend,
+) -> Result<(String, ReplyTarget), ErrorFrame> {
+    let Some(bridge) = &state.bridge else {
+        return Err(ErrorFrame::new(ErrorCode::InvalidFrame, "templates need the WhatsApp bridge, which is not set up"));
+    };
+    let Some(known) = bridge.config.templates.iter().find(|t| t.name == template.name && t.language == template.language) else {
+        return Err(ErrorFrame::new(
+            ErrorCode::InvalidFrame,
+            format!("there is no approved template {:?} in {:?}", template.name, template.language),
+        ));
+    };
+    let wanted = known.param_count();
+    if template.params.len() != wanted || template.params.iter().any(|p| p.trim().is_empty()) {
+        return Err(ErrorFrame::new(
+            ErrorCode::InvalidFrame,
+            format!("the template {:?} needs {wanted} filled-in value(s); {} given", template.name, template.params.len()),
+        ));
+    }
+    let target = load_target(state, bridge, conversation, Some(via.unwrap_or(Channel::Whatsapp))).await?;
+    match target {
+        Some(target) if target.channel == Channel::Whatsapp => Ok((known.render(&template.params), target)),
+        _ => Err(ErrorFrame::new(ErrorCode::InvalidFrame, "templates are for WhatsApp; this customer has no WhatsApp")),
+    }
+}
+
+async fn load_target(
+    state: &AppState,
+    bridge: &Bridge,
+    conversation: ConversationId,
+    via: Option<Channel>,
+) -> Result<Option<ReplyTarget>, ErrorFrame> {
+    let target = state.store.reply_target(conversation, via).await.map_err(|e| {
+        tracing::error!(error = %e, %conversation, "could not load a conversation's channel");
+        ErrorFrame::new(ErrorCode::Internal, "the relay failed to handle this; it has been logged. Try again.")
+    })?;
+    let Some(target) = target else {
+        return match via {
+            Some(channel) => Err(ErrorFrame::new(
+                ErrorCode::InvalidFrame,
+                format!("this customer has no {} linked", channel_name(channel)),
+            )),
+            None => Ok(None),
+        };
+    };
+    if bridge.config.account(target.channel).is_none() {
+        return Err(ErrorFrame::new(
+            ErrorCode::ChannelWindowClosed,
+            "this channel is not connected to the relay any more; an administrator has to set it up again",
+        ));
+    }
     Ok(Some(target))
 }
 
@@ -373,6 +700,8 @@ async fn send(state: &AppState, bridge: &Bridge, item: OutboxItem) {
     let store = &state.store;
     let result = match outcome {
         Ok(platform_id) => {
+            // A send that works clears a token alert (the token was replaced).
+            alert(state, bridge, item.target.channel, None);
             let r = store.outbox_sent(&item, &platform_id).await;
             if r.is_ok() {
                 let delivery = PlatformDelivery { state: PlatformState::Sent, error: None };
@@ -386,8 +715,19 @@ async fn send(state: &AppState, bridge: &Bridge, item: OutboxItem) {
             store.outbox_retry(&item, crate::now_ms() + delay.as_millis() as i64, failure.reason()).await
         }
         Err(failure) => {
-            if matches!(failure, SendFailure::TokenExpired { .. } | SendFailure::NeedsAdmin { .. }) {
-                tracing::error!(reason = failure.reason(), channel = ?item.target.channel, "a channel needs an administrator: replies on it fail");
+            match &failure {
+                SendFailure::TokenExpired { .. } => {
+                    let text = format!(
+                        "{}: the access token has expired or was revoked, so replies are not sent. An administrator must set a new token and restart the relay.",
+                        channel_name(item.target.channel)
+                    );
+                    alert(state, bridge, item.target.channel, Some(text));
+                }
+                SendFailure::NeedsAdmin { .. } => {
+                    let text = format!("{}: {} An administrator must fix this.", channel_name(item.target.channel), failure.reason());
+                    alert(state, bridge, item.target.channel, Some(text));
+                }
+                _ => {}
             }
             let reason = failure.reason().to_owned();
             let r = store.outbox_failed(&item, &reason).await;
@@ -420,10 +760,16 @@ async fn post(bridge: &Bridge, item: &OutboxItem) -> Result<String, SendFailure>
         return Err(SendFailure::NeedsAdmin { code: None, reason: "this channel is not connected to the relay".into() });
     };
     let (url, body) = match item.target.channel {
-        Channel::Whatsapp => (
-            config.graph.whatsapp_messages_url(&account.id),
-            meta::WhatsAppMessage::text(item.target.recipient.clone(), item.text.clone()).to_json(),
-        ),
+        Channel::Whatsapp => {
+            let message = match &item.template {
+                Some(t) => meta::WhatsAppMessage::template(
+                    item.target.recipient.clone(),
+                    meta::Template::new(t.name.clone(), t.language.clone()).with_body_texts(t.params.clone()),
+                ),
+                None => meta::WhatsAppMessage::text(item.target.recipient.clone(), item.text.clone()),
+            };
+            (config.graph.whatsapp_messages_url(&account.id), message.to_json())
+        }
         _ => {
             let kind = if item.target.tagged { meta::MessagingType::HUMAN_AGENT } else { meta::MessagingType::Response };
             (

@@ -7,4 +7,5 @@
 //! platform quirk can be tested against recorded payloads without a network.
 
 pub mod bridge;
+pub mod link;
 pub mod meta;

@@ -264,17 +264,28 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
             "UPDATE conversations SET last_seq = ?1, last_activity_at = ?2, advisor_unread = CASE WHEN ?7 THEN 0 ELSE advisor_unread + ?3 END,
                     advisor_delivered_seq = CASE WHEN ?5 THEN ?1 ELSE advisor_delivered_seq END,
                     visitor_delivered_seq = CASE WHEN ?6 THEN ?1 ELSE visitor_delivered_seq END,
-                    advisor_read_seq = CASE WHEN ?7 THEN ?1 ELSE advisor_read_seq END
+                    advisor_read_seq = CASE WHEN ?7 THEN ?1 ELSE advisor_read_seq END,
+                    channel = CASE WHEN ?3 THEN ?8 ELSE channel END
               WHERE id = ?4 RETURNING {COUNTERS}"
         ))?
         .query_row(
-            params![seq, new.now, i64::from(from_visitor), new.conversation.0, to_advisors, to_visitor, by_advisor],
+            params![
+                seq,
+                new.now,
+                i64::from(from_visitor),
+                new.conversation.0,
+                to_advisors,
+                to_visitor,
+                by_advisor,
+                // Replies go where the customer last wrote from.
+                channel_str(new.channel)
+            ],
             |row| counters(row, version),
         )?;
     if let Some(target) = new.platform.as_ref().and_then(|p| p.outbox.as_ref()) {
         tx.prepare_cached(
-            "INSERT INTO outbox (conversation_id, seq, channel, account, recipient, tagged, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            "INSERT INTO outbox (conversation_id, seq, channel, account, recipient, tagged, next_attempt_at, created_at, template)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
         )?
         .execute(params![
             new.conversation.0,
@@ -283,7 +294,8 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
             target.account,
             target.recipient,
             target.tagged,
-            new.now
+            new.now,
+            new.platform.as_ref().and_then(|p| p.template.as_ref()).map(|t| serde_json::to_string(t).unwrap_or_default()),
         ])?;
     }
     let message = Message {

@@ -111,6 +111,8 @@ pub struct PlatformPart {
     pub platform_id: Option<String>,
     pub state: shared::PlatformState,
     pub outbox: Option<ReplyTarget>,
+    /// Send this approved WhatsApp template instead of the text.
+    pub template: Option<shared::TemplateSend>,
 }
 
 /// Where a reply to a platform customer goes.
@@ -136,6 +138,25 @@ pub struct OutboxItem {
     pub target: ReplyTarget,
     pub attempts: u32,
     pub text: String,
+    pub template: Option<shared::TemplateSend>,
+}
+
+/// A link code came back from a messaging app and joined its identity to a customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Linked {
+    /// The customer's conversation the identity now belongs to.
+    pub conversation: ConversationId,
+    /// The conversation the identity had before, if it already wrote on that app.
+    pub previous: Option<ConversationId>,
+}
+
+/// The newest message a platform customer sent in a conversation: what a read receipt or a typing
+/// indicator refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastInbound {
+    pub target: ReplyTarget,
+    pub seq: Seq,
+    pub platform_id: String,
 }
 
 /// A webhook body as received, not yet processed.
@@ -247,9 +268,27 @@ pub trait Store: Send + Sync + 'static {
     /// The customer wrote on this platform at `at`: it is where replies go now, and its window
     /// counts from there.
     async fn note_inbound(&self, channel: Channel, account: &str, external_id: &str, at: i64) -> StoreResult<()>;
-    /// Where a reply in this conversation goes: the platform identity of the channel the customer
-    /// last wrote from (None for a web conversation).
-    async fn reply_target(&self, conversation: ConversationId) -> StoreResult<Option<ReplyTarget>>;
+    /// Where a reply in this conversation goes: the platform identity of `via`, or by default of
+    /// the channel the customer last wrote from. None for the web (no identity on that channel).
+    async fn reply_target(&self, conversation: ConversationId, via: Option<Channel>) -> StoreResult<Option<ReplyTarget>>;
+    /// The newest platform message of the conversation's customer (for read receipts and typing).
+    async fn last_inbound(&self, conversation: ConversationId) -> StoreResult<Option<LastInbound>>;
+    /// This conversation's unused, unexpired link code for `channel`, or a new one.
+    async fn link_code(&self, conversation: ConversationId, channel: Channel, now: i64) -> StoreResult<String>;
+    /// A message on `channel` carried `code`: if it is a live code for that channel, use it up and
+    /// join the sender's identity (created if new) to the code's conversation.
+    async fn redeem_link_code(
+        &self,
+        code: &str,
+        channel: Channel,
+        account: &str,
+        external_id: &str,
+        name: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Option<Linked>>;
+    /// Undo a link: the identity (which must be linked, and in `conversation`) goes back to the
+    /// conversation it had, or to a new one of its own. Returns where it went.
+    async fn unlink_identity(&self, conversation: ConversationId, identity: i64, now: i64) -> StoreResult<ConversationId>;
     /// Apply a platform's report on a message, found by its platform id, unless it would move the
     /// state backwards. Returns the message's place and new state when it changed.
     async fn set_platform_state(

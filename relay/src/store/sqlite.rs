@@ -184,6 +184,50 @@ const SUMMARY_SELECT: &str = "
       JOIN sites s ON s.id = c.site_id
       LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq";
 
+/// How long a "Continue on …" link code stays valid.
+const LINK_CODE_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+fn target_from_row(r: &SqliteRow) -> StoreResult<ReplyTarget> {
+    Ok(ReplyTarget {
+        channel: channel_from(r.try_get::<&str, _>("channel")?),
+        account: r.try_get("account")?,
+        recipient: r.try_get("external_id")?,
+        last_inbound_at: r.try_get("last_inbound_at")?,
+        tagged: false,
+    })
+}
+
+/// The platform identities of these conversations, for their inbox rows.
+async fn identities_of(pool: &sqlx::SqlitePool, rows: &mut [ConversationSummary]) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r.id.0.to_string()).collect();
+    let sql = format!(
+        "SELECT id, conversation_id, channel, external_id, name, linked_at, last_inbound_at FROM channel_identities
+          WHERE conversation_id IN ({}) ORDER BY id",
+        ids.join(",")
+    );
+    let found = sqlx::query(&sql).fetch_all(pool).await?;
+    let mut by_conversation: std::collections::HashMap<i64, Vec<shared::ChannelIdentity>> = std::collections::HashMap::new();
+    for r in &found {
+        let channel = channel_from(r.try_get::<&str, _>("channel")?);
+        let external: String = r.try_get("external_id")?;
+        let name: Option<String> = r.try_get("name")?;
+        by_conversation.entry(r.try_get("conversation_id")?).or_default().push(shared::ChannelIdentity {
+            id: r.try_get("id")?,
+            channel,
+            label: crate::channels::link::identity_label(channel, name.as_deref(), &external),
+            linked: r.try_get::<Option<i64>, _>("linked_at")?.is_some(),
+            window_closes_at: window_closes_at(channel, r.try_get("last_inbound_at")?),
+        });
+    }
+    for row in rows {
+        row.identities = by_conversation.remove(&row.id.0).unwrap_or_default();
+    }
+    Ok(())
+}
+
 /// Until when an advisor may reply on the customer's platform (None on the web).
 fn window_closes_at(channel: Channel, last_inbound_at: Option<i64>) -> Option<i64> {
     use crate::channels::meta::window::{HUMAN_AGENT_WINDOW_MS, WINDOW_MS};
@@ -404,16 +448,19 @@ impl Store for SqliteStore {
     async fn conversation_summary(&self, conversation: ConversationId) -> StoreResult<Option<ConversationSummary>> {
         let sql = format!("{SUMMARY_SELECT} WHERE c.id = ?");
         let row = sqlx::query(&sql).bind(conversation.0).fetch_optional(&self.pool).await?;
-        match row {
-            Some(row) => Ok(Some(summary_from_row(&row)?)),
-            None => Ok(None),
-        }
+        let Some(row) = row else { return Ok(None) };
+        let mut rows = [summary_from_row(&row)?];
+        identities_of(&self.pool, &mut rows).await?;
+        let [row] = rows;
+        Ok(Some(row))
     }
 
     async fn list_conversations(&self, limit: usize) -> StoreResult<Vec<ConversationSummary>> {
         let sql = format!("{SUMMARY_SELECT} WHERE c.last_seq > 0 ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?");
         let rows = sqlx::query(&sql).bind(limit as i64).fetch_all(&self.pool).await?;
-        rows.iter().map(summary_from_row).collect()
+        let mut rows = rows.iter().map(summary_from_row).collect::<StoreResult<Vec<_>>>()?;
+        identities_of(&self.pool, &mut rows).await?;
+        Ok(rows)
     }
 
     async fn record_webhook(&self, channel: &str, body: &[u8], now: i64) -> StoreResult<i64> {
@@ -512,25 +559,191 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn reply_target(&self, conversation: ConversationId) -> StoreResult<Option<ReplyTarget>> {
+    async fn reply_target(&self, conversation: ConversationId, via: Option<Channel>) -> StoreResult<Option<ReplyTarget>> {
+        // By default the channel the customer last wrote from (`conversations.channel`).
         let row = sqlx::query(
             "SELECT i.channel, i.account, i.external_id, i.last_inbound_at
-               FROM conversations c JOIN channel_identities i ON i.conversation_id = c.id AND i.channel = c.channel
+               FROM conversations c JOIN channel_identities i ON i.conversation_id = c.id AND i.channel = COALESCE(?, c.channel)
               WHERE c.id = ? ORDER BY i.last_inbound_at DESC LIMIT 1",
+        )
+        .bind(via.map(channel_str))
+        .bind(conversation.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| target_from_row(&r)).transpose()
+    }
+
+    async fn last_inbound(&self, conversation: ConversationId) -> StoreResult<Option<LastInbound>> {
+        let row = sqlx::query(
+            "SELECT m.seq, m.platform_id, i.channel, i.account, i.external_id, i.last_inbound_at
+               FROM messages m JOIN channel_identities i ON i.conversation_id = m.conversation_id AND i.channel = m.channel
+              WHERE m.conversation_id = ? AND m.author_kind = 'visitor' AND m.platform_id IS NOT NULL
+              ORDER BY m.seq DESC LIMIT 1",
         )
         .bind(conversation.0)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| {
-            Ok(ReplyTarget {
-                channel: channel_from(r.try_get::<&str, _>("channel")?),
-                account: r.try_get("account")?,
-                recipient: r.try_get("external_id")?,
-                last_inbound_at: r.try_get("last_inbound_at")?,
-                tagged: false,
+            Ok(LastInbound {
+                target: target_from_row(&r)?,
+                seq: r.try_get::<i64, _>("seq")? as Seq,
+                platform_id: r.try_get("platform_id")?,
             })
         })
         .transpose()
+    }
+
+    async fn link_code(&self, conversation: ConversationId, channel: Channel, now: i64) -> StoreResult<String> {
+        let channel = channel_str(channel);
+        let live: Option<String> = sqlx::query_scalar(
+            "SELECT code FROM link_codes WHERE conversation_id = ? AND channel = ? AND used_at IS NULL AND expires_at > ?
+              ORDER BY expires_at DESC LIMIT 1",
+        )
+        .bind(conversation.0)
+        .bind(channel)
+        // Hand out only a code with a day left, so one shown on a page doesn't expire while read.
+        .bind(now + LINK_CODE_TTL_MS / 7)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(code) = live {
+            return Ok(code);
+        }
+        loop {
+            let code = crate::channels::link::new_code();
+            let inserted = sqlx::query(
+                "INSERT INTO link_codes (code, conversation_id, channel, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (code) DO NOTHING",
+            )
+            .bind(&code)
+            .bind(conversation.0)
+            .bind(channel)
+            .bind(now)
+            .bind(now + LINK_CODE_TTL_MS)
+            .execute(&self.pool)
+            .await?;
+            if inserted.rows_affected() == 1 {
+                return Ok(code);
+            }
+        }
+    }
+
+    async fn redeem_link_code(
+        &self,
+        code: &str,
+        channel: Channel,
+        account: &str,
+        external_id: &str,
+        name: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Option<Linked>> {
+        let channel = channel_str(channel);
+        let mut tx = self.pool.begin().await?;
+        let target: Option<i64> = sqlx::query_scalar(
+            "UPDATE link_codes SET used_at = ? WHERE code = ? AND channel = ? AND used_at IS NULL AND expires_at > ?
+             RETURNING conversation_id",
+        )
+        .bind(now)
+        .bind(code)
+        .bind(channel)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(target) = target else { return Ok(None) };
+        let existing = sqlx::query("SELECT id, conversation_id FROM channel_identities WHERE channel = ? AND account = ? AND external_id = ?")
+            .bind(channel)
+            .bind(account)
+            .bind(external_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (identity, previous) = match existing {
+            Some(row) => {
+                let (id, had): (i64, i64) = (row.try_get("id")?, row.try_get("conversation_id")?);
+                if had == target {
+                    (id, None)
+                } else {
+                    sqlx::query(
+                        "UPDATE channel_identities SET conversation_id = ?, linked_at = ?, previous_conversation_id = ? WHERE id = ?",
+                    )
+                    .bind(target)
+                    .bind(now)
+                    .bind(had)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    (id, Some(ConversationId(had)))
+                }
+            }
+            None => {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO channel_identities (conversation_id, channel, account, external_id, name, created_at, linked_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                )
+                .bind(target)
+                .bind(channel)
+                .bind(account)
+                .bind(external_id)
+                .bind(name)
+                .bind(now)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                (id, None)
+            }
+        };
+        sqlx::query("UPDATE link_codes SET identity_id = ? WHERE code = ?").bind(identity).bind(code).execute(&mut *tx).await?;
+        // A customer who gave no name on the web is known by their profile name from now on.
+        if let Some(name) = name {
+            sqlx::query(
+                "UPDATE visitors SET name = ? WHERE name IS NULL AND id = (SELECT visitor_id FROM conversations WHERE id = ?)",
+            )
+            .bind(name)
+            .bind(target)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(Linked { conversation: ConversationId(target), previous }))
+    }
+
+    async fn unlink_identity(&self, conversation: ConversationId, identity: i64, now: i64) -> StoreResult<ConversationId> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "SELECT i.channel, i.name, i.previous_conversation_id, c.site_id
+               FROM channel_identities i JOIN conversations c ON c.id = i.conversation_id
+              WHERE i.id = ? AND i.conversation_id = ? AND i.linked_at IS NOT NULL",
+        )
+        .bind(identity)
+        .bind(conversation.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Err(StoreError::NotFound) };
+        let channel = channel_from(row.try_get::<&str, _>("channel")?);
+        let to = match row.try_get::<Option<i64>, _>("previous_conversation_id")? {
+            Some(previous) => previous,
+            None => {
+                let token_hash: [u8; 32] = rand::random();
+                let site = SiteId(row.try_get("site_id")?);
+                insert_visitor(&mut tx, site, &token_hash, row.try_get("name")?, channel, now).await?.1
+            }
+        };
+        sqlx::query("UPDATE channel_identities SET conversation_id = ?, linked_at = NULL, previous_conversation_id = NULL WHERE id = ?")
+            .bind(to)
+            .bind(identity)
+            .execute(&mut *tx)
+            .await?;
+        // Replies in the conversation it left go where its customer last wrote from, if still there.
+        sqlx::query(
+            "UPDATE conversations SET channel = 'web' WHERE id = ? AND channel = ?
+                AND NOT EXISTS (SELECT 1 FROM channel_identities WHERE conversation_id = ? AND channel = ?)",
+        )
+        .bind(conversation.0)
+        .bind(channel_str(channel))
+        .bind(conversation.0)
+        .bind(channel_str(channel))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ConversationId(to))
     }
 
     async fn set_platform_state(
@@ -563,7 +776,7 @@ impl Store for SqliteStore {
 
     async fn due_outbox(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxItem>> {
         let rows = sqlx::query(
-            "SELECT o.id, o.conversation_id, o.seq, o.channel, o.account, o.recipient, o.tagged, o.attempts, m.text
+            "SELECT o.id, o.conversation_id, o.seq, o.channel, o.account, o.recipient, o.tagged, o.attempts, o.template, m.text
                FROM outbox o JOIN messages m ON m.conversation_id = o.conversation_id AND m.seq = o.seq
               WHERE o.state = 'pending' AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?",
         )
@@ -586,6 +799,10 @@ impl Store for SqliteStore {
                     },
                     attempts: r.try_get::<i64, _>("attempts")? as u32,
                     text: r.try_get("text")?,
+                    template: match r.try_get::<Option<&str>, _>("template")? {
+                        Some(json) => Some(serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("outbox template: {e}")))?),
+                        None => None,
+                    },
                 })
             })
             .collect()

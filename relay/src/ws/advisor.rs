@@ -98,10 +98,11 @@ impl super::Session for AdvisorSession {
                     Err(e) => self.internal(sink, Some(reference), "loading a thread", e).await,
                 }
             }
-            In::Send { id, conversation, text, .. } => {
+            In::Send { id, conversation, text, via, template } => {
                 let author = Author::Advisor { id: self.advisor.id, name: self.advisor.name.clone() };
                 let origin = self.member.as_ref().map(|m| m.id).expect("greeted");
-                match conversation::post(&self.state, conversation, id, author, &text, origin).await {
+                let reply = conversation::Reply { via, template };
+                match conversation::post(&self.state, conversation, id, author, &text, origin, reply).await {
                     Ok(done) => {
                         let m = done.message;
                         super::flush_queued(self, sink).await
@@ -112,7 +113,10 @@ impl super::Session for AdvisorSession {
             }
             In::Read { conversation, up_to } => {
                 match conversation::read(&self.state, conversation, Reader::Advisors, up_to).await {
-                    Ok(_) => true,
+                    Ok(_) => {
+                        crate::channels::bridge::advisor_read(&self.state, conversation, up_to);
+                        true
+                    }
                     Err(crate::store::StoreError::NotFound) => {
                         let e = ErrorFrame::new(ErrorCode::NotFound, format!("no conversation {conversation}"));
                         send(sink, &Out::Error(e)).await
@@ -125,7 +129,16 @@ impl super::Session for AdvisorSession {
                     let name = self.advisor.name.clone();
                     self.state.hub.to_visitor(conversation, Event::AdvisorTyping { conversation, on, name });
                 }
+                if on {
+                    crate::channels::bridge::advisor_typing(&self.state, conversation);
+                }
                 true
+            }
+            In::Unlink { reference, conversation, identity } => {
+                match crate::channels::bridge::unlink(&self.state, conversation, identity).await {
+                    Ok(()) => true,
+                    Err(e) => send(sink, &Out::Error(e.with_ref(Some(reference)))).await,
+                }
             }
             In::Unknown => unreachable!("decode_frame turns Unknown into an error"),
             #[allow(unreachable_patterns)]
@@ -144,6 +157,7 @@ impl super::Session for AdvisorSession {
             Event::PlatformDelivery { conversation, seq, delivery } => {
                 Some(Out::Delivery { conversation: *conversation, seq: *seq, delivery: delivery.clone() })
             }
+            Event::Channels(channels) => Some(Out::Channels { channels: channels.clone() }),
             Event::AdvisorTyping { .. }
             | Event::AdvisorsRead { .. }
             | Event::DeliveredToAdvisors { .. }
@@ -178,7 +192,14 @@ impl AdvisorSession {
                 for c in &mut conversations {
                     c.visitor_online = self.state.hub.visitor_online(c.id);
                 }
-                send(sink, &Out::Welcome { v: PROTOCOL_VERSION, advisor: self.advisor.clone(), conversations }).await
+                let welcome = Out::Welcome { v: PROTOCOL_VERSION, advisor: self.advisor.clone(), conversations };
+                if !send(sink, &welcome).await {
+                    return false;
+                }
+                match &self.state.bridge {
+                    Some(bridge) => send(sink, &Out::Channels { channels: bridge.statuses() }).await,
+                    None => true,
+                }
             }
             Err(e) => self.internal(sink, None, "loading the inbox", e).await,
         }

@@ -124,7 +124,7 @@ impl super::Session for VisitorSession {
             (In::Send { id, text }, Some(thread)) => {
                 let (conversation, origin) = (thread.conversation, self.member.as_ref().map(|m| m.id));
                 let origin = origin.expect("a greeted session has joined the hub");
-                match conversation::post(&self.state, conversation, id, Author::Visitor, &text, origin).await {
+                match conversation::post(&self.state, conversation, id, Author::Visitor, &text, origin, Default::default()).await {
                     Ok(done) => {
                         let m = done.message;
                         super::flush_queued(self, sink).await
@@ -163,7 +163,7 @@ impl super::Session for VisitorSession {
             Event::AdvisorsRead { up_to, .. } => Some(Out::Read { up_to: *up_to }),
             Event::DeliveredToAdvisors { up_to, .. } => Some(Out::Delivered { up_to: *up_to }),
             Event::Presence { advisors_online } => Some(Out::Presence { advisors_online: *advisors_online }),
-            Event::Conversation(_) | Event::VisitorTyping { .. } | Event::PlatformDelivery { .. } => None,
+            Event::Conversation(_) | Event::VisitorTyping { .. } | Event::PlatformDelivery { .. } | Event::Channels(_) => None,
         }
     }
 }
@@ -219,7 +219,7 @@ impl VisitorSession {
             advisors_online: self.state.hub.advisors_online(),
             delivered_seq: thread.delivered_seq,
             advisors_read_seq: thread.advisors_read_seq,
-            continue_on: Vec::new(),
+            continue_on: crate::channels::bridge::continue_links(&self.state, self.site.id, &self.site.name, thread.conversation).await,
         };
         let conversation = thread.conversation;
         let thread_last_seq = thread.last_seq;
