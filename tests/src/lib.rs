@@ -215,6 +215,8 @@ pub struct Welcome {
     pub last_seq: Seq,
     pub site: SiteInfo,
     pub replay: Vec<Message>,
+    /// The "Continue on WhatsApp / Messenger" links.
+    pub continue_on: Vec<ContinueLink>,
 }
 
 pub struct VisitorClient {
@@ -255,8 +257,10 @@ impl VisitorClient {
     pub async fn hello(&mut self, token: Option<&str>, last_seq: Seq) -> Result<Welcome, ErrorFrame> {
         self.send(&VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: token.map(str::to_owned), last_seq, page: None })
             .await;
-        let (token, conversation, last_seq_now, site) = match self.recv().await {
-            VisitorServerFrame::Welcome { token, conversation, last_seq, site, .. } => (token, conversation, last_seq, site),
+        let (token, conversation, last_seq_now, site, continue_on) = match self.recv().await {
+            VisitorServerFrame::Welcome { token, conversation, last_seq, site, continue_on, .. } => {
+                (token, conversation, last_seq, site, continue_on)
+            }
             VisitorServerFrame::Error(e) => return Err(e),
             other => panic!("expected welcome, got {other:?}"),
         };
@@ -271,7 +275,7 @@ impl VisitorClient {
                 other => panic!("expected a replayed message, got {other:?}"),
             }
         }
-        Ok(Welcome { token, conversation, last_seq: last_seq_now, site, replay })
+        Ok(Welcome { token, conversation, last_seq: last_seq_now, site, replay, continue_on })
     }
 
     /// Send a message and wait for its ack; returns `(seq, sent_at)`.
@@ -372,7 +376,9 @@ impl AdvisorClient {
                 AdvisorServerFrame::Message { message } => return message,
                 AdvisorServerFrame::Conversation { .. }
                 | AdvisorServerFrame::Typing { .. }
-                | AdvisorServerFrame::Delivery { .. } => {}
+                | AdvisorServerFrame::Delivery { .. }
+                | AdvisorServerFrame::Attachment { .. }
+                | AdvisorServerFrame::Channels { .. } => {}
                 other => panic!("expected a message, got {other:?}"),
             }
         }
@@ -392,7 +398,12 @@ impl AdvisorClient {
         loop {
             match self.recv().await {
                 AdvisorServerFrame::Conversation { conversation: c } if c.id == conversation && want(&c) => return c,
-                AdvisorServerFrame::Conversation { .. } | AdvisorServerFrame::Message { .. } | AdvisorServerFrame::Typing { .. } => {}
+                AdvisorServerFrame::Conversation { .. }
+                | AdvisorServerFrame::Message { .. }
+                | AdvisorServerFrame::Typing { .. }
+                | AdvisorServerFrame::Delivery { .. }
+                | AdvisorServerFrame::Attachment { .. }
+                | AdvisorServerFrame::Channels { .. } => {}
                 other => panic!("expected a conversation update, got {other:?}"),
             }
         }
@@ -413,6 +424,9 @@ impl AdvisorClient {
                 AdvisorServerFrame::Error(e) if e.reference.as_deref() == Some(&reference) => panic!("open failed: {e:?}"),
                 other @ (AdvisorServerFrame::Conversation { .. }
                 | AdvisorServerFrame::Message { .. }
+                | AdvisorServerFrame::Delivery { .. }
+                | AdvisorServerFrame::Attachment { .. }
+                | AdvisorServerFrame::Channels { .. }
                 | AdvisorServerFrame::Typing { .. }) => passed.push(other),
                 other => panic!("expected history, got {other:?}"),
             }
@@ -436,6 +450,8 @@ impl AdvisorClient {
                 other @ (AdvisorServerFrame::Conversation { .. }
                 | AdvisorServerFrame::Message { .. }
                 | AdvisorServerFrame::Delivery { .. }
+                | AdvisorServerFrame::Attachment { .. }
+                | AdvisorServerFrame::Channels { .. }
                 | AdvisorServerFrame::Typing { .. }) => passed.push(other),
                 other => panic!("expected ack, got {other:?}"),
             }
@@ -446,7 +462,11 @@ impl AdvisorClient {
         loop {
             match self.recv().await {
                 AdvisorServerFrame::Error(e) => return e,
-                AdvisorServerFrame::Conversation { .. } | AdvisorServerFrame::Typing { .. } => {}
+                AdvisorServerFrame::Conversation { .. }
+                | AdvisorServerFrame::Typing { .. }
+                | AdvisorServerFrame::Delivery { .. }
+                | AdvisorServerFrame::Attachment { .. }
+                | AdvisorServerFrame::Channels { .. } => {}
                 other => panic!("expected an error frame, got {other:?}"),
             }
         }
