@@ -99,6 +99,7 @@ pub async fn post(
         now: crate::now_ms(),
         delivered: other_side_online && target.is_none(),
         platform: target.map(|t| PlatformPart { platform_id: None, state: shared::PlatformState::Queued, outbox: Some(t) }),
+        attachments: Vec::new(),
     };
     commit(state, new, Some(origin)).await.map_err(|e| match e {
         StoreError::NotFound => ErrorFrame::new(ErrorCode::NotFound, "no such conversation").with_ref(reference.clone()),

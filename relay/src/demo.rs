@@ -106,6 +106,7 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<(),
                 now: crate::now_ms(),
                 delivered: false,
                 platform: None,
+                attachments: Vec::new(),
             };
             store.append_message(new).await?;
         }

@@ -28,6 +28,8 @@ pub enum Event {
     Presence { advisors_online: bool },
     /// A platform reported on a relayed message (advisors).
     PlatformDelivery { conversation: ConversationId, seq: Seq, delivery: shared::PlatformDelivery },
+    /// An attachment of a message was fetched, or failed for good (advisors).
+    Attachment { conversation: ConversationId, seq: Seq, attachment: shared::Attachment },
 }
 
 /// An event on its way to sockets. Every advisor socket sends the same frame for it, so the first

@@ -15,7 +15,7 @@ use base64::Engine;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::media::Item;
+use super::media::{Item, MediaFailure, MediaRequest};
 use super::{ApiCall, Sandbox};
 
 /// Which platform a route belongs to: WhatsApp errors carry `error_data`, Messenger ones put the
@@ -289,6 +289,11 @@ async fn node(
     let media = sandbox.world().media.get(&id).cloned();
     if let Some(item) = media {
         sandbox.authorize(&headers, None)?;
+        match sandbox.take_media_failure(MediaRequest::Lookup) {
+            Some(MediaFailure::ServerError) => return Err(GraphError::server_error()),
+            Some(MediaFailure::Deleted) => return Err(GraphError::no_such_object("get", &id)),
+            _ => {}
+        }
         if query.get("phone_number_id").is_some_and(|p| *p != sandbox.config().phone_number_id) {
             return Err(GraphError::no_such_object("get", &id));
         }
@@ -352,6 +357,11 @@ async fn download(
     headers: HeaderMap,
 ) -> Result<Response, GraphError> {
     sandbox.authorize(&headers, None)?;
+    match sandbox.take_media_failure(MediaRequest::Download) {
+        Some(MediaFailure::ServerError) => return Ok((StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()),
+        Some(MediaFailure::ExpiredUrl) => return Ok((StatusCode::NOT_FOUND, "URL signature expired").into_response()),
+        _ => {}
+    }
     let (Some(id), Some(expires), Some(hash)) = (query.get("mid"), query.get("ext"), query.get("hash")) else {
         return Err(GraphError::no_such_object("get", "attachments"));
     };

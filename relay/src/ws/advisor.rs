@@ -144,6 +144,9 @@ impl super::Session for AdvisorSession {
             Event::PlatformDelivery { conversation, seq, delivery } => {
                 Some(Out::Delivery { conversation: *conversation, seq: *seq, delivery: delivery.clone() })
             }
+            Event::Attachment { conversation, seq, attachment } => {
+                Some(Out::Attachment { conversation: *conversation, seq: *seq, attachment: attachment.clone() })
+            }
             Event::AdvisorTyping { .. }
             | Event::AdvisorsRead { .. }
             | Event::DeliveredToAdvisors { .. }
