@@ -76,7 +76,12 @@ pub async fn run(state: AppState, bridge: Arc<Bridge>) {
             if jobs.is_empty() {
                 break;
             }
-            join_all(jobs.into_iter().map(|job| attempt(&state, &bridge, &http, &files, job))).await;
+            // A shutdown drops downloads under way (their temporary files go with them); the files
+            // stay pending and are fetched again after the restart.
+            tokio::select! {
+                _ = state.stopping.cancelled() => return,
+                _ = join_all(jobs.into_iter().map(|job| attempt(&state, &bridge, &http, &files, job))) => {}
+            }
         }
         tokio::select! {
             _ = state.stopping.cancelled() => return,
