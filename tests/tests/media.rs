@@ -205,6 +205,22 @@ async fn a_download_that_fails_for_a_while_is_retried_and_an_expired_url_is_look
 }
 
 #[tokio::test]
+async fn a_download_that_arrives_damaged_is_fetched_again() {
+    let (relay, sandbox, _meta, _stop) = bridged().await;
+    let (mut advisor, _) = relay.advisor().await;
+
+    sandbox.fail_next_media(1, MediaFailure::Corrupted);
+    sandbox.whatsapp_image(WA_ID, "Ana Souza", None).await.unwrap();
+    let message = advisor.next_message().await;
+    let ready = settled(&mut advisor, message.conversation, message.seq).await;
+    assert_eq!(ready.state, AttachmentState::Ready, "{ready:?}");
+    assert_eq!(media_calls(&sandbox), (vec![200, 200], vec![200, 200]), "the damaged copy was not kept");
+    let cookie = relay.login().await;
+    let response = get(&relay, &format!("/dashboard/api/attachments/{}", ready.id), Some(&cookie)).await;
+    assert_eq!(response.bytes().await.unwrap().to_vec(), sent_bytes(&sandbox, "image").await);
+}
+
+#[tokio::test]
 async fn a_file_whatsapp_no_longer_has_ends_failed_with_a_reason() {
     let (relay, sandbox, _meta, _stop) = bridged().await;
     let (mut advisor, _) = relay.advisor().await;

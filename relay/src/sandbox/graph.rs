@@ -357,7 +357,8 @@ async fn download(
     headers: HeaderMap,
 ) -> Result<Response, GraphError> {
     sandbox.authorize(&headers, None)?;
-    match sandbox.take_media_failure(MediaRequest::Download) {
+    let failure = sandbox.take_media_failure(MediaRequest::Download);
+    match failure {
         Some(MediaFailure::ServerError) => return Ok((StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()),
         Some(MediaFailure::ExpiredUrl) => return Ok((StatusCode::NOT_FOUND, "URL signature expired").into_response()),
         _ => {}
@@ -369,7 +370,8 @@ async fn download(
     let item = sandbox.world().media.get(id).cloned();
     match item {
         Some(item) if *hash == sandbox.download_hash(id, expires) && crate::now_ms() / 1000 <= expires => {
-            Ok(([(header::CONTENT_TYPE, item.mime_type)], item.bytes).into_response())
+            let bytes = if failure == Some(MediaFailure::Corrupted) { item.corrupted_bytes() } else { item.bytes };
+            Ok(([(header::CONTENT_TYPE, item.mime_type)], bytes).into_response())
         }
         // An expired or forged URL: look the media up again (§5 step 2).
         _ => Ok((StatusCode::NOT_FOUND, "URL signature expired").into_response()),

@@ -21,6 +21,9 @@ pub enum MediaFailure {
     /// The media is gone: the next look-up answers "object does not exist" (WhatsApp), or the next
     /// attachment URL 404 (Messenger).
     Deleted,
+    /// The next download (WhatsApp or Messenger) answers 200 with one byte of the file changed, as
+    /// a download damaged on the way would.
+    Corrupted,
 }
 
 /// The kinds of media request a failure can hit.
@@ -39,6 +42,7 @@ impl MediaFailure {
         match self {
             MediaFailure::ServerError => true,
             MediaFailure::ExpiredUrl => request == MediaRequest::Download,
+            MediaFailure::Corrupted => matches!(request, MediaRequest::Download | MediaRequest::PublicUrl),
             MediaFailure::Deleted => matches!(request, MediaRequest::Lookup | MediaRequest::PublicUrl),
         }
     }
@@ -83,6 +87,15 @@ impl Files {
 }
 
 impl Item {
+    /// The file with its last byte changed.
+    pub fn corrupted_bytes(&self) -> Bytes {
+        let mut bytes = self.bytes.to_vec();
+        if let Some(last) = bytes.last_mut() {
+            *last ^= 0xff;
+        }
+        Bytes::from(bytes)
+    }
+
     pub fn new(id: String, mime_type: &'static str, filename: Option<String>, bytes: Bytes) -> Self {
         let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes));
         Item { id, mime_type, filename, bytes, sha256 }
