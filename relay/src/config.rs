@@ -113,7 +113,7 @@ impl Default for MetaArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
-    /// Where the relay keeps its data (the SQLite database).
+    /// Where the relay keeps its data (the SQLite database, and attachment files under `attachments/`).
     #[arg(long, env = "CONFAB_DATA_DIR", default_value = "./confab-data", global = true)]
     pub data_dir: PathBuf,
 }

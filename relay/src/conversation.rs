@@ -128,6 +128,7 @@ pub async fn post(
             outbox: Some(t),
             template: reply.template,
         }),
+        attachments: Vec::new(),
     };
     commit(state, new, Some(origin)).await.map_err(|e| match e {
         StoreError::NotFound => ErrorFrame::new(ErrorCode::NotFound, "no such conversation").with_ref(reference.clone()),

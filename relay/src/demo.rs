@@ -197,6 +197,7 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<boo
                 now: crate::now_ms(),
                 delivered: false,
                 platform: None,
+                attachments: Vec::new(),
             };
             store.append_message(new).await?;
         }

@@ -30,6 +30,8 @@ pub enum Event {
     PlatformDelivery { conversation: ConversationId, seq: Seq, delivery: shared::PlatformDelivery },
     /// A platform channel's status changed: an alert raised or cleared (advisors).
     Channels(Vec<shared::ChannelStatus>),
+    /// An attachment of a message was fetched, or failed for good (advisors).
+    Attachment { conversation: ConversationId, seq: Seq, attachment: shared::Attachment },
 }
 
 /// An event on its way to sockets. Every advisor socket sends the same frame for it, so the first

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod attachments;
 pub mod channels;
 pub mod config;
 pub mod conversation;

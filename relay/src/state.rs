@@ -24,12 +24,15 @@ pub struct AppState {
     pub stopping: CancellationToken,
     /// The WhatsApp/Messenger bridge, when configured.
     pub bridge: Option<Arc<crate::channels::bridge::Bridge>>,
+    /// Attachment files, and the media worker's wake-up.
+    pub attachments: Arc<crate::attachments::Attachments>,
 }
 
 impl AppState {
     /// Build the state and start its background task (inbox updates). Needs a Tokio runtime.
     pub fn new(config: Config, store: SharedStore) -> Self {
         let bridge = config.meta.clone().map(crate::channels::bridge::Bridge::new);
+        let attachments = Arc::new(crate::attachments::Attachments::new(&config.data_dir));
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -39,6 +42,7 @@ impl AppState {
             inbox_updates: Arc::new(InboxUpdates::new()),
             stopping: CancellationToken::new(),
             bridge,
+            attachments,
         };
         tokio::spawn(state.inbox_updates.clone().run(state.store.clone(), state.hub.clone(), state.stopping.clone()));
         crate::channels::bridge::start(&state);

@@ -17,6 +17,13 @@ pub const MAX_REPLAY: usize = 500;
 /// Longest visitor-chosen display name, in characters.
 pub const MAX_NAME_CHARS: usize = 80;
 
+/// Largest attachment the relay keeps, in bytes. A larger file from a platform ends `failed` with
+/// a reason; the rest of its message is kept.
+pub const MAX_ATTACHMENT_BYTES: u64 = 25 * 1024 * 1024;
+
+/// Longest attachment file name the relay keeps, in characters (longer ones are shortened).
+pub const MAX_FILE_NAME_CHARS: usize = 200;
+
 /// Count `text` as the limits do.
 pub fn text_chars(text: &str) -> usize {
     text.chars().count()

@@ -62,12 +62,17 @@ impl TestRelay {
     /// A fresh relay with the WhatsApp/Messenger bridge on, talking to a Graph API at `graph_base_url`.
     pub async fn start_bridged(meta: relay::config::MetaArgs) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::new(temp.path());
-        config.meta = relay::channels::bridge::MetaConfig::from_args(&meta).expect("bridge settings");
-        assert!(config.meta.is_some(), "bridge configured");
-        let mut relay = Self::start_with(temp.path(), config).await;
+        let mut relay = Self::start_bridged_in(temp.path(), meta).await;
         relay._temp = Some(temp);
         relay
+    }
+
+    /// A bridged relay on an existing data directory, e.g. to restart one.
+    pub async fn start_bridged_in(dir: &Path, meta: relay::config::MetaArgs) -> Self {
+        let mut config = Config::new(dir);
+        config.meta = relay::channels::bridge::MetaConfig::from_args(&meta).expect("bridge settings");
+        assert!(config.meta.is_some(), "bridge configured");
+        Self::start_with(dir, config).await
     }
 
     async fn start_with(dir: &Path, config: Config) -> Self {

@@ -97,6 +97,7 @@ fn concurrent_appends_with_repeated_ids_get_contiguous_seqs_and_each_id_is_store
                             now: 1,
                             delivered: false,
                             platform: None,
+                            attachments: Vec::new(),
                         };
                         out.push((n, flip, store.append_message(new).await));
                     }
@@ -174,6 +175,7 @@ fn messages_after_any_cursor_are_exactly_the_later_ones_in_order_and_read_cursor
                     now: 1,
                     delivered: false,
                     platform: None,
+                    attachments: Vec::new(),
                 };
                 store.append_message(new).await.unwrap();
             }

@@ -222,14 +222,18 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/messenger", get(handshake).post(webhook_messenger))
 }
 
-/// Start the workers (after a restart they pick up what was stored and not yet done).
+/// Start the workers: webhooks, outbox, media downloads (after a restart they pick up what was
+/// stored and not yet done).
 pub fn start(state: &AppState) {
     let Some(bridge) = state.bridge.clone() else { return };
     let s = state.clone();
     let b = bridge.clone();
     tokio::spawn(async move { process_webhooks(s, b).await });
     let s = state.clone();
-    tokio::spawn(async move { run_outbox(s, bridge).await });
+    let b = bridge.clone();
+    tokio::spawn(async move { run_outbox(s, b).await });
+    let s = state.clone();
+    tokio::spawn(async move { crate::attachments::worker::run(s, bridge).await });
 }
 
 async fn handshake(State(state): State<AppState>, Query(query): Query<SubscriptionQuery>) -> Response {
@@ -350,6 +354,9 @@ async fn apply_event(state: &AppState, bridge: &Bridge, event: InboundEvent) -> 
                 text = "(empty message)".into();
             }
             let text: String = text.chars().take(shared::limits::MAX_TEXT_CHARS).collect();
+            // A photo or file is committed `pending` with its message; the media worker fetches it.
+            let attachments = crate::attachments::from_inbound(&m);
+            let fetch = !attachments.is_empty();
             let new = NewMessage {
                 conversation,
                 id: platform_client_id(&m.platform_id),
@@ -364,8 +371,12 @@ async fn apply_event(state: &AppState, bridge: &Bridge, event: InboundEvent) -> 
                     outbox: None,
                     template: None,
                 }),
+                attachments,
             };
             conversation::commit(state, new, None).await.map_err(|e| e.to_string())?;
+            if fetch {
+                state.attachments.wake();
+            }
             // The window moved: the inbox row shows it.
             conversation::announce_conversation(state, conversation).await;
             Ok(())

@@ -33,6 +33,7 @@ pub fn app(state: AppState) -> Router {
         .route("/dashboard/", get(dashboard::shell))
         .route("/dashboard/{*rest}", get(dashboard::shell))
         .merge(crate::channels::bridge::router())
+        .merge(crate::attachments::router())
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

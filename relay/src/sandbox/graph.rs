@@ -15,7 +15,7 @@ use base64::Engine;
 use rand::Rng;
 use serde_json::{json, Value};
 
-use super::media::Item;
+use super::media::{Item, MediaFailure, MediaRequest};
 use super::{ApiCall, Sandbox};
 
 /// Which platform a route belongs to: WhatsApp errors carry `error_data`, Messenger ones put the
@@ -289,6 +289,11 @@ async fn node(
     let media = sandbox.world().media.get(&id).cloned();
     if let Some(item) = media {
         sandbox.authorize(&headers, None)?;
+        match sandbox.take_media_failure(MediaRequest::Lookup) {
+            Some(MediaFailure::ServerError) => return Err(GraphError::server_error()),
+            Some(MediaFailure::Deleted) => return Err(GraphError::no_such_object("get", &id)),
+            _ => {}
+        }
         if query.get("phone_number_id").is_some_and(|p| *p != sandbox.config().phone_number_id) {
             return Err(GraphError::no_such_object("get", &id));
         }
@@ -352,6 +357,12 @@ async fn download(
     headers: HeaderMap,
 ) -> Result<Response, GraphError> {
     sandbox.authorize(&headers, None)?;
+    let failure = sandbox.take_media_failure(MediaRequest::Download);
+    match failure {
+        Some(MediaFailure::ServerError) => return Ok((StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()),
+        Some(MediaFailure::ExpiredUrl) => return Ok((StatusCode::NOT_FOUND, "URL signature expired").into_response()),
+        _ => {}
+    }
     let (Some(id), Some(expires), Some(hash)) = (query.get("mid"), query.get("ext"), query.get("hash")) else {
         return Err(GraphError::no_such_object("get", "attachments"));
     };
@@ -359,7 +370,8 @@ async fn download(
     let item = sandbox.world().media.get(id).cloned();
     match item {
         Some(item) if *hash == sandbox.download_hash(id, expires) && crate::now_ms() / 1000 <= expires => {
-            Ok(([(header::CONTENT_TYPE, item.mime_type)], item.bytes).into_response())
+            let bytes = if failure == Some(MediaFailure::Corrupted) { item.corrupted_bytes() } else { item.bytes };
+            Ok(([(header::CONTENT_TYPE, item.mime_type)], bytes).into_response())
         }
         // An expired or forged URL: look the media up again (§5 step 2).
         _ => Ok((StatusCode::NOT_FOUND, "URL signature expired").into_response()),

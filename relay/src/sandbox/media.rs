@@ -1,11 +1,67 @@
 //! The files a sandbox customer can send: a small PNG and a one-page PDF, generated at start so
 //! they are valid files without checking binaries in. Each send registers a fresh media id for them.
+//! Media requests can be scripted to fail ([`Sandbox::fail_next_media`]).
 
 use std::io::Write;
 
 use axum::body::Bytes;
 use base64::Engine;
 use sha2::{Digest, Sha256};
+
+use super::Sandbox;
+
+/// A scripted failure for the next media requests (see [`Sandbox::fail_next_media`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaFailure {
+    /// HTTP 500 (Graph code 2, `is_transient`) on the next media request of any kind.
+    ServerError,
+    /// The next download URL is refused with 404, as an expired lookaside URL is (§5): the relay
+    /// has to look the media up again.
+    ExpiredUrl,
+    /// The media is gone: the next look-up answers "object does not exist" (WhatsApp), or the next
+    /// attachment URL 404 (Messenger).
+    Deleted,
+    /// The next download (WhatsApp or Messenger) answers 200 with one byte of the file changed, as
+    /// a download damaged on the way would.
+    Corrupted,
+}
+
+/// The kinds of media request a failure can hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum MediaRequest {
+    /// `GET /{v}/{media-id}` (§5 step 1).
+    Lookup,
+    /// `GET <lookaside url>` (§5 step 2).
+    Download,
+    /// A Messenger attachment URL (`/phone/media/{id}`).
+    PublicUrl,
+}
+
+impl MediaFailure {
+    fn hits(self, request: MediaRequest) -> bool {
+        match self {
+            MediaFailure::ServerError => true,
+            MediaFailure::ExpiredUrl => request == MediaRequest::Download,
+            MediaFailure::Corrupted => matches!(request, MediaRequest::Download | MediaRequest::PublicUrl),
+            MediaFailure::Deleted => matches!(request, MediaRequest::Lookup | MediaRequest::PublicUrl),
+        }
+    }
+}
+
+impl Sandbox {
+    /// Make the next `n` media requests that `failure` applies to fail that way (in order, after
+    /// failures already scripted).
+    pub fn fail_next_media(&self, n: usize, failure: MediaFailure) {
+        self.world().media_failures.extend(std::iter::repeat_n(failure, n));
+    }
+
+    /// The scripted failure for this request, if the next one applies to it (it is then used up).
+    pub(super) fn take_media_failure(&self, request: MediaRequest) -> Option<MediaFailure> {
+        let mut world = self.world();
+        let next = *world.media_failures.front()?;
+        next.hits(request).then(|| world.media_failures.pop_front()).flatten()
+    }
+}
 
 /// A media object as the Graph API knows it (§5).
 #[derive(Clone, Debug)]
@@ -31,6 +87,15 @@ impl Files {
 }
 
 impl Item {
+    /// The file with its last byte changed.
+    pub fn corrupted_bytes(&self) -> Bytes {
+        let mut bytes = self.bytes.to_vec();
+        if let Some(last) = bytes.last_mut() {
+            *last ^= 0xff;
+        }
+        Bytes::from(bytes)
+    }
+
     pub fn new(id: String, mime_type: &'static str, filename: Option<String>, bytes: Bytes) -> Self {
         let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes));
         Item { id, mime_type, filename, bytes, sha256 }

@@ -38,6 +38,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use customer::{Batching, InteractiveReply, Location, StatusUpdate, WaInbound, WaMessage};
+pub use media::MediaFailure;
 pub use webhook::{meta_json, signature, Attempt, Handshake, WebhookDelivery, WebhookError};
 
 use phone::Thread;
@@ -205,6 +206,7 @@ struct World {
     calls: Vec<ApiCall>,
     webhooks: Vec<WebhookDelivery>,
     failures: VecDeque<Failure>,
+    media_failures: VecDeque<media::MediaFailure>,
     /// Last customer message per user (wa_id or PSID), ms: the 24 h / 7 day windows.
     last_inbound: HashMap<String, i64>,
     threads: HashMap<(Channel, String), Thread>,

@@ -302,8 +302,18 @@ async fn read(State(sandbox): State<Sandbox>, Json(request): Json<ReadRequest>) 
 
 /// The customer's own copy of a file (and Messenger's public attachment URL).
 async fn media(State(sandbox): State<Sandbox>, Path(id): Path<String>) -> Response {
+    use super::media::{MediaFailure, MediaRequest};
+    let failure = sandbox.take_media_failure(MediaRequest::PublicUrl);
+    match failure {
+        Some(MediaFailure::ServerError) => return (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response(),
+        Some(MediaFailure::Deleted) => return (StatusCode::NOT_FOUND, "no such media").into_response(),
+        _ => {}
+    }
     let item = sandbox.world().media.get(&id).cloned();
     match item {
+        Some(item) if failure == Some(MediaFailure::Corrupted) => {
+            ([(header::CONTENT_TYPE, item.mime_type)], item.corrupted_bytes()).into_response()
+        }
         Some(item) => ([(header::CONTENT_TYPE, item.mime_type)], item.bytes).into_response(),
         None => (StatusCode::NOT_FOUND, "no such media").into_response(),
     }

@@ -20,10 +20,11 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use shared::{ClientMsgId, ConversationId, Message, Seq};
 use tokio::sync::{mpsc, oneshot};
 
+use super::sqlite::attachments;
 use super::sqlite::{
     author_columns, author_from, channel_from, channel_str, delivery_from, platform_state_str, AUTHOR_ADVISOR, AUTHOR_VISITOR,
 };
-use super::{Advanced, Appended, Counters, NewMessage, StoreError, StoreResult};
+use super::{Advanced, Appended, Counters, NewAttachment, NewMessage, StoreError, StoreResult};
 
 /// Most jobs in one transaction.
 pub const MAX_BATCH: usize = 512;
@@ -253,6 +254,8 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
         if std::mem::discriminant(&existing.author) != std::mem::discriminant(&new.author) {
             return Ok(Err(StoreError::IdConflict));
         }
+        let mut existing = existing;
+        existing.attachments = attachments::of_message(tx, new.conversation, existing.seq as i64)?;
         return Ok(Ok(Appended { message: existing, created: false, counters: None }));
     };
     let from_visitor = kind == AUTHOR_VISITOR;
@@ -298,8 +301,9 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
             new.platform.as_ref().and_then(|p| p.template.as_ref()).map(|t| serde_json::to_string(t).unwrap_or_default()),
         ])?;
     }
+    attachments::insert_all(tx, new.conversation, seq, &new.attachments, new.now)?;
     let message = Message {
-        attachments: Vec::new(),
+        attachments: new.attachments.iter().map(NewAttachment::pending).collect(),
         delivery: new.platform.as_ref().map(|p| shared::PlatformDelivery { state: p.state, error: None }),
         id: new.id.clone(),
         conversation: new.conversation,
@@ -421,6 +425,7 @@ mod tests {
             now: 1,
             delivered: false,
             platform: None,
+            attachments: Vec::new(),
         }
     }
 

@@ -1,12 +1,14 @@
 //! Durable state. The relay talks to a [`Store`]; SQLite ([`sqlite::SqliteStore`]) is the embedded
 //! default and PostgreSQL drops in beside it as a second implementation of the same trait.
 
+pub mod attachments;
 mod group_commit;
 pub mod sqlite;
 
 use async_trait::async_trait;
 use shared::{AdvisorId, AdvisorInfo, Author, Channel, ClientMsgId, ConversationId, ConversationSummary, Message, Seq};
 
+pub use attachments::{AttachmentStore, NewAttachment};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +104,8 @@ pub struct NewMessage {
     pub delivered: bool,
     /// For a message relayed to or from WhatsApp or Messenger.
     pub platform: Option<PlatformPart>,
+    /// Files that came with it, stored `pending` in the same commit (see [`attachments`]).
+    pub attachments: Vec<NewAttachment>,
 }
 
 /// The platform side of a message: its platform id and state, and for a reply the outbox entry
@@ -213,7 +217,7 @@ pub struct AdvisorCredentials {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AttachmentStore + Send + Sync + 'static {
     /// Cheap round trip, for health checks.
     async fn ping(&self) -> StoreResult<()>;
     async fn close(&self);

@@ -15,6 +15,8 @@ use sqlx::{Row, SqlitePool};
 use super::group_commit::{Cursor, Writer};
 use super::*;
 
+pub(super) mod attachments;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
@@ -422,7 +424,9 @@ impl Store for SqliteStore {
             .bind(limit as i64)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(message_from_row).collect()
+        let mut messages = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
+        attachments::fill(&self.pool, conversation, &mut messages).await?;
+        Ok(messages)
     }
 
     async fn mark_read(&self, conversation: ConversationId, reader: Reader, up_to: Seq) -> StoreResult<Advanced> {

@@ -158,6 +158,9 @@ impl super::Session for AdvisorSession {
                 Some(Out::Delivery { conversation: *conversation, seq: *seq, delivery: delivery.clone() })
             }
             Event::Channels(channels) => Some(Out::Channels { channels: channels.clone() }),
+            Event::Attachment { conversation, seq, attachment } => {
+                Some(Out::Attachment { conversation: *conversation, seq: *seq, attachment: attachment.clone() })
+            }
             Event::AdvisorTyping { .. }
             | Event::AdvisorsRead { .. }
             | Event::DeliveredToAdvisors { .. }

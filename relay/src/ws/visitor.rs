@@ -163,7 +163,11 @@ impl super::Session for VisitorSession {
             Event::AdvisorsRead { up_to, .. } => Some(Out::Read { up_to: *up_to }),
             Event::DeliveredToAdvisors { up_to, .. } => Some(Out::Delivered { up_to: *up_to }),
             Event::Presence { advisors_online } => Some(Out::Presence { advisors_online: *advisors_online }),
-            Event::Conversation(_) | Event::VisitorTyping { .. } | Event::PlatformDelivery { .. } | Event::Channels(_) => None,
+            Event::Conversation(_)
+            | Event::VisitorTyping { .. }
+            | Event::PlatformDelivery { .. }
+            | Event::Channels(_)
+            | Event::Attachment { .. } => None,
         }
     }
 }
