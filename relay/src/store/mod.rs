@@ -250,8 +250,8 @@ pub trait Store: Send + Sync + 'static {
     /// Where a reply in this conversation goes: the platform identity of the channel the customer
     /// last wrote from (None for a web conversation).
     async fn reply_target(&self, conversation: ConversationId) -> StoreResult<Option<ReplyTarget>>;
-    /// Apply a platform's report on a message, found by its platform id, unless it would move the
-    /// state backwards. Returns the message's place and new state when it changed.
+    /// Apply a platform's report on a message the business sent, found by its platform id, unless
+    /// it would move the state backwards. Returns the message's place and new state when it changed.
     async fn set_platform_state(
         &self,
         platform_id: &str,
