@@ -506,3 +506,89 @@ pub fn chaos_seed() -> u64 {
     eprintln!("chaos seed {seed} (replay with CONFAB_CHAOS_SEED={seed})");
     seed
 }
+
+/// A message as the relay's database holds it, platform columns included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub conversation_id: i64,
+    pub seq: i64,
+    pub client_id: String,
+    pub author_kind: String,
+    pub channel: String,
+    pub text: String,
+    pub platform_id: Option<String>,
+    pub platform_state: Option<String>,
+    pub platform_error: Option<String>,
+}
+
+/// A webhook body as the relay recorded it (before answering the platform).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredWebhook {
+    pub id: i64,
+    pub channel: String,
+    pub processed: bool,
+    pub error: Option<String>,
+}
+
+/// An outbox entry: a reply on its way to a platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOutbox {
+    pub conversation_id: i64,
+    pub seq: i64,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+async fn read_only_database(data_dir: &Path) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}?mode=ro", data_dir.join("confab.sqlite3").display());
+    sqlx::SqliteConnection::connect(&url).await.expect("open database read-only")
+}
+
+/// Every message of every conversation, straight from the relay's SQLite file.
+pub async fn stored_messages(data_dir: &Path) -> Vec<StoredMessage> {
+    use sqlx::Connection;
+    let mut conn = read_only_database(data_dir).await;
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(i64, i64, String, String, String, String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT conversation_id, seq, client_id, author_kind, channel, text, platform_id, platform_state, platform_error
+           FROM messages ORDER BY conversation_id, seq",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.ok();
+    rows.into_iter()
+        .map(|(conversation_id, seq, client_id, author_kind, channel, text, platform_id, platform_state, platform_error)| {
+            StoredMessage { conversation_id, seq, client_id, author_kind, channel, text, platform_id, platform_state, platform_error }
+        })
+        .collect()
+}
+
+/// Every webhook the relay recorded, oldest first.
+pub async fn stored_webhooks(data_dir: &Path) -> Vec<StoredWebhook> {
+    use sqlx::Connection;
+    let mut conn = read_only_database(data_dir).await;
+    let rows: Vec<(i64, String, Option<i64>, Option<String>)> =
+        sqlx::query_as("SELECT id, channel, processed_at, error FROM webhook_events ORDER BY id").fetch_all(&mut conn).await.unwrap();
+    conn.close().await.ok();
+    rows.into_iter()
+        .map(|(id, channel, processed_at, error)| StoredWebhook { id, channel, processed: processed_at.is_some(), error })
+        .collect()
+}
+
+/// Every outbox entry, oldest first.
+pub async fn stored_outbox(data_dir: &Path) -> Vec<StoredOutbox> {
+    use sqlx::Connection;
+    let mut conn = read_only_database(data_dir).await;
+    let rows: Vec<(i64, i64, String, i64, Option<String>)> =
+        sqlx::query_as("SELECT conversation_id, seq, state, attempts, last_error FROM outbox ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    conn.close().await.ok();
+    rows.into_iter()
+        .map(|(conversation_id, seq, state, attempts, last_error)| StoredOutbox { conversation_id, seq, state, attempts, last_error })
+        .collect()
+}

@@ -293,8 +293,8 @@ pub trait Store: AttachmentStore + Send + Sync + 'static {
     /// Undo a link: the identity (which must be linked, and in `conversation`) goes back to the
     /// conversation it had, or to a new one of its own. Returns where it went.
     async fn unlink_identity(&self, conversation: ConversationId, identity: i64, now: i64) -> StoreResult<ConversationId>;
-    /// Apply a platform's report on a message, found by its platform id, unless it would move the
-    /// state backwards. Returns the message's place and new state when it changed.
+    /// Apply a platform's report on a message the business sent, found by its platform id, unless
+    /// it would move the state backwards. Returns the message's place and new state when it changed.
     async fn set_platform_state(
         &self,
         platform_id: &str,

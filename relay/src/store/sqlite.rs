@@ -756,26 +756,29 @@ impl Store for SqliteStore {
         state: PlatformState,
         error: Option<&str>,
     ) -> StoreResult<Option<(ConversationId, Seq, PlatformDelivery)>> {
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT conversation_id, seq, platform_state FROM messages WHERE platform_id = ?")
-            .bind(platform_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let current = platform_state_from(row.try_get::<Option<&str>, _>("platform_state")?.unwrap_or(""));
-        if platform_rank(state) <= platform_rank(current) {
-            return Ok(None);
-        }
-        let (conversation, seq): (i64, i64) = (row.try_get("conversation_id")?, row.try_get("seq")?);
-        sqlx::query("UPDATE messages SET platform_state = ?, platform_error = ? WHERE conversation_id = ? AND seq = ?")
-            .bind(platform_state_str(state))
-            .bind(error)
-            .bind(conversation)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some((ConversationId(conversation), seq as Seq, PlatformDelivery { state, error: error.map(str::to_owned) })))
+        // One statement, so it takes the write lock at once and waits (busy_timeout) behind other
+        // writers. A read then a write in one deferred transaction fails with "database is locked"
+        // when another connection commits in between, and the report would be lost. Platforms
+        // report only on what the business sent: a customer's own message is never changed. The
+        // CASE is `platform_rank`.
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "UPDATE messages SET platform_state = ?1, platform_error = ?2
+              WHERE platform_id = ?3 AND author_kind <> ?4
+                AND CASE COALESCE(platform_state, '')
+                      WHEN 'queued' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3
+                      WHEN 'read' THEN 4 WHEN 'failed' THEN 5 ELSE 0 END < ?5
+             RETURNING conversation_id, seq",
+        )
+        .bind(platform_state_str(state))
+        .bind(error)
+        .bind(platform_id)
+        .bind(AUTHOR_VISITOR)
+        .bind(i64::from(platform_rank(state)))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(conversation, seq)| {
+            (ConversationId(conversation), seq as Seq, PlatformDelivery { state, error: error.map(str::to_owned) })
+        }))
     }
 
     async fn due_outbox(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxItem>> {
