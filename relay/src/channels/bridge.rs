@@ -290,7 +290,23 @@ async fn process_webhooks(state: AppState, bridge: Arc<Bridge>) {
                 break;
             }
             for event in pending {
-                let error = apply_webhook(&state, &bridge, &event.body).await.err();
+                // Applying is idempotent (messages dedup by platform id, statuses only move
+                // forward), so a batch that failed part-way (a busy database) is applied again.
+                let mut attempt = 0;
+                let error = loop {
+                    match apply_webhook(&state, &bridge, &event.body).await {
+                        Ok(()) => break None,
+                        Err(Unapplied::Unreadable(e)) => break Some(e),
+                        Err(Unapplied::Failed(e)) if attempt + 1 >= WEBHOOK_ATTEMPTS || state.stopping.is_cancelled() => {
+                            break Some(e)
+                        }
+                        Err(Unapplied::Failed(e)) => {
+                            tracing::info!(error = %e, id = event.id, attempt, "a webhook will be applied again");
+                            tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                            attempt += 1;
+                        }
+                    }
+                };
                 if let Some(e) = &error {
                     tracing::warn!(error = %e, id = event.id, channel = %event.channel, "a webhook could not be applied");
                 }
@@ -308,8 +324,18 @@ async fn process_webhooks(state: AppState, bridge: Arc<Bridge>) {
 }
 
 /// Apply every event of a stored webhook. An event that fails is logged and the others still apply.
-async fn apply_webhook(state: &AppState, bridge: &Bridge, body: &[u8]) -> Result<(), String> {
-    let batch = meta::parse_webhook(body).map_err(|e| e.to_string())?;
+/// Tries at applying a stored webhook whose events failed, before it is set aside with the error.
+const WEBHOOK_ATTEMPTS: u32 = 5;
+
+enum Unapplied {
+    /// Not a payload the parser understands: trying again changes nothing.
+    Unreadable(String),
+    /// Some events failed (e.g. the database was busy); the others applied.
+    Failed(String),
+}
+
+async fn apply_webhook(state: &AppState, bridge: &Bridge, body: &[u8]) -> Result<(), Unapplied> {
+    let batch = meta::parse_webhook(body).map_err(|e| Unapplied::Unreadable(e.to_string()))?;
     for skipped in &batch.skipped {
         tracing::info!(channel = ?skipped.channel, reason = ?skipped.reason, "webhook item skipped");
     }
@@ -322,7 +348,7 @@ async fn apply_webhook(state: &AppState, bridge: &Bridge, body: &[u8]) -> Result
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(failures.join("; "))
+        Err(Unapplied::Failed(failures.join("; ")))
     }
 }
 
@@ -399,6 +425,16 @@ async fn apply_event(state: &AppState, bridge: &Bridge, event: InboundEvent) -> 
             };
             for mid in &w.mids {
                 report(state, mid, platform_state, None).await?;
+            }
+            // `mids` is optional on delivery receipts and absent on read receipts: the watermark
+            // covers every reply sent to this customer at or before it.
+            let changed = state
+                .store
+                .apply_watermark(w.channel, &w.account, &w.sender, w.watermark_ms, platform_state)
+                .await
+                .map_err(|e| e.to_string())?;
+            for (conversation, seq, delivery) in changed {
+                state.hub.to_advisors(Event::PlatformDelivery { conversation, seq, delivery });
             }
             Ok(())
         }
@@ -713,12 +749,9 @@ async fn send(state: &AppState, bridge: &Bridge, item: OutboxItem) {
         Ok(platform_id) => {
             // A send that works clears a token alert (the token was replaced).
             alert(state, bridge, item.target.channel, None);
-            let r = store.outbox_sent(&item, &platform_id).await;
-            if r.is_ok() {
-                let delivery = PlatformDelivery { state: PlatformState::Sent, error: None };
+            store.outbox_sent(&item, &platform_id).await.map(|delivery| {
                 state.hub.to_advisors(Event::PlatformDelivery { conversation: item.conversation, seq: item.seq, delivery });
-            }
-            r
+            })
         }
         Err(failure) if failure.is_retryable() && item.attempts + 1 < MAX_ATTEMPTS => {
             let delay = retry_delay(item.attempts, &failure);

@@ -301,10 +301,22 @@ pub trait Store: AttachmentStore + Send + Sync + 'static {
         state: shared::PlatformState,
         error: Option<&str>,
     ) -> StoreResult<Option<(ConversationId, Seq, shared::PlatformDelivery)>>;
+    /// A Messenger receipt: every reply sent on `channel` to the customer `external_id` of
+    /// `account` at or before `watermark` reaches `state` (unless it is already further).
+    /// Returns the messages that changed.
+    async fn apply_watermark(
+        &self,
+        channel: Channel,
+        account: &str,
+        external_id: &str,
+        watermark: i64,
+        state: shared::PlatformState,
+    ) -> StoreResult<Vec<(ConversationId, Seq, shared::PlatformDelivery)>>;
     /// Replies due for a (re)try.
     async fn due_outbox(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxItem>>;
     /// The platform accepted a reply: it has this platform id.
-    async fn outbox_sent(&self, item: &OutboxItem, platform_id: &str) -> StoreResult<()>;
+    /// Returns the reply's state now: `sent`, or further when a status for `platform_id` came first.
+    async fn outbox_sent(&self, item: &OutboxItem, platform_id: &str) -> StoreResult<shared::PlatformDelivery>;
     /// Try again at `next_at`.
     async fn outbox_retry(&self, item: &OutboxItem, next_at: i64, error: &str) -> StoreResult<()>;
     /// The platform refused a reply for good; `reason` is shown to advisors.

@@ -776,9 +776,64 @@ impl Store for SqliteStore {
         .bind(i64::from(platform_rank(state)))
         .fetch_optional(&self.pool)
         .await?;
+        if row.is_none() {
+            // No message has this id yet: the send that produced it may not have returned.
+            sqlx::query(
+                "INSERT INTO early_reports (platform_id, state, error, received_at)
+                 SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE platform_id = ?1)
+                 ON CONFLICT (platform_id) DO UPDATE SET state = excluded.state, error = excluded.error
+                  WHERE CASE early_reports.state WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4
+                        WHEN 'failed' THEN 5 ELSE 0 END < ?5",
+            )
+            .bind(platform_id)
+            .bind(platform_state_str(state))
+            .bind(error)
+            .bind(crate::now_ms())
+            .bind(i64::from(platform_rank(state)))
+            .execute(&self.pool)
+            .await?;
+            // Reports for sends the relay never made (another app's) would otherwise pile up.
+            sqlx::query("DELETE FROM early_reports WHERE received_at < ?")
+                .bind(crate::now_ms() - 24 * 60 * 60 * 1000)
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(row.map(|(conversation, seq)| {
             (ConversationId(conversation), seq as Seq, PlatformDelivery { state, error: error.map(str::to_owned) })
         }))
+    }
+
+    async fn apply_watermark(
+        &self,
+        channel: Channel,
+        account: &str,
+        external_id: &str,
+        watermark: i64,
+        state: PlatformState,
+    ) -> StoreResult<Vec<(ConversationId, Seq, PlatformDelivery)>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "UPDATE messages SET platform_state = ?1, platform_error = NULL
+              WHERE conversation_id IN (SELECT conversation_id FROM channel_identities
+                                         WHERE channel = ?2 AND account = ?3 AND external_id = ?4)
+                AND channel = ?2 AND author_kind <> ?5 AND platform_id IS NOT NULL AND sent_at <= ?6
+                AND CASE COALESCE(platform_state, '')
+                      WHEN 'queued' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3
+                      WHEN 'read' THEN 4 WHEN 'failed' THEN 5 ELSE 0 END < ?7
+             RETURNING conversation_id, seq",
+        )
+        .bind(platform_state_str(state))
+        .bind(channel_str(channel))
+        .bind(account)
+        .bind(external_id)
+        .bind(AUTHOR_VISITOR)
+        .bind(watermark)
+        .bind(i64::from(platform_rank(state)))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, seq)| (ConversationId(c), seq as Seq, PlatformDelivery { state, error: None }))
+            .collect())
     }
 
     async fn due_outbox(&self, now: i64, limit: usize) -> StoreResult<Vec<OutboxItem>> {
@@ -815,22 +870,31 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn outbox_sent(&self, item: &OutboxItem, platform_id: &str) -> StoreResult<()> {
+    async fn outbox_sent(&self, item: &OutboxItem, platform_id: &str) -> StoreResult<PlatformDelivery> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE outbox SET state = 'sent', attempts = attempts + 1 WHERE id = ?").bind(item.id).execute(&mut *tx).await?;
         // A status webhook may have raced the send's answer (CONTRACTS §3): keep the later state.
-        sqlx::query(
-            "UPDATE messages SET platform_id = ?, platform_state = CASE WHEN platform_state IN ('delivered', 'read', 'failed')
-                 THEN platform_state ELSE 'sent' END
-              WHERE conversation_id = ? AND seq = ?",
-        )
-        .bind(platform_id)
-        .bind(item.conversation.0)
-        .bind(item.seq as i64)
-        .execute(&mut *tx)
-        .await?;
+        let early: Option<(String, Option<String>)> =
+            sqlx::query_as("DELETE FROM early_reports WHERE platform_id = ? RETURNING state, error")
+                .bind(platform_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (state, error) = match early {
+            Some((state, error)) if platform_rank(platform_state_from(&state)) > platform_rank(PlatformState::Sent) => {
+                (platform_state_from(&state), error)
+            }
+            _ => (PlatformState::Sent, None),
+        };
+        sqlx::query("UPDATE messages SET platform_id = ?, platform_state = ?, platform_error = ? WHERE conversation_id = ? AND seq = ?")
+            .bind(platform_id)
+            .bind(platform_state_str(state))
+            .bind(error.as_deref())
+            .bind(item.conversation.0)
+            .bind(item.seq as i64)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(PlatformDelivery { state, error })
     }
 
     async fn outbox_retry(&self, item: &OutboxItem, next_at: i64, error: &str) -> StoreResult<()> {
