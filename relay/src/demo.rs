@@ -151,6 +151,7 @@ async fn seed_channels(sandbox: &Sandbox) {
     let whatsapp = sandbox
         .whatsapp_text("5511987654321", "Ana Souza", "Olá! Do you ship the Ridge tent to Brazil? And how long does it take?")
         .await;
+    sandbox.set_messenger_name("7012345678905678", "Jules Martin");
     let messenger = sandbox
         .messenger_text("7012345678905678", "Hi, I ordered hiking boots last week (order NW-20417). Can I still change the size?", None)
         .await;

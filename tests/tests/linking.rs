@@ -264,9 +264,13 @@ async fn reading_and_typing_reach_the_customer_and_an_expired_token_alerts_every
         .expect("typing indicator sent");
     assert!(typing.is_success());
 
-    // Messenger: mark_seen.
+    // Messenger: the customer's name comes from the profile API; reading sends mark_seen.
+    sandbox.set_messenger_name(PSID, "Jules Martin");
     sandbox.messenger_text(PSID, "hi from messenger", None).await.unwrap();
     let m = advisor.next_message().await;
+    let row = advisor.summary_where(m.conversation, |c| c.last_seq == 1).await;
+    assert_eq!(row.visitor_name, "Jules Martin");
+    assert_eq!(row.identities[0].label, "Jules Martin");
     advisor.send(&AdvisorClientFrame::Read { conversation: m.conversation, up_to: m.seq }).await;
     sandbox.wait_for(|c| c.body.as_ref().is_some_and(|b| b["sender_action"] == "mark_seen"), WAIT).await.expect("mark_seen sent");
 

@@ -135,6 +135,8 @@ pub struct Bridge {
     /// Per conversation, the platform message last marked read, and when a typing indicator was
     /// last sent (so neither is repeated needlessly).
     receipts: Mutex<HashMap<ConversationId, Receipts>>,
+    /// Messenger customers whose profile name was already asked for.
+    profiles_asked: Mutex<std::collections::HashSet<String>>,
 }
 
 #[derive(Default)]
@@ -153,6 +155,7 @@ impl Bridge {
             outbox: Notify::new(),
             alerts: Mutex::new(HashMap::new()),
             receipts: Mutex::new(HashMap::new()),
+            profiles_asked: Mutex::new(Default::default()),
         })
     }
 
@@ -374,6 +377,10 @@ async fn apply_event(state: &AppState, bridge: &Bridge, event: InboundEvent) -> 
                 .channel_customer(site, m.channel, &m.account, &m.sender, m.sender_name.as_deref(), now)
                 .await
                 .map_err(|e| e.to_string())?;
+            if m.channel == Channel::Messenger {
+                // Messenger payloads carry no name: ask the profile API, once per customer.
+                messenger_name(state, bridge, &m.account, &m.sender, conversation).await;
+            }
             store.note_inbound(m.channel, &m.account, &m.sender, m.timestamp_ms).await.map_err(|e| e.to_string())?;
             let mut text = m.body.display_text();
             if text.trim().is_empty() {
@@ -467,6 +474,44 @@ async fn report(state: &AppState, platform_id: &str, platform_state: PlatformSta
         }
         Ok(None) => Ok(()), // unknown id, or older than what we have
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Look up a new Messenger customer's name (best effort: without the permission, or if Meta is
+/// slow, they stay "Visitor N"). Asked once per PSID per run.
+async fn messenger_name(state: &AppState, bridge: &Bridge, account: &str, psid: &str, conversation: ConversationId) {
+    if !bridge.profiles_asked.lock().unwrap_or_else(|e| e.into_inner()).insert(psid.to_owned()) {
+        return;
+    }
+    let Some(page) = bridge.config.account(Channel::Messenger) else { return };
+    let url = bridge.config.graph.messenger_profile_url(psid);
+    let request = bridge.http.get(url).bearer_auth(&page.token).timeout(Duration::from_secs(3)).send();
+    let profile: serde_json::Value = match request.await {
+        Ok(r) if r.status().is_success() => r.json().await.unwrap_or_default(),
+        Ok(r) => {
+            tracing::info!(status = r.status().as_u16(), "no Messenger profile name (the app may lack the permission)");
+            return;
+        }
+        Err(e) => {
+            tracing::info!(error = short(&e), "the Messenger profile could not be fetched");
+            return;
+        }
+    };
+    let name = [profile["first_name"].as_str(), profile["last_name"].as_str()]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if name.is_empty() {
+        return;
+    }
+    let name: String = name.chars().take(100).collect();
+    match state.store.name_channel_customer(Channel::Messenger, account, psid, &name).await {
+        Ok(true) => conversation::announce_conversation(state, conversation).await,
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "could not store a Messenger customer's name"),
     }
 }
 

@@ -277,6 +277,8 @@ pub trait Store: AttachmentStore + Send + Sync + 'static {
     async fn reply_target(&self, conversation: ConversationId, via: Option<Channel>) -> StoreResult<Option<ReplyTarget>>;
     /// The newest platform message of the conversation's customer (for read receipts and typing).
     async fn last_inbound(&self, conversation: ConversationId) -> StoreResult<Option<LastInbound>>;
+    /// Give a platform customer their profile name, unless they already have a name.
+    async fn name_channel_customer(&self, channel: Channel, account: &str, external_id: &str, name: &str) -> StoreResult<bool>;
     /// This conversation's unused, unexpired link code for `channel`, or a new one.
     async fn link_code(&self, conversation: ConversationId, channel: Channel, now: i64) -> StoreResult<String>;
     /// A message on `channel` carried `code`: if it is a live code for that channel, use it up and

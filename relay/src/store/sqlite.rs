@@ -597,6 +597,31 @@ impl Store for SqliteStore {
         .transpose()
     }
 
+    async fn name_channel_customer(&self, channel: Channel, account: &str, external_id: &str, name: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE channel_identities SET name = ? WHERE channel = ? AND account = ? AND external_id = ? AND name IS NULL
+             RETURNING conversation_id",
+        )
+        .bind(name)
+        .bind(channel_str(channel))
+        .bind(account)
+        .bind(external_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let named = updated.is_some();
+        if let Some(row) = updated {
+            let conversation: i64 = row.try_get("conversation_id")?;
+            sqlx::query("UPDATE visitors SET name = ? WHERE name IS NULL AND id = (SELECT visitor_id FROM conversations WHERE id = ?)")
+                .bind(name)
+                .bind(conversation)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(named)
+    }
+
     async fn link_code(&self, conversation: ConversationId, channel: Channel, now: i64) -> StoreResult<String> {
         let channel = channel_str(channel);
         let live: Option<String> = sqlx::query_scalar(

@@ -76,6 +76,14 @@ impl GraphApi {
     pub fn messenger_messages_url(&self, page_id: Option<&str>) -> Url {
         self.url(&[page_id.unwrap_or("me"), "messages"])
     }
+
+    /// A Messenger customer's public profile: `GET {base}/{version}/{psid}?fields=first_name,last_name`
+    /// (with the Page token). Answers `{"first_name": …, "last_name": …, "id": …}`.
+    pub fn messenger_profile_url(&self, psid: &str) -> Url {
+        let mut url = self.url(&[psid]);
+        url.query_pairs_mut().append_pair("fields", "first_name,last_name");
+        url
+    }
 }
 
 impl Default for GraphApi {
