@@ -96,6 +96,8 @@ pub struct Runtime {
     title: std::cell::RefCell<Option<String>>,
     /// Whether we already asked the relay why a connection failed.
     checked: Cell<bool>,
+    /// The "Continue on WhatsApp / Messenger" row, filled on each welcome.
+    pub continue_row: NodeRef<leptos::html::Div>,
 }
 
 impl std::ops::Deref for App {
@@ -159,6 +161,7 @@ impl App {
             their_typing_gen: Cell::new(0),
             title: Default::default(),
             checked: Cell::new(false),
+            continue_row: NodeRef::new(),
         };
         let app = App {
             s,
@@ -352,6 +355,7 @@ impl App {
                 advisors_online,
                 delivered_seq,
                 advisors_read_seq,
+                continue_on,
                 ..
             } => {
                 if let Some(st) = storage() {
@@ -369,6 +373,9 @@ impl App {
                 s.advisors_online.set(advisors_online);
                 s.delivered.set(delivered_seq);
                 s.seen.set(advisors_read_seq);
+                if let Some(row) = self.continue_row.get_untracked() {
+                    crate::components::continue_on::fill(&row, &continue_on);
+                }
                 s.conn.set(Conn::Online);
                 s.refused.set(None);
                 self.checked.set(true);

@@ -92,6 +92,7 @@ fn view(app: &App) -> impl IntoView {
             {components::header::header(app)}
             {components::status::status(app)}
             {components::thread::thread(app)}
+            {components::continue_on::continue_on(app.continue_row)}
             {components::composer::composer(app)}
         </div>
     }
