@@ -314,7 +314,7 @@ impl App {
             }
         } else {
             let own = saved.unwrap_or_else(|| doc.title());
-            doc.set_title(&["(", &unread.to_string(), ") ", &own].concat());
+            doc.set_title(&text::cat(&["(", &unread.to_string(), ") ", &own]));
             self.title.replace(Some(own));
         }
     }
@@ -480,7 +480,7 @@ impl App {
     /// CORS can't be told apart from a proxy's passing 5xx, and an operator may fix the allowed origins.
     fn refuse(&self, message: Option<String>) {
         let message = match message {
-            Some(m) => ["Chat unavailable: ", &m].concat(),
+            Some(m) => text::cat(&["Chat unavailable: ", &m]),
             None => "Chat isn't allowed on this website.".to_owned(),
         };
         self.s.refused.set(Some(message));

@@ -27,7 +27,7 @@ pub fn fill(row: &web_sys::HtmlElement, links: &[ContinueLink]) {
         let Ok(a) = doc.create_element("a") else {
             return;
         };
-        let label = ["Continue this conversation on ", name].concat();
+        let label = crate::text::cat(&["Continue this conversation on ", name]);
         for (k, v) in [
             ("class", "confab-continue"),
             ("data-channel", tag),
