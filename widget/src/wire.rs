@@ -513,7 +513,8 @@ mod tests {
                 continue_on: vec![
                     ContinueLink {
                         channel: Channel::Whatsapp,
-                        url: "https://wa.me/15550001111?text=Hi%21%20My%20code%3A%20K7Q2-9XPL".into(),
+                        url: "https://wa.me/15550001111?text=Hi%21%20My%20code%3A%20K7Q2-9XPL"
+                            .into(),
                     },
                     ContinueLink {
                         channel: Channel::Messenger,
