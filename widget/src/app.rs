@@ -96,6 +96,8 @@ pub struct Runtime {
     title: std::cell::RefCell<Option<String>>,
     /// Whether we already asked the relay why a connection failed.
     checked: Cell<bool>,
+    /// The "Continue on WhatsApp / Messenger" row, filled on each welcome.
+    pub continue_row: NodeRef<leptos::html::Div>,
 }
 
 impl std::ops::Deref for App {
@@ -159,6 +161,7 @@ impl App {
             their_typing_gen: Cell::new(0),
             title: Default::default(),
             checked: Cell::new(false),
+            continue_row: NodeRef::new(),
         };
         let app = App {
             s,
@@ -311,7 +314,7 @@ impl App {
             }
         } else {
             let own = saved.unwrap_or_else(|| doc.title());
-            doc.set_title(&["(", &unread.to_string(), ") ", &own].concat());
+            doc.set_title(&text::cat(&["(", &unread.to_string(), ") ", &own]));
             self.title.replace(Some(own));
         }
     }
@@ -352,6 +355,7 @@ impl App {
                 advisors_online,
                 delivered_seq,
                 advisors_read_seq,
+                continue_on,
                 ..
             } => {
                 if let Some(st) = storage() {
@@ -369,6 +373,9 @@ impl App {
                 s.advisors_online.set(advisors_online);
                 s.delivered.set(delivered_seq);
                 s.seen.set(advisors_read_seq);
+                if let Some(row) = self.continue_row.get_untracked() {
+                    crate::components::continue_on::fill(&row, &continue_on);
+                }
                 s.conn.set(Conn::Online);
                 s.refused.set(None);
                 self.checked.set(true);
@@ -473,7 +480,7 @@ impl App {
     /// CORS can't be told apart from a proxy's passing 5xx, and an operator may fix the allowed origins.
     fn refuse(&self, message: Option<String>) {
         let message = match message {
-            Some(m) => ["Chat unavailable: ", &m].concat(),
+            Some(m) => text::cat(&["Chat unavailable: ", &m]),
             None => "Chat isn't allowed on this website.".to_owned(),
         };
         self.s.refused.set(Some(message));

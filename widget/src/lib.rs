@@ -50,7 +50,7 @@ pub fn mount(root: web_sys::HtmlElement, options: JsValue) -> WidgetHandle {
         .dyn_into::<web_sys::ShadowRoot>()
         .map(|r| r.host().unchecked_into::<web_sys::HtmlElement>())
         .unwrap_or_else(|_| root.clone());
-    let theme_key = ["confab:", &opts.site, ":theme"].concat();
+    let theme_key = text::cat(&["confab:", &opts.site, ":theme"]);
     let open = std::rc::Rc::new(std::cell::Cell::new(None));
     let out = open.clone();
     let handle = leptos::mount::mount_to(root, move || {
@@ -66,7 +66,7 @@ pub fn mount(root: web_sys::HtmlElement, options: JsValue) -> WidgetHandle {
                     let _ = style.set_property("--confab-on-brand", on);
                     // The loader paints the launcher in these colours on the next visit, before the app loads.
                     if let Ok(Some(st)) = window().local_storage() {
-                        let _ = st.set_item(&theme_key, &[s.color.as_str(), on].join("|"));
+                        let _ = st.set_item(&theme_key, &text::cat(&[&s.color, "|", on]));
                     }
                 }
             })
@@ -92,6 +92,7 @@ fn view(app: &App) -> impl IntoView {
             {components::header::header(app)}
             {components::status::status(app)}
             {components::thread::thread(app)}
+            {components::continue_on::continue_on(app.continue_row)}
             {components::composer::composer(app)}
         </div>
     }

@@ -6,8 +6,8 @@
 //! so a change to `shared`'s wire format fails `cargo test -p confab-widget`.
 
 use shared::{
-    AdvisorId, Author, Channel, ClientMsgId, ConversationId, ErrorCode, ErrorFrame, Message,
-    SiteInfo, VisitorClientFrame, VisitorServerFrame,
+    AdvisorId, Author, Channel, ClientMsgId, ContinueLink, ConversationId, ErrorCode, ErrorFrame,
+    Message, SiteInfo, VisitorClientFrame, VisitorServerFrame,
 };
 
 /// A parsed JSON value. Numbers are integers: the protocol has no others.
@@ -360,7 +360,16 @@ pub fn decode(text: &str) -> Option<VisitorServerFrame> {
                 advisors_online: j.get("advisors_online") == &Json::Bool(true),
                 delivered_seq: j.num("delivered_seq") as u64,
                 advisors_read_seq: j.num("advisors_read_seq") as u64,
-                continue_on: Vec::new(),
+                continue_on: match j.get("continue_on") {
+                    Json::Arr(links) => links
+                        .iter()
+                        .map(|l| ContinueLink {
+                            channel: channel(&l.str("channel")),
+                            url: l.str("url"),
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                },
             }
         }
         "message" => VisitorServerFrame::Message {
@@ -501,7 +510,32 @@ mod tests {
                 advisors_online: true,
                 delivered_seq: 7,
                 advisors_read_seq: 6,
-                continue_on: Vec::new(),
+                continue_on: vec![
+                    ContinueLink {
+                        channel: Channel::Whatsapp,
+                        url: "https://wa.me/15550001111?text=Hi%21%20My%20code%3A%20K7Q2-9XPL"
+                            .into(),
+                    },
+                    ContinueLink {
+                        channel: Channel::Messenger,
+                        url: "https://m.me/demo.shop?ref=K7Q2-9XPL&x=\"é\"".into(),
+                    },
+                ],
+            },
+            VisitorServerFrame::Welcome {
+                v: 1,
+                token: "t1".into(),
+                conversation: ConversationId(5),
+                last_seq: 0,
+                read_seq: 0,
+                site: SiteInfo::default(),
+                advisors_online: false,
+                delivered_seq: 0,
+                advisors_read_seq: 0,
+                continue_on: vec![ContinueLink {
+                    channel: Channel::Messenger,
+                    url: "https://m.me/x?ref=only-messenger".into(),
+                }],
             },
             VisitorServerFrame::Welcome {
                 v: 1,
@@ -611,6 +645,13 @@ mod tests {
         let old = r#"{"type":"welcome","v":1,"token":"t","conversation":2,"last_seq":3,"read_seq":1,"site":{"key":"k","name":"N"}}"#;
         let theirs: VisitorServerFrame = serde_json::from_str(old).unwrap();
         assert_eq!(decode(old), Some(theirs));
+    }
+
+    #[test]
+    fn continue_links_on_a_channel_this_version_does_not_know_decode_as_serde_does() {
+        let text = r#"{"type":"welcome","v":1,"token":"t","conversation":2,"last_seq":0,"read_seq":0,"site":{"key":"k","name":"N"},"continue_on":[{"channel":"telegram","url":"https://t.me/x"},{"channel":"whatsapp","url":"https://wa.me/1","label":"new field"}]}"#;
+        let theirs: VisitorServerFrame = serde_json::from_str(text).unwrap();
+        assert_eq!(decode(text), Some(theirs));
     }
 
     #[test]

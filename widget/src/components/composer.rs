@@ -51,6 +51,13 @@ pub fn composer(app: &App) -> impl IntoView {
             app.typed();
         }
     };
+    let over = move || {
+        if chars.get() > shared::limits::MAX_TEXT_CHARS {
+            "true"
+        } else {
+            "false"
+        }
+    };
     // Focus the composer when the panel opens.
     Effect::new(move |_| {
         if s.open.get() {
@@ -75,10 +82,12 @@ pub fn composer(app: &App) -> impl IntoView {
                 on:input=on_input
                 on:keydown=on_key
             ></textarea>
-            {move || text::counter(chars.get()).map(|left| {
-                let over = if left.starts_with('-') { "true" } else { "false" };
-                view! { <span class="confab-counter" data-over=over aria-live="polite">{left}</span> }
-            })}
+            // Always in the DOM (empty, and hidden by the CSS, until the text nears the limit): a live
+            // region is announced more reliably when it exists before its text changes.
+            <span class="confab-counter" aria-live="polite"
+                data-over=over>
+                {move || text::counter(chars.get()).unwrap_or_default()}
+            </span>
             <button type="submit" class="confab-send" aria-label="Send" disabled=move || s.refused.with(Option::is_some) || s.draft.with(|d| !text::sendable(d))>
                 <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
                     <path d="M3.4 20.4l17.45-7.48a1 1 0 000-1.84L3.4 3.6a.99.99 0 00-1.39.91L2 9.12c0 .5.37.93.87.99L17 12 2.87 13.88c-.5.07-.87.5-.87 1l.01 4.61c0 .71.73 1.2 1.39.91z" fill="currentColor"/>

@@ -44,7 +44,7 @@ pub fn header(app: &App) -> impl IntoView {
     });
     view! {
         <div class="confab-top">
-            <span class="confab-avatar" aria-hidden="true" data-initial=initial></span>
+            <span class="confab-avatar" aria-hidden="true">{initial}</span>
             <div class="confab-title">
                 <h2 class="confab-header">{name}</h2>
                 <p class="confab-presence" data-online=move || if online.get() { "true" } else { "false" }>{presence}</p>

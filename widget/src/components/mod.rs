@@ -2,6 +2,7 @@
 //! DOM references.
 
 pub mod composer;
+pub mod continue_on;
 pub mod header;
 pub mod message;
 pub mod status;

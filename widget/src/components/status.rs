@@ -21,18 +21,12 @@ pub fn status(app: &App) -> impl IntoView {
         }
     };
     let app = app.clone();
-    let retry = move || {
-        let app = app.clone();
-        (s.conn.get() == Conn::Offline && s.refused.with(Option::is_none)).then(move || {
-            view! {
-                <button type="button" class="confab-retry-now" on:click=move |_| app.retry_now()>"Retry now"</button>
-            }
-        })
-    };
+    // Always in the DOM, hidden unless offline: cheaper in wasm than a view that comes and goes.
+    let no_retry = move || s.conn.get() != Conn::Offline || s.refused.with(Option::is_some);
     view! {
         <div class="confab-status" role="status" data-state=state hidden=move || text().is_empty()>
             <span>{text}</span>
-            {retry}
+            <button type="button" class="confab-retry-now" hidden=no_retry on:click=move |_| app.retry_now()>"Retry now"</button>
         </div>
     }
 }

@@ -59,9 +59,10 @@ pub fn thread(app: &App) -> impl IntoView {
         <div class="confab-thread" node_ref=list on:scroll=on_scroll role="log" aria-live="polite" aria-label="Conversation">
             {greeting}
             <For each=each key=key children=row />
+            // One String child, like the greeting: the same view type, so its code is shared.
             {move || s.typing.get().map(|name| {
-                let who = if name.is_empty() { "Someone".to_owned() } else { name };
-                view! { <div class="confab-typing">{who}" is typing…"</div> }
+                let who = if name.is_empty() { "Someone" } else { &name };
+                view! { <div class="confab-typing">{text::cat(&[who, " is typing…"])}</div> }
             })}
         </div>
     }
