@@ -58,7 +58,6 @@ pub struct SiteInfo {
     pub reply_time: String,
 }
 
-/// Relay → widget.
 /// A deep link that continues this conversation on a messaging app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContinueLink {
@@ -67,6 +66,7 @@ pub struct ContinueLink {
     pub url: String,
 }
 
+/// Relay → widget.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
