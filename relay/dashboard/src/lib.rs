@@ -6,6 +6,7 @@
 //! - `components/` renders it; `format` and `text` are the pure helpers they use.
 
 pub mod api;
+pub mod channel;
 pub mod components;
 pub mod format;
 pub mod socket;

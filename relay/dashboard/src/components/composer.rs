@@ -77,7 +77,7 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
             stop_typing();
         }
         let mut result = Ok(());
-        ctx.run(|m| match m.compose(new_client_id(), &text, now_ms()) {
+        ctx.run(|m| match m.compose(new_client_id(), &text, None, now_ms()) {
             Ok(frames) => frames,
             Err(e) => {
                 result = Err(e);
@@ -94,7 +94,7 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
                 }
                 fit();
             }
-            Err(SendError::Empty | SendError::TooLong | SendError::NoConversation) => {}
+            Err(_) => {}
         }
         if let Some(el) = textarea.get_untracked() {
             let _ = el.focus();

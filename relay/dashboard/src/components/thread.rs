@@ -500,7 +500,7 @@ mod tests {
     #[test]
     fn pending_replies_follow_the_committed_messages() {
         let mut m = model_with(vec![msg(1, Author::Visitor, 0)]);
-        m.compose(ClientMsgId::from("c1"), "hello", 1000).unwrap();
+        m.compose(ClientMsgId::from("c1"), "hello", None, 1000).unwrap();
         let rows = thread_rows(&m, C, 2000, |_| 0);
         let Some(Row::Msg(last)) = rows.last() else { panic!() };
         assert_eq!(
