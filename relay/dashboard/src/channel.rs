@@ -41,6 +41,19 @@ pub fn via(channel: Channel) -> String {
     }
 }
 
+/// "via WhatsApp", "via the web chat, WhatsApp and Messenger".
+pub fn via_all(channels: &[Channel]) -> String {
+    let names: Vec<&str> = channels
+        .iter()
+        .map(|c| if *c == Channel::Web { "the web chat" } else { name(*c) })
+        .collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => format!("via {last}"),
+        Some((last, rest)) => format!("via {} and {last}", rest.join(", ")),
+    }
+}
+
 /// The channels a customer can be reached on, each once: the web chat when the conversation is
 /// (also) a web one, then their platform identities.
 pub fn customer_channels(s: &ConversationSummary) -> Vec<Channel> {
@@ -342,5 +355,10 @@ mod tests {
         );
         assert_eq!(via(Channel::Whatsapp), "via WhatsApp");
         assert_eq!(via(Channel::Web), "via the web chat");
+        assert_eq!(via_all(&[Channel::Messenger]), "via Messenger");
+        assert_eq!(
+            via_all(&[Channel::Web, Channel::Whatsapp, Channel::Messenger]),
+            "via the web chat, WhatsApp and Messenger"
+        );
     }
 }

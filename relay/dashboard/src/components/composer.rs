@@ -36,14 +36,15 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
 
     // Where the reply goes, and what the platform's window allows right now.
     let summary = Memo::new(move |_| ctx.model.with(|m| m.conversation(id).cloned()));
+    // The choices of "Reply via" (rebuilt only when they change), and the one in effect.
     let options = Memo::new(move |_| summary.with(|s| s.as_ref().map(channel::reply_options).unwrap_or_default()));
-    let via = Memo::new(move |_| {
+    let via = move || {
         let chosen = ctx.via.with(|v| v.get(&id).copied());
         summary.with(|s| s.as_ref().and_then(|s| channel::resolve_via(s, chosen)))
-    });
+    };
     let window = Memo::new(move |_| {
         let now = ctx.now.get();
-        summary.with(|s| s.as_ref().and_then(|s| channel::window(s, via.get(), now)))
+        summary.with(|s| s.as_ref().and_then(|s| channel::window(s, via(), now)))
     });
     let closed = Memo::new(move |_| window.with(|w| w.as_ref().is_some_and(|w| w.state == WindowState::Closed)));
     // WhatsApp outside its window: only an approved template can go.
@@ -111,7 +112,7 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
     on_cleanup(stop_typing);
 
     let send = move || {
-        let via = via.get_untracked();
+        let via = untrack(via);
         if template_mode.get_untracked() {
             let Some(template) = picked.get_untracked() else { return };
             let values = params.get_untracked();
@@ -189,7 +190,7 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
 
     let on_via = move |ev| {
         let value = event_target_value(&ev);
-        let chosen = options.with(|o| o.iter().find(|o| o.value == value).and_then(|o| o.via));
+        let chosen = options.with_untracked(|o| o.iter().find(|o| o.value == value).and_then(|o| o.via));
         ctx.via.update(|v| match chosen {
             Some(c) => {
                 v.insert(id, c);
@@ -239,18 +240,25 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
             ></textarea>
             <div class="composer-side">
                 {move || {
-                    let options = options.get();
-                    (!options.is_empty()).then(|| {
-                        let selected = via.get();
+                    let list = options.get();
+                    let current = untrack(via);
+                    (!list.is_empty()).then(|| {
                         view! {
                             <label class="reply-via-field">
                                 <span class="reply-via-label">"Reply via"</span>
-                                <select class="reply-via" on:change=on_via>
-                                    {options
+                                <select
+                                    class="reply-via"
+                                    on:change=on_via
+                                    prop:value=move || {
+                                        let via = via();
+                                        options
+                                            .with(|o| o.iter().find(|o| o.via == via).map(|o| o.value))
+                                            .unwrap_or("default")
+                                    }
+                                >
+                                    {list
                                         .into_iter()
-                                        .map(|o| view! {
-                                            <option value=o.value selected=o.via == selected>{o.label}</option>
-                                        })
+                                        .map(|o| view! { <option value=o.value selected=o.via == current>{o.label}</option> })
                                         .collect_view()}
                                 </select>
                             </label>

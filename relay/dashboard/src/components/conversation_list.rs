@@ -151,8 +151,8 @@ fn ConversationRow(
             Some(r) => {
                 let mut label = r.name.clone();
                 if r.channels.iter().any(|c| *c != Channel::Web) {
-                    let channels: Vec<String> = r.channels.iter().map(|c| channel::via(*c)).collect();
-                    label.push_str(&format!(", {}", channels.join(" and ")));
+                    label.push_str(", ");
+                    label.push_str(&channel::via_all(&r.channels));
                 }
                 if r.online {
                     label.push_str(", online");

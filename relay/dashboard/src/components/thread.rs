@@ -95,7 +95,17 @@ impl AttachmentView {
                     a.error.as_deref().unwrap_or("the file could not be fetched.")
                 )),
             ),
-            _ => ("pending", Some(format!("Downloading {}…", noun.to_lowercase()))),
+            _ => {
+                let what = match a.kind {
+                    AttachmentKind::Image => "photo",
+                    AttachmentKind::Video => "video",
+                    AttachmentKind::Audio => "audio",
+                    AttachmentKind::Document => "document",
+                    AttachmentKind::Sticker => "sticker",
+                    _ => "file",
+                };
+                ("pending", Some(format!("Downloading {what}…")))
+            }
         };
         AttachmentView {
             id: a.id.clone(),
