@@ -54,11 +54,16 @@ pub fn via_all(channels: &[Channel]) -> String {
     }
 }
 
-/// The channels a customer can be reached on, each once: the web chat when the conversation is
-/// (also) a web one, then their platform identities.
+/// The channels a customer can be reached on, each once: the web chat when they have a web thread,
+/// then their platform identities. (`channel` is where the customer last wrote, so a web visitor who
+/// continued on WhatsApp shows as WhatsApp: their web thread shows in an identity joined by a
+/// "Continue on" link, or in the page they were last seen on.)
 pub fn customer_channels(s: &ConversationSummary) -> Vec<Channel> {
     let mut out = Vec::new();
-    let web = s.channel == Channel::Web || s.reply_channel == Channel::Web;
+    let web = s.channel == Channel::Web
+        || s.reply_channel == Channel::Web
+        || s.page.is_some()
+        || s.identities.iter().any(|i| i.linked);
     let candidates = web
         .then_some(Channel::Web)
         .into_iter()
@@ -255,7 +260,8 @@ mod tests {
     #[test]
     fn one_channel_offers_no_choice() {
         assert_eq!(reply_options(&row(Channel::Web, Channel::Web, None, &[])), vec![]);
-        let wa = row(Channel::Whatsapp, Channel::Whatsapp, Some(NOW), &[(Channel::Whatsapp, Some(NOW))]);
+        let mut wa = row(Channel::Whatsapp, Channel::Whatsapp, Some(NOW), &[(Channel::Whatsapp, Some(NOW))]);
+        wa.identities[0].linked = false;
         assert_eq!(reply_options(&wa), vec![]);
         assert_eq!(customer_channels(&wa), vec![Channel::Whatsapp]);
     }
@@ -281,6 +287,20 @@ mod tests {
                 ("messenger", Some(Channel::Messenger))
             ]
         );
+    }
+
+    #[test]
+    fn a_web_visitor_who_continued_on_whatsapp_keeps_the_web_chat() {
+        // The relay reports the channel the customer last wrote from: WhatsApp, after the link.
+        let s = row(Channel::Whatsapp, Channel::Whatsapp, Some(NOW), &[(Channel::Whatsapp, Some(NOW))]);
+        assert_eq!(customer_channels(&s), vec![Channel::Web, Channel::Whatsapp], "the identity is linked");
+        let values: Vec<_> = reply_options(&s).into_iter().map(|o| o.value).collect();
+        assert_eq!(values, vec!["default", "web"]);
+        let mut unlinked = s.clone();
+        unlinked.identities[0].linked = false;
+        assert_eq!(customer_channels(&unlinked), vec![Channel::Whatsapp], "a WhatsApp customer only");
+        unlinked.page = Some("https://shop.example/tents".into());
+        assert_eq!(customer_channels(&unlinked), vec![Channel::Web, Channel::Whatsapp], "seen on the web");
     }
 
     #[test]

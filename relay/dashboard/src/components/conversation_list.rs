@@ -291,7 +291,7 @@ mod tests {
             id,
             channel,
             label: "x".into(),
-            linked: true,
+            linked: id > 1,
             window_closes_at: None,
         };
         let whatsapp = ConversationSummary {
