@@ -4,7 +4,8 @@
 // leaves; the advisor's reply goes out through the sandbox, its ticks only move forward
 // (queued → sent → delivered), it appears on the phone, and turns to read (blue ticks) once the
 // customer looks at it. A photo and a document sent from the phone show inline once the relay
-// has fetched them.
+// has fetched them. A web visitor who continued on WhatsApp can be answered in the web thread only
+// or on WhatsApp ("Reply via"), and the advisor can undo the link ("Unlink").
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -161,5 +162,80 @@ test('a photo and a document from WhatsApp show in the thread once fetched', { t
     assert.match(file.type ?? '', /pdf/);
     assert.equal(await a.locator('.msg-attachment[data-state="failed"]').count(), 0);
     await screenshot(a, 'channels-dashboard-media');
+  });
+});
+
+test('a visitor who continued on WhatsApp: reply via the web thread or WhatsApp, then unlink', { timeout: 150_000 }, async () => {
+  await scene('channels-dashboard-linked', async ({ relay, browser }) => {
+    const phoneAt = await phoneUrl(relay);
+    const question = unique('Can I pick the tent up in store?');
+    const webOnly = unique('Yes, at any of our shops.');
+    const onWhatsapp = unique('Bring your order number.');
+
+    // The visitor writes on the web, then follows "Continue on WhatsApp" to the sandbox phone.
+    const visitor = await browser('visitor');
+    const v = visitor.page;
+    await v.goto(relay.shopUrl + '/');
+    await v.locator('#confab-widget .confab-launcher').click();
+    await v.locator('textarea.confab-composer').fill(question);
+    await v.locator('button.confab-send').click();
+    const link = v.locator('a.confab-continue[data-channel="whatsapp"]');
+    await link.waitFor();
+    const [p] = await Promise.all([visitor.context.waitForEvent('page'), link.click()]);
+    await p.waitForLoadState();
+    assert.equal(new URL(p.url()).origin, new URL(phoneAt).origin, `the phone page (${p.url()})`);
+    const number = '+44 7700 9' + String(Math.floor(Math.random() * 1e5)).padStart(5, '0');
+    await p.locator('#name').fill('Sam Rivera');
+    await p.locator('#user').fill(number);
+    const code = (await p.locator('#composer').inputValue()).match(/\(code ([A-Z0-9-]+)\)/)?.[1];
+    assert.ok(code, 'the prefilled text has its one-time code');
+    await p.locator('#send').click();
+    await waitForText(p.locator('.row.mine .text'), code, 'the prefilled message on the phone');
+
+    // The advisor: one row with both channels, the linked identity, and a channel to choose.
+    const advisor = await browser('advisor');
+    const a = advisor.page;
+    await logIn(a, relay);
+    await waitForText(a.locator('.conv-list .conv-item'), code, 'the linked conversation in the inbox');
+    const row = a.locator('.conv-list .conv-item').filter({ hasText: code });
+    await row.locator('.ch-badge[data-channel="web"]').waitFor();
+    await row.locator('.ch-badge[data-channel="whatsapp"]').waitFor();
+    await row.click();
+    const identity = a.locator('.thread-head .identity[data-channel="whatsapp"][data-linked="true"]');
+    await identity.waitFor();
+    const via = a.locator('select.reply-via');
+    await via.waitFor();
+    const options = await via.locator('option').evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(options, ['default', 'web'], 'WhatsApp (where they last wrote) or the web thread only');
+
+    // Web thread only: the widget gets it, the phone doesn't.
+    await via.selectOption('web');
+    await waitForText(a.locator('.composer-window[data-channel="web"]'), 'Web thread only', 'the web-only line');
+    await a.locator('textarea.composer').fill(webOnly);
+    await a.locator('button.send').click();
+    const webReply = a.locator('.thread .msg.own').filter({ hasText: webOnly });
+    await webReply.and(a.locator('[data-channel="web"]')).waitFor();
+    await waitForText(v.locator('.confab-msg[data-author="advisor"] .confab-msg-text'), webOnly, 'the web-only reply in the widget');
+
+    // Back to WhatsApp: it reaches the phone, with ticks.
+    await via.selectOption('default');
+    await waitForText(a.locator('.composer-window[data-channel="whatsapp"]'), 'left to reply', 'the WhatsApp window');
+    await a.locator('textarea.composer').fill(onWhatsapp);
+    await a.locator('button.send').click();
+    const waReply = a.locator('.thread .msg.own').filter({ hasText: onWhatsapp });
+    await waReply.and(a.locator('[data-channel="whatsapp"]')).waitFor();
+    await waitForText(p.locator('.row.theirs .text'), onWhatsapp, 'the WhatsApp reply on the phone');
+    await waReply.and(a.locator('[data-state="delivered"], [data-state="read"]')).waitFor();
+    const onPhone = await p.locator('.row.theirs .text').allInnerTexts();
+    assert.ok(!onPhone.some((t) => t.includes(webOnly)), `the web-only reply never reached the phone: ${JSON.stringify(onPhone)}`);
+    await screenshot(a, 'channels-dashboard-linked');
+
+    // Unlink, after a confirmation: the relay answers with the row without that identity.
+    await identity.locator('button.unlink').click();
+    await waitForText(identity.locator('.unlink-ask'), 'Unlink WhatsApp', 'the confirmation');
+    await identity.locator('button.unlink-confirm').click();
+    await identity.waitFor({ state: 'detached' });
+    assert.equal(await a.locator('.identity-error').count(), 0, 'the relay accepted the unlink');
+    await screenshot(a, 'channels-dashboard-unlinked');
   });
 });
