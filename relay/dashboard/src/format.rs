@@ -111,6 +111,41 @@ pub fn full(ms: i64, offset_min: i32) -> String {
     )
 }
 
+/// A time left, coarse enough to read at a glance: "less than a minute", "12 min", "3 h 12 min",
+/// "1 day 4 h", "6 days".
+pub fn time_left(ms: i64) -> String {
+    if ms < MINUTE {
+        return "less than a minute".into();
+    }
+    if ms < HOUR {
+        return format!("{} min", ms / MINUTE);
+    }
+    if ms < DAY {
+        let (h, m) = (ms / HOUR, (ms % HOUR) / MINUTE);
+        return if m == 0 { format!("{h} h") } else { format!("{h} h {m} min") };
+    }
+    let days = ms / DAY;
+    if days == 1 {
+        let h = (ms % DAY) / HOUR;
+        return if h == 0 { "1 day".into() } else { format!("1 day {h} h") };
+    }
+    format!("{days} days")
+}
+
+/// A file size for people: "512 bytes", "48 KB", "1.4 MB" (1 KB = 1000 bytes, as file managers show it).
+pub fn file_size(bytes: u64) -> String {
+    const KB: u64 = 1000;
+    const MB: u64 = 1000 * KB;
+    if bytes < KB {
+        format!("{bytes} bytes")
+    } else if bytes < MB - KB / 2 {
+        format!("{} KB", (bytes + KB / 2) / KB)
+    } else {
+        let tenths = (bytes + MB / 20) / (MB / 10);
+        format!("{}.{} MB", tenths / 10, tenths % 10)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +202,28 @@ mod tests {
         assert_eq!(day_label(TUE, TUE + 5 * DAY, utc), "Tuesday 17 November");
         assert_eq!(day_label(TUE, TUE + 365 * DAY, utc), "17 November 2026");
         assert_eq!(full(TUE, 0), "Tuesday 17 November 2026, 14:05");
+    }
+
+    #[test]
+    fn time_left_is_coarse() {
+        assert_eq!(time_left(-5), "less than a minute");
+        assert_eq!(time_left(59_000), "less than a minute");
+        assert_eq!(time_left(12 * MINUTE + 59_000), "12 min");
+        assert_eq!(time_left(3 * HOUR + 12 * MINUTE), "3 h 12 min");
+        assert_eq!(time_left(5 * HOUR), "5 h");
+        assert_eq!(time_left(DAY + 4 * HOUR + 30 * MINUTE), "1 day 4 h");
+        assert_eq!(time_left(DAY), "1 day");
+        assert_eq!(time_left(6 * DAY + 23 * HOUR), "6 days");
+    }
+
+    #[test]
+    fn file_sizes_read_like_a_file_manager() {
+        assert_eq!(file_size(0), "0 bytes");
+        assert_eq!(file_size(999), "999 bytes");
+        assert_eq!(file_size(48_200), "48 KB");
+        assert_eq!(file_size(999_400), "999 KB");
+        assert_eq!(file_size(999_600), "1.0 MB");
+        assert_eq!(file_size(1_440_000), "1.4 MB");
+        assert_eq!(file_size(16_000_000), "16.0 MB");
     }
 }

@@ -6,6 +6,7 @@
 //! - `components/` renders it; `format` and `text` are the pure helpers they use.
 
 pub mod api;
+pub mod channel;
 pub mod components;
 pub mod format;
 pub mod socket;
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::{AdvisorClientFrame, AdvisorInfo, AdvisorServerFrame, ClientMsgId, ConversationId};
+use shared::{AdvisorClientFrame, AdvisorInfo, AdvisorServerFrame, Channel, ClientMsgId, ConversationId};
 use wasm_bindgen::prelude::*;
 
 use crate::api::ApiError;
@@ -85,10 +86,13 @@ pub enum Conn {
 pub struct Ctx {
     pub model: RwSignal<Model>,
     pub conn: RwSignal<Conn>,
-    /// Wall clock in ms, ticking every 30 s for relative times.
+    /// Wall clock in ms, ticking every 30 s for relative times and the reply windows.
     pub now: RwSignal<i64>,
     /// Unsent text per conversation, so switching conversations keeps a half-written reply.
     pub drafts: RwSignal<HashMap<ConversationId, String>>,
+    /// The channel chosen in "Reply via" per conversation (absent: the default, where the
+    /// customer last wrote).
+    pub via: RwSignal<HashMap<ConversationId, Channel>>,
     socket: StoredValue<Option<Socket>, LocalStorage>,
 }
 
@@ -99,6 +103,7 @@ impl Ctx {
             conn: RwSignal::new(Conn::Connecting),
             now: RwSignal::new(now_ms()),
             drafts: RwSignal::new(HashMap::new()),
+            via: RwSignal::new(HashMap::new()),
             socket: StoredValue::new_local(None),
         }
     }

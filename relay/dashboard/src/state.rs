@@ -6,8 +6,9 @@
 
 use shared::limits::{text_chars, MAX_REPLAY, MAX_TEXT_CHARS};
 use shared::{
-    AdvisorClientFrame as Out, AdvisorInfo, AdvisorServerFrame as In, Author, Channel, ClientMsgId, ConversationId,
-    ConversationSummary, Message, Seq, PROTOCOL_VERSION,
+    AdvisorClientFrame as Out, AdvisorInfo, AdvisorServerFrame as In, Attachment, AttachmentState, Author, Channel,
+    ChannelStatus, ClientMsgId, ConversationId, ConversationSummary, Message, PlatformDelivery, PlatformState, Seq,
+    TemplateInfo, TemplateSend, PROTOCOL_VERSION,
 };
 
 /// Where a reply of ours stands before the relay has committed it.
@@ -24,9 +25,13 @@ pub enum Delivery {
 pub struct Outgoing {
     pub id: ClientMsgId,
     pub conversation: ConversationId,
+    /// What the thread shows: the text, or the template filled in.
     pub text: String,
     pub created_at: i64,
     pub delivery: Delivery,
+    /// The channel the advisor chose (None: where the customer last wrote).
+    pub via: Option<Channel>,
+    pub template: Option<TemplateSend>,
 }
 
 /// The conversation on screen.
@@ -43,6 +48,19 @@ pub struct OpenThread {
     pending_ref: Option<String>,
     /// Highest seq we have told the relay we read.
     read_up_to: Seq,
+    /// Delivery and attachment updates for messages not held yet (they arrived before the
+    /// `history` that has the message), applied when it comes.
+    early: Vec<(Seq, Update)>,
+}
+
+/// Enough for every status of a page of replies; more would only come from a misbehaving relay.
+const MAX_EARLY: usize = 256;
+
+/// A live change to a committed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Update {
+    Delivery(PlatformDelivery),
+    Attachment(Attachment),
 }
 
 impl OpenThread {
@@ -54,6 +72,7 @@ impl OpenThread {
             error: None,
             pending_ref: None,
             read_up_to: 0,
+            early: Vec::new(),
         }
     }
 
@@ -61,15 +80,80 @@ impl OpenThread {
         self.messages.last().map_or(0, |m| m.seq)
     }
 
-    /// Insert keeping seq order; a seq we already hold is skipped. Returns whether anything changed.
-    fn insert(&mut self, message: Message) -> bool {
-        match self.messages.binary_search_by_key(&message.seq, |m| m.seq) {
-            Ok(_) => false,
-            Err(at) => {
-                self.messages.insert(at, message);
-                true
+    /// Insert keeping seq order. A seq we already hold is not duplicated: the relay's copy only
+    /// brings its channel, platform state and attachments forward (see [`merge`]).
+    fn insert(&mut self, message: Message) {
+        let seq = message.seq;
+        match self.messages.binary_search_by_key(&seq, |m| m.seq) {
+            Ok(at) => merge(&mut self.messages[at], message),
+            Err(at) => self.messages.insert(at, message),
+        }
+        if self.early.iter().any(|(s, _)| *s == seq) {
+            let (now, later) = std::mem::take(&mut self.early).into_iter().partition(|(s, _)| *s == seq);
+            self.early = later;
+            for (_, update) in now {
+                self.update(seq, update);
             }
         }
+    }
+
+    /// Apply a live update to message `seq`, or keep it until the message arrives.
+    fn update(&mut self, seq: Seq, update: Update) {
+        let Ok(at) = self.messages.binary_search_by_key(&seq, |m| m.seq) else {
+            if self.early.len() < MAX_EARLY {
+                self.early.push((seq, update));
+            }
+            return;
+        };
+        let message = &mut self.messages[at];
+        match update {
+            Update::Delivery(d) => advance(&mut message.delivery, d),
+            Update::Attachment(a) => put_attachment(&mut message.attachments, a),
+        }
+    }
+}
+
+/// How far along a platform state is; `failed` is final and outranks everything.
+fn rank(state: PlatformState) -> Option<u8> {
+    Some(match state {
+        PlatformState::Received => 0,
+        PlatformState::Queued => 1,
+        PlatformState::Sent => 2,
+        PlatformState::Delivered => 3,
+        PlatformState::Read => 4,
+        PlatformState::Failed => 5,
+        _ => return None,
+    })
+}
+
+/// Move a message's platform state forward to `new`, never back: statuses arrive out of order
+/// (a late "delivered" after "read"), and a failure is final.
+pub fn advance(current: &mut Option<PlatformDelivery>, new: PlatformDelivery) {
+    let Some(to) = rank(new.state) else { return };
+    let from = current.as_ref().and_then(|d| rank(d.state));
+    if from.is_none_or(|from| from < to) {
+        *current = Some(new);
+    }
+}
+
+/// Replace the attachment with the same id (a pending one never replaces one already fetched or
+/// failed), or add it.
+fn put_attachment(list: &mut Vec<Attachment>, new: Attachment) {
+    match list.iter_mut().find(|a| a.id == new.id) {
+        Some(old) if new.state == AttachmentState::Pending && old.state != AttachmentState::Pending => {}
+        Some(old) => *old = new,
+        None => list.push(new),
+    }
+}
+
+/// Bring what we hold of a message up to date with the relay's copy of it.
+fn merge(held: &mut Message, newer: Message) {
+    held.channel = newer.channel;
+    if let Some(d) = newer.delivery {
+        advance(&mut held.delivery, d);
+    }
+    for a in newer.attachments {
+        put_attachment(&mut held.attachments, a);
     }
 }
 
@@ -78,6 +162,18 @@ pub enum SendError {
     Empty,
     TooLong,
     NoConversation,
+    /// A template placeholder has no value.
+    MissingParam,
+}
+
+/// An `unlink` sent and not answered yet, or refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unlinking {
+    pub reference: String,
+    pub conversation: ConversationId,
+    pub identity: i64,
+    /// The relay's refusal; None while waiting.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +190,10 @@ pub struct Model {
     typing_stamp: u64,
     /// A relay error that answers nothing on screen (shown in a banner until dismissed).
     pub notice: Option<String>,
+    /// The connected platforms, their alerts and WhatsApp templates (the latest `channels` frame).
+    pub channels: Vec<ChannelStatus>,
+    /// Unlinks waiting for their answer, or refused.
+    pub unlinking: Vec<Unlinking>,
     /// The socket has been greeted (`welcome` received) and frames can be sent.
     pub ready: bool,
     /// The tab is visible: an open thread counts as read.
@@ -111,6 +211,8 @@ impl Default for Model {
             typing: Vec::new(),
             typing_stamp: 0,
             notice: None,
+            channels: Vec::new(),
+            unlinking: Vec::new(),
             ready: false,
             visible: true,
             next_ref: 0,
@@ -139,6 +241,9 @@ impl Model {
         if let Some(open) = &mut self.open {
             open.pending_ref = None;
         }
+        for u in self.unlinking.iter_mut().filter(|u| u.error.is_none()) {
+            u.error = Some("The connection dropped before the server answered. Check the list, then try again.".into());
+        }
     }
 
     // ---- frames from the relay ----
@@ -164,9 +269,44 @@ impl Model {
                 self.mask_unread();
             }
             In::Conversation { conversation } => {
+                // The relay's answer to an unlink is the row without that identity.
+                self.unlinking.retain(|u| {
+                    u.conversation != conversation.id
+                        || u.error.is_some()
+                        || conversation.identities.iter().any(|i| i.id == u.identity)
+                });
+                if let (Some(open), Some(last)) = (&mut self.open, &conversation.last_message) {
+                    if open.id == conversation.id && open.messages.iter().any(|m| m.seq == last.seq) {
+                        open.insert(last.clone());
+                    }
+                }
                 self.upsert(conversation);
                 self.mask_unread();
             }
+            In::Delivery {
+                conversation,
+                seq,
+                delivery,
+            } => {
+                if let Some(row) = self.conversations.iter_mut().find(|c| c.id == conversation) {
+                    if let Some(last) = row.last_message.as_mut().filter(|m| m.seq == seq) {
+                        advance(&mut last.delivery, delivery.clone());
+                    }
+                }
+                if let Some(open) = self.open.as_mut().filter(|o| o.id == conversation) {
+                    open.update(seq, Update::Delivery(delivery));
+                }
+            }
+            In::Attachment {
+                conversation,
+                seq,
+                attachment,
+            } => {
+                if let Some(open) = self.open.as_mut().filter(|o| o.id == conversation) {
+                    open.update(seq, Update::Attachment(attachment));
+                }
+            }
+            In::Channels { channels } => self.channels = channels,
             In::History {
                 reference,
                 conversation,
@@ -235,14 +375,24 @@ impl Model {
                     },
                     None => Author::Unknown,
                 };
+                // The ack says nothing of the channel: it is the one asked for, else the row's reply
+                // channel; a platform reply waits in the relay's outbox until the platform answers.
+                let channel = item.via.unwrap_or_else(|| {
+                    self.conversation(conversation)
+                        .map_or(Channel::Web, |c| c.reply_channel)
+                });
+                let delivery = is_platform(channel).then_some(PlatformDelivery {
+                    state: PlatformState::Queued,
+                    error: None,
+                });
                 let message = Message {
-                    delivery: None,
+                    delivery,
                     attachments: Vec::new(),
                     id,
                     conversation,
                     seq,
                     author,
-                    channel: Channel::Web,
+                    channel,
                     text: item.text,
                     sent_at,
                 };
@@ -265,6 +415,12 @@ impl Model {
                 let reference = error.reference.as_deref();
                 if let Some(item) = self.outbox.iter_mut().find(|o| Some(o.id.as_str()) == reference) {
                     item.delivery = Delivery::Failed(error.message);
+                } else if let Some(u) = self
+                    .unlinking
+                    .iter_mut()
+                    .find(|u| u.error.is_none() && Some(u.reference.as_str()) == reference)
+                {
+                    u.error = Some(error.message);
                 } else if let Some(open) = self
                     .open
                     .as_mut()
@@ -293,8 +449,9 @@ impl Model {
         self.request_open().into_iter().collect()
     }
 
-    /// Queue a reply to the open conversation with the client id `id`; returns the frames to send.
-    pub fn compose(&mut self, id: ClientMsgId, text: &str, now: i64) -> Result<Vec<Out>, SendError> {
+    /// Queue a reply to the open conversation with the client id `id`, on channel `via` (None:
+    /// where the customer last wrote); returns the frames to send.
+    pub fn compose(&mut self, id: ClientMsgId, text: &str, via: Option<Channel>, now: i64) -> Result<Vec<Out>, SendError> {
         let text = text.trim();
         if text.is_empty() {
             return Err(SendError::Empty);
@@ -302,13 +459,47 @@ impl Model {
         if text_chars(text) > MAX_TEXT_CHARS {
             return Err(SendError::TooLong);
         }
+        self.queue(id, text.to_owned(), via, None, now)
+    }
+
+    /// Queue an approved WhatsApp template with its placeholders filled in by `params` (in order).
+    pub fn compose_template(
+        &mut self,
+        id: ClientMsgId,
+        template: &TemplateInfo,
+        params: &[String],
+        via: Option<Channel>,
+        now: i64,
+    ) -> Result<Vec<Out>, SendError> {
+        let params: Vec<String> = params.iter().map(|p| p.trim().to_owned()).collect();
+        if params.len() < template.param_count() || params.iter().any(String::is_empty) {
+            return Err(SendError::MissingParam);
+        }
+        let send = TemplateSend {
+            name: template.name.clone(),
+            language: template.language.clone(),
+            params,
+        };
+        self.queue(id, template.render(&send.params), via, Some(send), now)
+    }
+
+    fn queue(
+        &mut self,
+        id: ClientMsgId,
+        text: String,
+        via: Option<Channel>,
+        template: Option<TemplateSend>,
+        now: i64,
+    ) -> Result<Vec<Out>, SendError> {
         let conversation = self.open.as_ref().ok_or(SendError::NoConversation)?.id;
         let item = Outgoing {
             id,
             conversation,
-            text: text.to_owned(),
+            text,
             created_at: now,
             delivery: Delivery::Sending,
+            via,
+            template,
         };
         let out = if self.ready {
             vec![send_frame(&item)]
@@ -317,6 +508,52 @@ impl Model {
         };
         self.outbox.push(item);
         Ok(out)
+    }
+
+    /// Undo the channel link of `identity` (a customer's WhatsApp or Messenger identity joined to
+    /// `conversation`). Nothing is sent while the socket is down.
+    pub fn unlink(&mut self, conversation: ConversationId, identity: i64) -> Vec<Out> {
+        if !self.ready {
+            return Vec::new();
+        }
+        self.next_ref += 1;
+        let reference = format!("unlink-{}", self.next_ref);
+        self.unlinking
+            .retain(|u| (u.conversation, u.identity) != (conversation, identity));
+        self.unlinking.push(Unlinking {
+            reference: reference.clone(),
+            conversation,
+            identity,
+            error: None,
+        });
+        vec![Out::Unlink {
+            reference,
+            conversation,
+            identity,
+        }]
+    }
+
+    /// Where an unlink of `identity` stands: None (none asked), Some(None) waiting, Some(Some(e)) refused.
+    pub fn unlink_state(&self, conversation: ConversationId, identity: i64) -> Option<Option<&str>> {
+        self.unlinking
+            .iter()
+            .find(|u| (u.conversation, u.identity) == (conversation, identity))
+            .map(|u| u.error.as_deref())
+    }
+
+    /// The channel alerts to show, in the order of the latest `channels` frame.
+    pub fn alerts(&self) -> impl Iterator<Item = (Channel, &str)> {
+        self.channels
+            .iter()
+            .filter_map(|c| c.alert.as_deref().map(|a| (c.channel, a)))
+    }
+
+    /// The approved WhatsApp templates (empty when none are configured).
+    pub fn templates(&self) -> &[TemplateInfo] {
+        self.channels
+            .iter()
+            .find(|c| c.channel == Channel::Whatsapp)
+            .map_or(&[], |c| c.templates.as_slice())
     }
 
     /// Send a failed reply again, with the same id.
@@ -450,13 +687,18 @@ pub fn sort_inbox(rows: &mut [ConversationSummary]) {
     rows.sort_by(|a, b| b.last_activity_at.cmp(&a.last_activity_at).then(b.id.cmp(&a.id)));
 }
 
+/// WhatsApp or Messenger: a platform that reports on delivery and has a reply window.
+pub fn is_platform(channel: Channel) -> bool {
+    matches!(channel, Channel::Whatsapp | Channel::Messenger)
+}
+
 fn send_frame(item: &Outgoing) -> Out {
     Out::Send {
         id: item.id.clone(),
         conversation: item.conversation,
         text: item.text.clone(),
-        via: None,
-        template: None,
+        via: item.via,
+        template: item.template.clone(),
     }
 }
 
@@ -694,7 +936,7 @@ mod tests {
         let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
         opened(&mut m, C1, vec![visitor_msg(C1, 1, "hi")]);
         let id = ClientMsgId::from("c-1");
-        let out = m.compose(id.clone(), "  Hello! ", 2000).unwrap();
+        let out = m.compose(id.clone(), "  Hello! ", None, 2000).unwrap();
         assert_eq!(
             out,
             vec![Out::Send {
@@ -734,14 +976,14 @@ mod tests {
     #[test]
     fn empty_and_too_long_replies_are_refused_locally() {
         let mut m = welcomed(vec![row(C1, 10, 0, 0)]);
-        assert_eq!(m.compose("a".into(), "x", 0), Err(SendError::NoConversation));
+        assert_eq!(m.compose("a".into(), "x", None, 0), Err(SendError::NoConversation));
         opened(&mut m, C1, vec![]);
-        assert_eq!(m.compose("a".into(), " \n ", 0), Err(SendError::Empty));
+        assert_eq!(m.compose("a".into(), " \n ", None, 0), Err(SendError::Empty));
         assert_eq!(
-            m.compose("a".into(), &"x".repeat(MAX_TEXT_CHARS + 1), 0),
+            m.compose("a".into(), &"x".repeat(MAX_TEXT_CHARS + 1), None, 0),
             Err(SendError::TooLong)
         );
-        assert!(m.compose("a".into(), &"é".repeat(MAX_TEXT_CHARS), 0).is_ok());
+        assert!(m.compose("a".into(), &"é".repeat(MAX_TEXT_CHARS), None, 0).is_ok());
     }
 
     #[test]
@@ -749,7 +991,7 @@ mod tests {
         let mut m = welcomed(vec![row(C1, 10, 0, 0)]);
         opened(&mut m, C1, vec![]);
         let id = ClientMsgId::from("c-9");
-        m.compose(id.clone(), "hi", 0).unwrap();
+        m.compose(id.clone(), "hi", None, 0).unwrap();
         m.apply(In::Error(
             ErrorFrame::new(ErrorCode::RateLimited, "Slow down.").with_ref(Some("c-9".into())),
         ));
@@ -773,10 +1015,10 @@ mod tests {
     fn replies_unsent_when_the_socket_drops_go_again_after_welcome_with_the_same_id() {
         let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
         opened(&mut m, C1, vec![visitor_msg(C1, 1, "hi")]);
-        m.compose("c-1".into(), "first", 0).unwrap();
+        m.compose("c-1".into(), "first", None, 0).unwrap();
         m.disconnected();
         assert_eq!(
-            m.compose("c-2".into(), "second", 1).unwrap(),
+            m.compose("c-2".into(), "second", None, 1).unwrap(),
             vec![],
             "queued while offline"
         );
@@ -811,7 +1053,7 @@ mod tests {
     fn history_after_reconnect_settles_replies_the_relay_already_had() {
         let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
         opened(&mut m, C1, vec![visitor_msg(C1, 1, "hi")]);
-        m.compose("c-1".into(), "sent before the drop", 0).unwrap();
+        m.compose("c-1".into(), "sent before the drop", None, 0).unwrap();
         m.disconnected();
         m.connected();
         let out = m.apply(In::Welcome {
@@ -897,12 +1139,256 @@ mod tests {
         let mut m = Model::default();
         m.connected();
         assert_eq!(m.select(C1), vec![]);
-        assert_eq!(m.compose("c".into(), "hi", 0).unwrap(), vec![]);
+        assert_eq!(m.compose("c".into(), "hi", None, 0).unwrap(), vec![]);
         let out = m.apply(In::Welcome {
             v: 1,
             advisor: me(),
             conversations: vec![row(C1, 1, 0, 0)],
         });
         assert_eq!(out.len(), 2, "open + the queued send: {out:?}");
+    }
+
+    // ---- WhatsApp and Messenger ----
+
+    fn wa_row(id: ConversationId) -> ConversationSummary {
+        ConversationSummary {
+            channel: Channel::Whatsapp,
+            reply_channel: Channel::Whatsapp,
+            window_closes_at: Some(10_000_000),
+            identities: vec![shared::ChannelIdentity {
+                id: 5,
+                channel: Channel::Whatsapp,
+                label: "Ana Souza · +55 11 98765 4321".into(),
+                linked: false,
+                window_closes_at: Some(10_000_000),
+            }],
+            ..row(id, 10, 1, 0)
+        }
+    }
+
+    fn delivery(state: PlatformState) -> PlatformDelivery {
+        PlatformDelivery { state, error: None }
+    }
+
+    fn thread_msg(m: &Model, seq: Seq) -> &Message {
+        m.open.as_ref().unwrap().messages.iter().find(|x| x.seq == seq).unwrap()
+    }
+
+    /// A reply composed and acked as seq 2 in C1.
+    fn replied(m: &mut Model, via: Option<Channel>) {
+        m.compose("c-1".into(), "Olá!", via, 0).unwrap();
+        m.apply(In::Ack { id: "c-1".into(), conversation: C1, seq: 2, sent_at: 5 });
+    }
+
+    #[test]
+    fn a_reply_to_a_whatsapp_customer_waits_queued_then_moves_forward_only() {
+        let mut m = welcomed(vec![wa_row(C1)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "oi")]);
+        replied(&mut m, None);
+        let mine = thread_msg(&m, 2);
+        assert_eq!((mine.channel, mine.delivery.clone()), (Channel::Whatsapp, Some(delivery(PlatformState::Queued))));
+        let frame = |state| In::Delivery { conversation: C1, seq: 2, delivery: delivery(state) };
+        m.apply(frame(PlatformState::Sent));
+        m.apply(frame(PlatformState::Read));
+        m.apply(frame(PlatformState::Delivered)); // late: ignored
+        assert_eq!(thread_msg(&m, 2).delivery, Some(delivery(PlatformState::Read)));
+        assert_eq!(
+            m.conversations[0].last_message.as_ref().unwrap().delivery,
+            Some(delivery(PlatformState::Read)),
+            "the row's newest message follows too"
+        );
+    }
+
+    #[test]
+    fn a_platform_failure_is_final_and_keeps_its_reason() {
+        let mut m = welcomed(vec![wa_row(C1)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "oi")]);
+        replied(&mut m, None);
+        let failed = PlatformDelivery {
+            state: PlatformState::Failed,
+            error: Some("WhatsApp refused it: the customer's number is not on WhatsApp.".into()),
+        };
+        m.apply(In::Delivery { conversation: C1, seq: 2, delivery: failed.clone() });
+        m.apply(In::Delivery { conversation: C1, seq: 2, delivery: delivery(PlatformState::Delivered) });
+        assert_eq!(thread_msg(&m, 2).delivery, Some(failed));
+    }
+
+    #[test]
+    fn a_reply_sent_to_the_web_thread_only_has_no_platform_state() {
+        let mut m = welcomed(vec![wa_row(C1)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "oi")]);
+        m.compose("c-1".into(), "see the chat", Some(Channel::Web), 0).unwrap();
+        assert!(matches!(
+            &m.retry(&"c-1".into())[..],
+            [Out::Send { via: Some(Channel::Web), template: None, .. }]
+        ), "the choice goes with every send of it");
+        m.apply(In::Ack { id: "c-1".into(), conversation: C1, seq: 2, sent_at: 5 });
+        let mine = thread_msg(&m, 2);
+        assert_eq!((mine.channel, mine.delivery.clone()), (Channel::Web, None));
+    }
+
+    #[test]
+    fn updates_that_come_before_the_history_are_applied_to_it() {
+        let mut m = welcomed(vec![wa_row(C1)]);
+        let reference = open_ref(&m.select(C1));
+        m.apply(In::Delivery { conversation: C1, seq: 2, delivery: delivery(PlatformState::Delivered) });
+        let mut mine = visitor_msg(C1, 2, "Olá!");
+        mine.author = Author::Advisor { id: AdvisorId(7), name: "Dana".into() };
+        mine.channel = Channel::Whatsapp;
+        mine.delivery = Some(delivery(PlatformState::Sent));
+        m.apply(In::History { reference, conversation: C1, messages: vec![visitor_msg(C1, 1, "oi"), mine], last_seq: 2 });
+        assert_eq!(thread_msg(&m, 2).delivery, Some(delivery(PlatformState::Delivered)));
+        // Other conversations' updates are not kept.
+        m.apply(In::Delivery { conversation: C2, seq: 1, delivery: delivery(PlatformState::Read) });
+        assert!(m.open.as_ref().unwrap().early.is_empty());
+    }
+
+    fn photo(state: AttachmentState) -> Attachment {
+        Attachment {
+            id: "att-1".into(),
+            kind: shared::AttachmentKind::Image,
+            mime: if state == AttachmentState::Ready { "image/jpeg".into() } else { String::new() },
+            name: None,
+            size: if state == AttachmentState::Ready { 48_000 } else { 0 },
+            state,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn an_attachment_frame_replaces_that_attachment_and_never_goes_back_to_pending() {
+        let mut m = welcomed(vec![wa_row(C1)]);
+        let mut pic = visitor_msg(C1, 1, "");
+        pic.attachments = vec![photo(AttachmentState::Pending)];
+        opened(&mut m, C1, vec![pic]);
+        let frame = |a| In::Attachment { conversation: C1, seq: 1, attachment: a };
+        m.apply(frame(photo(AttachmentState::Ready)));
+        assert_eq!(thread_msg(&m, 1).attachments, vec![photo(AttachmentState::Ready)]);
+        m.apply(frame(photo(AttachmentState::Pending)));
+        assert_eq!(thread_msg(&m, 1).attachments, vec![photo(AttachmentState::Ready)]);
+    }
+
+    #[test]
+    fn the_relays_copy_of_a_held_message_corrects_its_channel_and_state() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "hi")]);
+        replied(&mut m, None);
+        assert_eq!(thread_msg(&m, 2).channel, Channel::Web, "a web row: guessed web");
+        let mut relays = thread_msg(&m, 2).clone();
+        relays.channel = Channel::Messenger;
+        relays.delivery = Some(delivery(PlatformState::Sent));
+        m.apply(In::Conversation {
+            conversation: ConversationSummary { last_seq: 2, last_message: Some(relays.clone()), ..row(C1, 20, 2, 0) },
+        });
+        assert_eq!(thread_msg(&m, 2), &relays);
+        assert_eq!(m.open.as_ref().unwrap().messages.len(), 2);
+    }
+
+    fn template() -> TemplateInfo {
+        TemplateInfo {
+            name: "order_update".into(),
+            language: "en_US".into(),
+            text: "Hi {{1}}, your order {{2}} has shipped.".into(),
+        }
+    }
+
+    #[test]
+    fn a_template_is_sent_with_its_params_and_shown_filled_in() {
+        let mut m = welcomed(vec![wa_row(C1)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "oi")]);
+        let params = vec![" Ana ".to_owned(), "#1042".to_owned()];
+        let out = m.compose_template("t-1".into(), &template(), &params, None, 0).unwrap();
+        assert_eq!(
+            out,
+            vec![Out::Send {
+                id: "t-1".into(),
+                conversation: C1,
+                text: "Hi Ana, your order #1042 has shipped.".into(),
+                via: None,
+                template: Some(TemplateSend {
+                    name: "order_update".into(),
+                    language: "en_US".into(),
+                    params: vec!["Ana".into(), "#1042".into()],
+                }),
+            }]
+        );
+        assert_eq!(m.pending_in(C1).next().unwrap().text, "Hi Ana, your order #1042 has shipped.");
+        assert_eq!(
+            m.compose_template("t-2".into(), &template(), &["Ana".into(), " ".into()], None, 0),
+            Err(SendError::MissingParam)
+        );
+        assert_eq!(
+            m.compose_template("t-3".into(), &template(), &["Ana".into()], None, 0),
+            Err(SendError::MissingParam)
+        );
+    }
+
+    #[test]
+    fn a_closed_window_refusal_shows_on_the_reply() {
+        let mut m = welcomed(vec![wa_row(C1)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "oi")]);
+        m.compose("c-1".into(), "late", None, 0).unwrap();
+        let reason = "The customer last wrote more than 24 hours ago: WhatsApp only accepts a template now.";
+        m.apply(In::Error(ErrorFrame::new(ErrorCode::ChannelWindowClosed, reason).with_ref(Some("c-1".into()))));
+        assert_eq!(m.outbox[0].delivery, Delivery::Failed(reason.into()));
+        assert_eq!(m.notice, None);
+    }
+
+    #[test]
+    fn channels_frames_raise_and_clear_alerts_and_carry_the_templates() {
+        let mut m = welcomed(vec![]);
+        assert_eq!(m.templates(), &[]);
+        m.apply(In::Channels {
+            channels: vec![
+                ChannelStatus {
+                    channel: Channel::Whatsapp,
+                    alert: Some("WhatsApp: the access token has expired.".into()),
+                    templates: vec![template()],
+                },
+                ChannelStatus { channel: Channel::Messenger, alert: None, templates: vec![] },
+            ],
+        });
+        assert_eq!(m.alerts().collect::<Vec<_>>(), vec![(Channel::Whatsapp, "WhatsApp: the access token has expired.")]);
+        assert_eq!(m.templates(), &[template()]);
+        m.apply(In::Channels {
+            channels: vec![ChannelStatus { channel: Channel::Whatsapp, alert: None, templates: vec![template()] }],
+        });
+        assert_eq!(m.alerts().count(), 0);
+    }
+
+    #[test]
+    fn unlink_is_answered_by_the_row_without_the_identity() {
+        let mut linked = wa_row(C1);
+        linked.channel = Channel::Web;
+        linked.identities[0].linked = true;
+        let mut m = welcomed(vec![linked.clone()]);
+        let out = m.unlink(C1, 5);
+        let reference = match &out[..] {
+            [Out::Unlink { reference, conversation: C1, identity: 5 }] => reference.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(m.unlink_state(C1, 5), Some(None), "waiting");
+        m.apply(In::Conversation { conversation: linked.clone() }); // some other change first
+        assert_eq!(m.unlink_state(C1, 5), Some(None));
+        m.apply(In::Conversation { conversation: ConversationSummary { identities: vec![], ..linked.clone() } });
+        assert_eq!(m.unlink_state(C1, 5), None);
+        assert!(m.conversations[0].identities.is_empty());
+
+        // Refused: the reason shows by the identity, not in the notice.
+        m.apply(In::Conversation { conversation: linked });
+        let out = m.unlink(C1, 5);
+        let Out::Unlink { reference: second, .. } = &out[0] else { panic!() };
+        assert_ne!(second, &reference);
+        m.apply(In::Error(ErrorFrame::new(ErrorCode::Forbidden, "Only an administrator can unlink.").with_ref(Some(second.clone()))));
+        assert_eq!(m.unlink_state(C1, 5), Some(Some("Only an administrator can unlink.")));
+        assert_eq!(m.notice, None);
+    }
+
+    #[test]
+    fn no_unlink_is_sent_while_offline() {
+        let mut m = welcomed(vec![wa_row(C1)]);
+        m.disconnected();
+        assert_eq!(m.unlink(C1, 5), vec![]);
+        assert_eq!(m.unlink_state(C1, 5), None);
     }
 }

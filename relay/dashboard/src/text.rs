@@ -1,6 +1,7 @@
-//! Text helpers: the inbox preview line. (Links in message text come from `shared::text`.)
+//! Text helpers: the inbox preview line and the names of attachments. (Links in message text come
+//! from `shared::text`.)
 
-use shared::{AdvisorId, Author, Message};
+use shared::{AdvisorId, AttachmentKind, Author, Message};
 
 /// Longest preview line, in characters (CSS ellipsis does the rest).
 pub const PREVIEW_CHARS: usize = 120;
@@ -17,7 +18,36 @@ pub fn preview(message: Option<&Message>, me: Option<AdvisorId>) -> String {
         Author::Bot => "Bot: ".to_owned(),
         _ => String::new(),
     };
-    format!("{prefix}{}", one_line(&message.text, PREVIEW_CHARS))
+    let body = match message.attachments.first() {
+        None => message.text.clone(),
+        Some(a) => {
+            let noun = match (&a.name, a.kind) {
+                (Some(name), AttachmentKind::Document) => format!("Document {name}"),
+                _ => attachment_noun(a.kind).to_owned(),
+            };
+            let more = match message.attachments.len() {
+                1 => String::new(),
+                n => format!(" and {} more", n - 1),
+            };
+            match message.text.trim() {
+                "" => format!("{noun}{more}"),
+                text => format!("{noun}{more}: {text}"),
+            }
+        }
+    };
+    format!("{prefix}{}", one_line(&body, PREVIEW_CHARS))
+}
+
+/// What an attachment is, for people: "Photo", "Video", "Audio", "Document", "Sticker", "File".
+pub fn attachment_noun(kind: AttachmentKind) -> &'static str {
+    match kind {
+        AttachmentKind::Image => "Photo",
+        AttachmentKind::Video => "Video",
+        AttachmentKind::Audio => "Audio",
+        AttachmentKind::Document => "Document",
+        AttachmentKind::Sticker => "Sticker",
+        _ => "File",
+    }
 }
 
 /// `text` with every run of white space (newlines included) turned into one space, trimmed, and cut
@@ -91,5 +121,28 @@ mod tests {
             preview(Some(&msg(Author::Visitor, &long)), None).chars().count(),
             PREVIEW_CHARS + 1
         );
+    }
+
+    #[test]
+    fn preview_names_attachments() {
+        let file = |kind, name: Option<&str>| shared::Attachment {
+            id: "a".into(),
+            kind,
+            mime: String::new(),
+            name: name.map(Into::into),
+            size: 0,
+            state: shared::AttachmentState::Pending,
+            error: None,
+        };
+        let mut m = msg(Author::Visitor, "");
+        m.attachments = vec![file(AttachmentKind::Image, None)];
+        assert_eq!(preview(Some(&m), None), "Photo");
+        m.text = "The box arrived\nbroken".into();
+        assert_eq!(preview(Some(&m), None), "Photo: The box arrived broken");
+        m.attachments.push(file(AttachmentKind::Image, None));
+        assert_eq!(preview(Some(&m), None), "Photo and 1 more: The box arrived broken");
+        m.text.clear();
+        m.attachments = vec![file(AttachmentKind::Document, Some("warranty-card.pdf"))];
+        assert_eq!(preview(Some(&m), None), "Document warranty-card.pdf");
     }
 }

@@ -1,4 +1,7 @@
 //! The reply box: Enter sends, Shift+Enter adds a line; a counter appears near the length limit.
+//! For a WhatsApp or Messenger customer it also says how long the platform's window leaves to reply,
+//! lets the advisor choose the channel ("Reply via"), and once WhatsApp's window has closed offers
+//! the approved templates instead of free text.
 
 use std::time::Duration;
 
@@ -6,9 +9,10 @@ use leptos::ev::KeyboardEvent;
 use leptos::html;
 use leptos::prelude::*;
 use shared::limits::{text_chars, MAX_TEXT_CHARS};
-use shared::ConversationId;
+use shared::{Channel, ConversationId, TemplateInfo};
 
-use crate::state::SendError;
+use super::channels::Badge;
+use crate::channel::{self, WindowState};
 use crate::{new_client_id, now_ms, Ctx};
 
 /// The counter shows from this many characters on.
@@ -28,8 +32,45 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
     let draft = Memo::new(move |_| ctx.drafts.with(|d| d.get(&id).cloned().unwrap_or_default()));
     let chars = Memo::new(move |_| draft.with(|d| text_chars(d)));
     let too_long = move || chars.get() > MAX_TEXT_CHARS;
-    let can_send = move || !draft.with(|d| d.trim().is_empty()) && !too_long();
     let textarea: NodeRef<html::Textarea> = NodeRef::new();
+
+    // Where the reply goes, and what the platform's window allows right now.
+    let summary = Memo::new(move |_| ctx.model.with(|m| m.conversation(id).cloned()));
+    // The choices of "Reply via" (rebuilt only when they change), and the one in effect.
+    let options = Memo::new(move |_| summary.with(|s| s.as_ref().map(channel::reply_options).unwrap_or_default()));
+    let via = move || {
+        let chosen = ctx.via.with(|v| v.get(&id).copied());
+        summary.with(|s| s.as_ref().and_then(|s| channel::resolve_via(s, chosen)))
+    };
+    let window = Memo::new(move |_| {
+        let now = ctx.now.get();
+        summary.with(|s| s.as_ref().and_then(|s| channel::window(s, via(), now)))
+    });
+    let closed = Memo::new(move |_| window.with(|w| w.as_ref().is_some_and(|w| w.state == WindowState::Closed)));
+    // WhatsApp outside its window: only an approved template can go.
+    let template_mode = Memo::new(move |_| {
+        window.with(|w| {
+            w.as_ref()
+                .is_some_and(|w| w.state == WindowState::Closed && w.channel == Channel::Whatsapp)
+        })
+    });
+    let templates = Memo::new(move |_| ctx.model.with(|m| m.templates().to_vec()));
+    let picked = RwSignal::new(None::<TemplateInfo>);
+    let params = RwSignal::new(Vec::<String>::new());
+    let template_ready = move || {
+        picked.with(|t| {
+            t.as_ref().is_some_and(|t| {
+                params.with(|p| p.len() >= t.param_count() && p.iter().all(|v| !v.trim().is_empty()))
+            })
+        })
+    };
+    let can_send = move || {
+        if template_mode.get() {
+            template_ready()
+        } else {
+            !closed.get() && !draft.with(|d| d.trim().is_empty()) && !too_long()
+        }
+    };
 
     let fit = move || {
         if let Some(el) = textarea.get_untracked() {
@@ -71,30 +112,48 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
     on_cleanup(stop_typing);
 
     let send = move || {
+        let via = untrack(via);
+        if template_mode.get_untracked() {
+            let Some(template) = picked.get_untracked() else { return };
+            let values = params.get_untracked();
+            let mut sent = false;
+            ctx.run(|m| match m.compose_template(new_client_id(), &template, &values, via, now_ms()) {
+                Ok(frames) => {
+                    sent = true;
+                    frames
+                }
+                Err(_) => Vec::new(),
+            });
+            if sent {
+                picked.set(None);
+                params.set(Vec::new());
+            }
+            return;
+        }
+        if closed.get_untracked() {
+            return; // the window line says why; the draft stays
+        }
         let text = draft.get_untracked();
         if !text.trim().is_empty() {
             // "Stopped typing" before the reply, as the widget does.
             stop_typing();
         }
-        let mut result = Ok(());
-        ctx.run(|m| match m.compose(new_client_id(), &text, now_ms()) {
-            Ok(frames) => frames,
-            Err(e) => {
-                result = Err(e);
-                Vec::new()
+        let mut sent = false;
+        ctx.run(|m| match m.compose(new_client_id(), &text, via, now_ms()) {
+            Ok(frames) => {
+                sent = true;
+                frames
             }
+            Err(_) => Vec::new(),
         });
-        match result {
-            Ok(()) => {
-                ctx.drafts.update(|d| {
-                    d.remove(&id);
-                });
-                if let Some(el) = textarea.get_untracked() {
-                    el.set_value("");
-                }
-                fit();
+        if sent {
+            ctx.drafts.update(|d| {
+                d.remove(&id);
+            });
+            if let Some(el) = textarea.get_untracked() {
+                el.set_value("");
             }
-            Err(SendError::Empty | SendError::TooLong | SendError::NoConversation) => {}
+            fit();
         }
         if let Some(el) = textarea.get_untracked() {
             let _ = el.focus();
@@ -129,27 +188,90 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
         }
     });
 
+    let on_via = move |ev| {
+        let value = event_target_value(&ev);
+        let chosen = options.with_untracked(|o| o.iter().find(|o| o.value == value).and_then(|o| o.via));
+        ctx.via.update(|v| match chosen {
+            Some(c) => {
+                v.insert(id, c);
+            }
+            None => {
+                v.remove(&id);
+            }
+        });
+    };
+    let placeholder = move || {
+        window.with(|w| match w {
+            Some(w) if w.state == WindowState::Closed && w.channel == Channel::Whatsapp => {
+                "Free text can't be sent on WhatsApp until the customer writes again".to_owned()
+            }
+            Some(w) if w.state == WindowState::Closed => format!("Free text can't be sent on {} now", channel::name(w.channel)),
+            _ => "Write a reply…".to_owned(),
+        })
+    };
+
     view! {
         <div class="composer-bar">
+            {move || {
+                window.get().map(|w| view! {
+                    <div
+                        class="composer-window"
+                        class:urgent=w.urgent
+                        data-channel=channel::key(w.channel)
+                        data-state=w.state.key()
+                    >
+                        <Badge channel=w.channel />
+                        <span>{w.text}</span>
+                    </div>
+                })
+            }}
+            {move || template_mode.get().then(|| view! { <TemplatePicker templates picked params /> })}
             <textarea
                 node_ref=textarea
                 class="composer"
                 class:over=too_long
                 aria-label="Reply"
-                placeholder="Write a reply…"
+                placeholder=placeholder
                 rows="1"
+                disabled=move || closed.get()
                 prop:value=move || draft.get()
                 on:keydown=on_keydown
                 on:input=on_input
             ></textarea>
             <div class="composer-side">
+                {move || {
+                    let list = options.get();
+                    let current = untrack(via);
+                    (!list.is_empty()).then(|| {
+                        view! {
+                            <label class="reply-via-field">
+                                <span class="reply-via-label">"Reply via"</span>
+                                <select
+                                    class="reply-via"
+                                    on:change=on_via
+                                    prop:value=move || {
+                                        let via = via();
+                                        options
+                                            .with(|o| o.iter().find(|o| o.via == via).map(|o| o.value))
+                                            .unwrap_or("default")
+                                    }
+                                >
+                                    {list
+                                        .into_iter()
+                                        .map(|o| view! { <option value=o.value selected=o.via == current>{o.label}</option> })
+                                        .collect_view()}
+                                </select>
+                            </label>
+                        }
+                    })
+                }}
                 <button
                     type="button"
                     class="send primary"
                     disabled=move || !can_send()
                     on:click=move |_| send()
                 >
-                    "Send"
+                    {move || if template_mode.get() { "Send template" } else { "Send" }}
                 </button>
             </div>
             <div class="composer-foot">
@@ -169,6 +291,103 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
                         })
                 }}
             </div>
+        </div>
+    }
+}
+
+/// The approved WhatsApp templates: pick one, fill in its placeholders, see the message as the
+/// customer will.
+#[component]
+fn TemplatePicker(
+    templates: Memo<Vec<TemplateInfo>>,
+    picked: RwSignal<Option<TemplateInfo>>,
+    params: RwSignal<Vec<String>>,
+) -> impl IntoView {
+    let on_pick = move |ev| {
+        let value = event_target_value(&ev);
+        let template = value
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| templates.with(|t| t.get(i).cloned()));
+        params.set(vec![String::new(); template.as_ref().map_or(0, TemplateInfo::param_count)]);
+        picked.set(template);
+    };
+    move || {
+        let list = templates.get();
+        if list.is_empty() {
+            return view! {
+                <p class="templates template-none">
+                    "No approved templates are configured; the customer has to write first."
+                </p>
+            }
+            .into_any();
+        }
+        view! {
+            <div class="templates">
+                <label class="template-field">
+                    <span>"Template"</span>
+                    <select class="template-pick" on:change=on_pick>
+                        <option value="" selected=move || picked.with(Option::is_none)>
+                            "Choose an approved template…"
+                        </option>
+                        {list
+                            .iter()
+                            .enumerate()
+                            .map(|(i, t)| {
+                                let this = t.clone();
+                                view! {
+                                    <option
+                                        value=i.to_string()
+                                        selected=move || picked.with(|p| p.as_ref() == Some(&this))
+                                    >
+                                        {format!("{} ({})", t.name, t.language)}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                {move || picked.get().map(|t| view! { <TemplateForm template=t params /> })}
+            </div>
+        }
+        .into_any()
+    }
+}
+
+#[component]
+fn TemplateForm(template: TemplateInfo, params: RwSignal<Vec<String>>) -> impl IntoView {
+    let count = template.param_count();
+    let text = template.text.clone();
+    let preview = move || params.with(|p| template.render(p));
+    view! {
+        <p class="template-text">{text}</p>
+        {(1..=count)
+            .map(|n| {
+                view! {
+                    <label class="template-param-field">
+                        <span>{format!("{{{{{n}}}}}")}</span>
+                        <input
+                            class="template-param"
+                            data-param=n
+                            autocomplete="off"
+                            prop:value=move || params.with(|p| p.get(n - 1).cloned().unwrap_or_default())
+                            on:input=move |ev| {
+                                let value = event_target_value(&ev);
+                                params.update(|p| {
+                                    if p.len() < n {
+                                        p.resize(n, String::new());
+                                    }
+                                    p[n - 1] = value;
+                                });
+                            }
+                        />
+                    </label>
+                }
+            })
+            .collect_view()}
+        <div class="template-preview">
+            <span class="template-preview-label">"Preview"</span>
+            <p class="template-preview-text">{preview}</p>
         </div>
     }
 }

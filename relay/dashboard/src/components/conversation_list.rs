@@ -2,10 +2,12 @@
 
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
-use shared::{AdvisorId, ConversationId};
+use shared::{AdvisorId, Channel, ConversationId};
 use wasm_bindgen::JsCast;
 
+use super::channels::Badge;
 use super::initials;
+use crate::channel;
 use crate::format;
 use crate::state::Model;
 use crate::text::{one_line, preview};
@@ -25,6 +27,10 @@ pub struct RowView {
     pub typing: bool,
     /// The visitor has the chat open right now.
     pub online: bool,
+    /// Where the conversation began (`data-channel`).
+    pub channel: Channel,
+    /// The badges: that channel first, then the customer's other channels.
+    pub channels: Vec<Channel>,
 }
 
 /// The rows of the inbox, in the model's order.
@@ -44,6 +50,10 @@ pub fn rows(model: &Model, now: i64, tz: impl Fn(i64) -> i32 + Copy) -> Vec<RowV
             unread: c.unread,
             typing: model.is_typing(c.id),
             online: c.visitor_online,
+            channel: c.channel,
+            channels: std::iter::once(c.channel)
+                .chain(channel::customer_channels(c).into_iter().filter(|x| *x != c.channel))
+                .collect(),
         })
         .collect()
 }
@@ -134,10 +144,16 @@ fn ConversationRow(
     let online = move || row.with(|r| r.as_ref().is_some_and(|r| r.online));
     let no_preview = move || row.with(|r| r.as_ref().is_none_or(|r| r.preview.is_empty()));
     let active = move || selected.get() == Some(id);
+    let channel_key = move || row.with(|r| channel::key(r.as_ref().map_or(Channel::Web, |r| r.channel)));
+    let badges = Memo::new(move |_| row.with(|r| r.as_ref().map(|r| r.channels.clone()).unwrap_or_default()));
     let label = move || {
         row.with(|r| match r {
             Some(r) => {
                 let mut label = r.name.clone();
+                if r.channels.iter().any(|c| *c != Channel::Web) {
+                    label.push_str(", ");
+                    label.push_str(&channel::via_all(&r.channels));
+                }
                 if r.online {
                     label.push_str(", online");
                 }
@@ -166,6 +182,7 @@ fn ConversationRow(
                 class:unread=has_unread
                 data-id=id.0
                 data-online=move || if online() { "true" } else { "false" }
+                data-channel=channel_key
                 aria-current=move || active().then_some("true")
                 aria-label=label
                 on:click=move |_| ctx.select(id)
@@ -181,7 +198,12 @@ fn ConversationRow(
                             {field(|r| r.time.clone())}
                         </time>
                     </span>
-                    <span class="conv-site">{field(|r| one_line(&r.site, 60))}</span>
+                    <span class="conv-line conv-origin">
+                        <span class="conv-channels" aria-hidden="true">
+                            {move || badges.get().into_iter().map(|channel| view! { <Badge channel /> }).collect_view()}
+                        </span>
+                        <span class="conv-site">{field(|r| one_line(&r.site, 60))}</span>
+                    </span>
                     <span class="conv-line">
                         <span class="conv-preview" class:typing=typing class:empty=no_preview>
                             {preview_text}
@@ -259,5 +281,34 @@ mod tests {
         assert_eq!(r[0].preview, "You: Sure, I'll check");
         assert_eq!(r[1].unread, 3);
         assert_eq!(r[1].preview, "");
+        assert_eq!((r[1].channel, r[1].channels.clone()), (Channel::Web, vec![Channel::Web]));
+    }
+
+    #[test]
+    fn rows_badge_the_channel_then_the_customers_other_channels() {
+        let mut model = Model::new(None);
+        let identity = |id, channel| shared::ChannelIdentity {
+            id,
+            channel,
+            label: "x".into(),
+            linked: id > 1,
+            window_closes_at: None,
+        };
+        let whatsapp = ConversationSummary {
+            channel: Channel::Whatsapp,
+            reply_channel: Channel::Whatsapp,
+            identities: vec![identity(1, Channel::Whatsapp)],
+            ..summary(1, 0, 0, None)
+        };
+        let linked = ConversationSummary {
+            reply_channel: Channel::Messenger,
+            identities: vec![identity(2, Channel::Messenger), identity(3, Channel::Whatsapp)],
+            ..summary(2, 0, 0, None)
+        };
+        model.conversations = vec![whatsapp, linked];
+        let r = rows(&model, 0, |_| 0);
+        assert_eq!((r[0].channel, r[0].channels.clone()), (Channel::Whatsapp, vec![Channel::Whatsapp]));
+        assert_eq!(r[1].channel, Channel::Web);
+        assert_eq!(r[1].channels, vec![Channel::Web, Channel::Messenger, Channel::Whatsapp]);
     }
 }

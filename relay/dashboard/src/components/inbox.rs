@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::AdvisorInfo;
 
+use super::channels::ChannelAlerts;
 use super::composer::Composer;
 use super::conversation_list::ConversationList;
 use super::initials;
@@ -30,6 +31,7 @@ pub fn Inbox(me: AdvisorInfo) -> impl IntoView {
 
     view! {
         <div class="app">
+            <ChannelAlerts />
             <aside class="sidebar">
                 <header class="sidebar-head">
                     <div class="brand-row">

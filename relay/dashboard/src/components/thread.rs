@@ -1,26 +1,34 @@
-//! The open conversation: its header and its messages, with day separators and the delivery state
-//! of our own replies.
+//! The open conversation: its header (with the customer's channels) and its messages, with day
+//! separators, channel badges, attachments and the delivery state of our own replies.
 
 use leptos::html;
 use leptos::prelude::*;
 use shared::text::{linkify, Segment};
-use shared::{Author, Channel, ClientMsgId, ConversationId};
+use shared::{Attachment, AttachmentKind, AttachmentState, Author, Channel, ClientMsgId, ConversationId, PlatformState};
 
+use super::channels::{Badge, Identities};
 use super::rich_text;
+use crate::channel;
 use crate::format;
-use crate::state::{Delivery, Model};
+use crate::state::{is_platform, Delivery, Model};
+use crate::text::attachment_noun;
 use crate::Ctx;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DeliveryView {
     Sending,
-    /// Committed by the relay.
+    /// In the relay's outbox, waiting for the platform (WhatsApp, Messenger).
+    Queued,
+    /// Committed by the relay (web), or accepted by the platform.
     Sent,
     /// On the visitor's device.
     Delivered,
     /// The visitor has read it.
     Read,
+    /// The relay refused it; the reason. Can be retried.
     Failed(String),
+    /// The platform refused it for good; its reason in plain words.
+    PlatformFailed(Option<String>),
 }
 
 impl DeliveryView {
@@ -28,12 +36,100 @@ impl DeliveryView {
     pub fn state(&self) -> &'static str {
         match self {
             DeliveryView::Sending => "sending",
+            DeliveryView::Queued => "queued",
             DeliveryView::Sent => "sent",
             DeliveryView::Delivered => "delivered",
             DeliveryView::Read => "read",
-            DeliveryView::Failed(_) => "failed",
+            DeliveryView::Failed(_) | DeliveryView::PlatformFailed(_) => "failed",
         }
     }
+
+    /// What a platform reported, as ticks; None for a state the platform did not give.
+    fn of_platform(state: PlatformState, error: Option<String>) -> Option<Self> {
+        Some(match state {
+            PlatformState::Queued => DeliveryView::Queued,
+            PlatformState::Sent => DeliveryView::Sent,
+            PlatformState::Delivered => DeliveryView::Delivered,
+            PlatformState::Read => DeliveryView::Read,
+            PlatformState::Failed => DeliveryView::PlatformFailed(error),
+            _ => return None,
+        })
+    }
+}
+
+/// A file of a message, as the thread shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AttachmentView {
+    pub id: String,
+    /// `data-kind`: image, video, audio, document or sticker (a kind this version doesn't know is
+    /// shown as a document).
+    pub kind: &'static str,
+    /// `data-state`: pending, ready or failed.
+    pub state: &'static str,
+    /// Where the relay serves it (with the session cookie).
+    pub url: String,
+    /// The file name, else what it is ("Photo").
+    pub name: String,
+    /// "48 KB"; empty while not fetched.
+    pub size: String,
+    /// What to say instead of the file: "Downloading photo…", or why it failed.
+    pub note: Option<String>,
+}
+
+impl AttachmentView {
+    pub fn of(a: &Attachment) -> Self {
+        let kind = match a.kind {
+            AttachmentKind::Image => "image",
+            AttachmentKind::Video => "video",
+            AttachmentKind::Audio => "audio",
+            AttachmentKind::Sticker => "sticker",
+            _ => "document",
+        };
+        let noun = attachment_noun(a.kind);
+        let (state, note) = match a.state {
+            AttachmentState::Ready => ("ready", None),
+            AttachmentState::Failed => (
+                "failed",
+                Some(format!(
+                    "{noun} not available: {}",
+                    a.error.as_deref().unwrap_or("the file could not be fetched.")
+                )),
+            ),
+            _ => {
+                let what = match a.kind {
+                    AttachmentKind::Image => "photo",
+                    AttachmentKind::Video => "video",
+                    AttachmentKind::Audio => "audio",
+                    AttachmentKind::Document => "document",
+                    AttachmentKind::Sticker => "sticker",
+                    _ => "file",
+                };
+                ("pending", Some(format!("Downloading {what}…")))
+            }
+        };
+        AttachmentView {
+            id: a.id.clone(),
+            kind,
+            state,
+            url: attachment_url(&a.id),
+            name: a.name.clone().unwrap_or_else(|| noun.to_owned()),
+            size: if a.size > 0 { format::file_size(a.size) } else { String::new() },
+            note,
+        }
+    }
+}
+
+/// `/dashboard/api/attachments/{id}`, the id percent-encoded (it is opaque).
+pub fn attachment_url(id: &str) -> String {
+    let mut url = String::from("/dashboard/api/attachments/");
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            url.push(b as char);
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,19 +138,37 @@ pub struct MsgView {
     pub id: String,
     /// `data-author`: visitor, advisor, bot or system.
     pub author: &'static str,
+    /// Written by the advisor looking at it.
+    pub own: bool,
     /// Shown above advisor and bot messages.
     pub author_name: Option<String>,
     pub text: String,
     pub time: String,
     pub full_time: String,
-    /// For our own replies only.
+    /// The channel it came in through or went out on.
+    pub channel: Channel,
+    /// Whether the channel badge is drawn: in conversations that involve a platform.
+    pub show_channel: bool,
+    /// Our own replies' state (web receipts, or sending / refused), and what a platform reported on
+    /// any reply relayed to it.
     pub delivery: Option<DeliveryView>,
-    /// Whether the delivery state is written under the message: always while sending or failed;
-    /// for committed replies only under the newest one, and "Seen" under the newest one read.
+    /// `delivery` comes from a platform: drawn as ticks, on every message.
+    pub ticks: bool,
+    /// Whether the delivery state is written under the message: always while sending or failed,
+    /// and for platform ticks; for committed web replies only under the newest one, and "Seen"
+    /// under the newest one read.
     pub show_state: bool,
+    pub attachments: Vec<AttachmentView>,
     /// Follows a message of the same author within a few minutes: drawn as part of one group,
     /// without repeating the author's name.
     pub continued: bool,
+}
+
+impl MsgView {
+    /// `data-state` of the message, if it has one.
+    pub fn state_key(&self) -> Option<&'static str> {
+        self.delivery.as_ref().map(DeliveryView::state)
+    }
 }
 
 /// Messages closer together than this, by one author, form a group.
@@ -73,9 +187,11 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
         return Vec::new();
     };
     let me = model.me.as_ref();
-    let (delivered, read) = model
-        .conversation(id)
-        .map_or((0, 0), |c| (c.visitor_delivered_seq, c.visitor_read_seq));
+    let summary = model.conversation(id);
+    let (delivered, read) = summary.map_or((0, 0), |c| (c.visitor_delivered_seq, c.visitor_read_seq));
+    let reply_channel = summary.map_or(Channel::Web, |c| c.reply_channel);
+    let show_channel = summary.is_some_and(|c| c.channel != Channel::Web || !c.identities.is_empty())
+        || open.messages.iter().any(|m| m.channel != Channel::Web);
     let committed = open.messages.iter().map(|m| {
         let (author, author_name, own) = match &m.author {
             Author::Visitor => ("visitor", None, false),
@@ -83,21 +199,35 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
             Author::Bot => ("bot", Some("Bot".to_owned()), false),
             _ => ("system", None, false),
         };
-        let view = MsgView {
-            id: m.id.0.clone(),
-            author,
-            author_name,
-            text: m.text.clone(),
-            time: format::clock(m.sent_at, tz(m.sent_at)),
-            full_time: format::full(m.sent_at, tz(m.sent_at)),
-            delivery: own.then_some(if m.seq <= read {
+        let platform = m
+            .delivery
+            .as_ref()
+            .filter(|_| !m.is_from_visitor())
+            .and_then(|d| DeliveryView::of_platform(d.state, d.error.clone()));
+        let ticks = platform.is_some();
+        let delivery = platform.or_else(|| {
+            (own && !is_platform(m.channel)).then_some(if m.seq <= read {
                 DeliveryView::Read
             } else if m.seq <= delivered {
                 DeliveryView::Delivered
             } else {
                 DeliveryView::Sent
-            }),
-            show_state: false,
+            })
+        });
+        let view = MsgView {
+            id: m.id.0.clone(),
+            author,
+            own,
+            author_name,
+            text: m.text.clone(),
+            time: format::clock(m.sent_at, tz(m.sent_at)),
+            full_time: format::full(m.sent_at, tz(m.sent_at)),
+            channel: m.channel,
+            show_channel,
+            delivery,
+            ticks,
+            show_state: ticks,
+            attachments: m.attachments.iter().map(AttachmentView::of).collect(),
             continued: false,
         };
         (m.sent_at, view)
@@ -106,15 +236,20 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
         let view = MsgView {
             id: o.id.0.clone(),
             author: "advisor",
+            own: true,
             author_name: me.map(|me| me.name.clone()),
             text: o.text.clone(),
             time: format::clock(o.created_at, tz(o.created_at)),
             full_time: format::full(o.created_at, tz(o.created_at)),
+            channel: o.via.unwrap_or(reply_channel),
+            show_channel,
             delivery: Some(match &o.delivery {
                 Delivery::Sending => DeliveryView::Sending,
                 Delivery::Failed(reason) => DeliveryView::Failed(reason.clone()),
             }),
+            ticks: false,
             show_state: true,
+            attachments: Vec::new(),
             continued: false,
         };
         (o.created_at, view)
@@ -143,14 +278,15 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
         previous = Some((at, who.0, who.1));
         rows.push(Row::Msg(view));
     }
-    fn own(r: &Row) -> Option<&DeliveryView> {
+    // Web receipts: under the newest own reply, and "Seen" under the newest one read.
+    fn web_receipt(r: &Row) -> Option<&DeliveryView> {
         match r {
-            Row::Msg(v) => v.delivery.as_ref(),
-            Row::Day { .. } => None,
+            Row::Msg(v) if v.own && !v.ticks => v.delivery.as_ref(),
+            _ => None,
         }
     }
-    let newest = rows.iter().rposition(|r| own(r).is_some());
-    let newest_read = rows.iter().rposition(|r| own(r) == Some(&DeliveryView::Read));
+    let newest = rows.iter().rposition(|r| web_receipt(r).is_some());
+    let newest_read = rows.iter().rposition(|r| web_receipt(r) == Some(&DeliveryView::Read));
     for at in [newest, newest_read].into_iter().flatten() {
         if let Row::Msg(v) = &mut rows[at] {
             v.show_state = true;
@@ -164,7 +300,7 @@ pub fn ThreadHeader(id: ConversationId) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
     let summary = Memo::new(move |_| ctx.model.with(|m| m.conversation(id).cloned()));
     let typing = Memo::new(move |_| ctx.model.with(|m| m.is_typing(id)));
-    move || {
+    let head = move || {
         let s = summary.get();
         let name = s
             .as_ref()
@@ -172,33 +308,37 @@ pub fn ThreadHeader(id: ConversationId) -> impl IntoView {
         let site = s.as_ref().map(|s| s.site_name.clone()).unwrap_or_default();
         let channel = s.as_ref().map(|s| s.channel).unwrap_or_default();
         let online = s.as_ref().is_some_and(|s| s.visitor_online);
+        // Presence is the web chat's: a customer who only writes on WhatsApp or Messenger has none.
+        let has_web = s
+            .as_ref()
+            .is_none_or(|s| channel::customer_channels(s).contains(&Channel::Web));
         let page = s.and_then(|s| s.page);
         view! {
-            <header class="thread-head">
-                <div class="thread-title">
-                    <h1 class="thread-name">{name}</h1>
+            <div class="thread-title">
+                <h1 class="thread-name">{name}</h1>
+                {has_web.then(|| view! {
                     <span class="thread-presence" data-online=if online { "true" } else { "false" }>
                         {if online { "Online" } else { "Offline" }}
                     </span>
-                    {move || typing.get().then(|| view! { <span class="thread-typing">"typing…"</span> })}
-                </div>
-                <div class="thread-meta">
-                    <span class="thread-site">{site}</span>
-                    {(channel != Channel::Web)
-                        .then(|| view! { <span class="tag">{channel_name(channel)}</span> })}
-                    {page.map(|page| view! { <span class="thread-page">"On " {page_link(&page)}</span> })}
-                </div>
-            </header>
+                })}
+                {move || typing.get().then(|| view! { <span class="thread-typing">"typing…"</span> })}
+            </div>
+            <div class="thread-meta">
+                <span class="thread-site">{site}</span>
+                {(channel != Channel::Web).then(|| view! {
+                    <span class="tag thread-channel" data-channel=channel::key(channel)>
+                        <Badge channel /> {channel::name(channel)}
+                    </span>
+                })}
+                {page.map(|page| view! { <span class="thread-page">"On " {page_link(&page)}</span> })}
+            </div>
         }
-    }
-}
-
-fn channel_name(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Web => "Web",
-        Channel::Whatsapp => "WhatsApp",
-        Channel::Messenger => "Messenger",
-        _ => "Other channel",
+    };
+    view! {
+        <header class="thread-head">
+            {head}
+            <Identities id />
+        </header>
     }
 }
 
@@ -296,37 +436,114 @@ pub fn Thread(id: ConversationId) -> impl IntoView {
 #[component]
 fn MessageItem(msg: MsgView) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
-    let own = msg.delivery.is_some();
     let id = msg.id.clone();
-    let state = msg.delivery.as_ref().map(DeliveryView::state);
-    let delivery = msg.delivery.filter(|_| msg.show_state).map(|d| match d {
-        DeliveryView::Sent => view! { <span class="msg-state" data-state="sent">"Sent"</span> }.into_any(),
-        DeliveryView::Delivered => {
-            view! { <span class="msg-state" data-state="delivered">"Delivered"</span> }.into_any()
-        }
-        DeliveryView::Read => view! { <span class="msg-state" data-state="read">"Seen"</span> }.into_any(),
-        DeliveryView::Sending => view! { <span class="msg-state" data-state="sending">"Sending…"</span> }.into_any(),
-        DeliveryView::Failed(reason) => {
-            let id = id.clone();
-            view! {
-                <span class="msg-state" data-state="failed">"Not sent: " {reason}</span>
-                <button type="button" class="retry link-button" on:click=move |_| ctx.retry(ClientMsgId(id.clone()))>
-                    "Retry"
-                </button>
+    let state = msg.state_key();
+    let platform = channel::name(msg.channel);
+    let failure = match &msg.delivery {
+        Some(DeliveryView::PlatformFailed(reason)) => Some(match reason {
+            Some(reason) => format!("Not delivered on {platform}: {reason}"),
+            None => format!("Not delivered: {platform} refused this message without giving a reason."),
+        }),
+        _ => None,
+    };
+    let delivery = msg.delivery.filter(|_| msg.show_state).map(|d| {
+        if msg.ticks {
+            // WhatsApp's ticks: a clock while queued, ✓ sent, ✓✓ delivered, blue ✓✓ read.
+            let (words, title) = match &d {
+                DeliveryView::Queued => ("Waiting to be sent", format!("Waiting to be sent to {platform}")),
+                DeliveryView::Sent => ("Sent", format!("Sent to {platform}")),
+                DeliveryView::Delivered => ("Delivered", format!("Delivered on {platform}")),
+                DeliveryView::Read => ("Read", format!("Read on {platform}")),
+                _ => ("Not delivered", format!("Not delivered on {platform}")),
+            };
+            return view! {
+                <span class="msg-state ticks" data-state=d.state() title=title>
+                    <i class="tick-icon" aria-hidden="true"></i>
+                    <span class="sr-only">{words}</span>
+                </span>
             }
-            .into_any()
+            .into_any();
+        }
+        match d {
+            DeliveryView::Failed(reason) => {
+                let id = id.clone();
+                view! {
+                    <span class="msg-state" data-state="failed">"Not sent: " {reason}</span>
+                    <button type="button" class="retry link-button" on:click=move |_| ctx.retry(ClientMsgId(id.clone()))>
+                        "Retry"
+                    </button>
+                }
+                .into_any()
+            }
+            d => {
+                let words = match d {
+                    DeliveryView::Sending => "Sending…",
+                    DeliveryView::Delivered => "Delivered",
+                    DeliveryView::Read => "Seen",
+                    _ => "Sent",
+                };
+                view! { <span class="msg-state" data-state=d.state()>{words}</span> }.into_any()
+            }
         }
     });
+    let has_text = !msg.text.trim().is_empty();
     view! {
-        <div class="msg" class:own=own class:continued=msg.continued data-author=msg.author data-id=msg.id data-state=state>
+        <div
+            class="msg"
+            class:own=msg.own
+            class:continued=msg.continued
+            data-author=msg.author
+            data-id=msg.id
+            data-channel=channel::key(msg.channel)
+            data-state=state
+        >
             {msg.author_name.map(|n| view! { <div class="msg-author">{n}</div> })}
             <div class="msg-bubble">
-                <div class="msg-text">{rich_text(&msg.text)}</div>
+                {msg.attachments.into_iter().map(|a| view! { <AttachmentItem a /> }).collect_view()}
+                {has_text.then(|| view! { <div class="msg-text">{rich_text(&msg.text)}</div> })}
             </div>
             <div class="msg-meta">
+                {msg.show_channel.then(|| view! { <Badge channel=msg.channel /> })}
                 <time class="msg-time" title=msg.full_time>{msg.time}</time>
                 {delivery}
             </div>
+            {failure.map(|f| view! { <p class="msg-failure" role="alert">{f}</p> })}
+        </div>
+    }
+}
+
+/// A photo, video, voice message or document of a message, fetched from the relay.
+#[component]
+fn AttachmentItem(a: AttachmentView) -> impl IntoView {
+    let (url, name) = (a.url, a.name);
+    let body = match (a.note, a.kind) {
+        (Some(note), _) => view! { <span class="msg-attachment-note">{note}</span> }.into_any(),
+        (None, "image" | "sticker") => {
+            let (href, title) = (url.clone(), name.clone());
+            view! {
+                <a href=href target="_blank" rel="noopener" title=title>
+                    <img src=url alt=name loading="lazy" />
+                </a>
+            }
+            .into_any()
+        }
+        (None, "video") => view! { <video controls preload="metadata" src=url aria-label=name></video> }.into_any(),
+        (None, "audio") => view! { <audio controls preload="metadata" src=url aria-label=name></audio> }.into_any(),
+        (None, _) => {
+            let download = name.clone();
+            view! {
+                <a class="msg-file" href=url target="_blank" rel="noopener" download=download>
+                    <i class="file-icon" aria-hidden="true"></i>
+                    <span class="msg-file-name">{name}</span>
+                    <span class="msg-file-size">{a.size}</span>
+                </a>
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <div class="msg-attachment" data-kind=a.kind data-state=a.state data-id=a.id>
+            {body}
         </div>
     }
 }
@@ -500,7 +717,7 @@ mod tests {
     #[test]
     fn pending_replies_follow_the_committed_messages() {
         let mut m = model_with(vec![msg(1, Author::Visitor, 0)]);
-        m.compose(ClientMsgId::from("c1"), "hello", 1000).unwrap();
+        m.compose(ClientMsgId::from("c1"), "hello", None, 1000).unwrap();
         let rows = thread_rows(&m, C, 2000, |_| 0);
         let Some(Row::Msg(last)) = rows.last() else { panic!() };
         assert_eq!(
@@ -513,5 +730,120 @@ mod tests {
             vec![],
             "not the open conversation"
         );
+    }
+
+    fn platform(state: PlatformState, error: Option<&str>) -> Option<shared::PlatformDelivery> {
+        Some(shared::PlatformDelivery { state, error: error.map(Into::into) })
+    }
+
+    fn msg_views(m: &Model) -> Vec<MsgView> {
+        thread_rows(m, C, 0, |_| 0)
+            .into_iter()
+            .filter_map(|r| match r {
+                Row::Msg(v) => Some(v),
+                Row::Day { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn platform_replies_show_ticks_on_every_message_and_failures_with_their_reason() {
+        let dana = Author::Advisor { id: AdvisorId(7), name: "Dana".into() };
+        let sam = Author::Advisor { id: AdvisorId(8), name: "Sam".into() };
+        let on_whatsapp = |seq, author: Author, delivery| Message {
+            channel: Channel::Whatsapp,
+            delivery,
+            ..msg(seq, author, seq as i64)
+        };
+        let m = model_with(vec![
+            on_whatsapp(1, Author::Visitor, platform(PlatformState::Received, None)),
+            on_whatsapp(2, dana.clone(), platform(PlatformState::Read, None)),
+            on_whatsapp(3, sam, platform(PlatformState::Delivered, None)),
+            on_whatsapp(4, dana.clone(), platform(PlatformState::Queued, None)),
+            on_whatsapp(5, dana, platform(PlatformState::Failed, Some("The customer's number is not on WhatsApp."))),
+        ]);
+        let views = msg_views(&m);
+        let seen: Vec<_> = views
+            .iter()
+            .map(|v| (v.own, v.ticks, v.show_state, v.delivery.as_ref().map(DeliveryView::state)))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (false, false, false, None),
+                (true, true, true, Some("read")),
+                (false, true, true, Some("delivered")),
+                (true, true, true, Some("queued")),
+                (true, true, true, Some("failed")),
+            ]
+        );
+        assert_eq!(
+            views[4].delivery,
+            Some(DeliveryView::PlatformFailed(Some("The customer's number is not on WhatsApp.".into())))
+        );
+        assert!(views.iter().all(|v| v.show_channel && v.channel == Channel::Whatsapp));
+    }
+
+    #[test]
+    fn a_web_conversation_draws_no_channel_badges_and_keeps_web_receipts() {
+        let dana = Author::Advisor { id: AdvisorId(7), name: "Dana".into() };
+        let m = model_with(vec![msg(1, Author::Visitor, 0), msg(2, dana, 1)]);
+        let views = msg_views(&m);
+        assert!(views.iter().all(|v| !v.show_channel && !v.ticks));
+        assert_eq!(views[1].delivery, Some(DeliveryView::Sent));
+    }
+
+    #[test]
+    fn a_reply_on_its_way_shows_the_channel_it_goes_to() {
+        let mut m = model_with(vec![Message { channel: Channel::Whatsapp, ..msg(1, Author::Visitor, 0) }]);
+        m.conversations[0].reply_channel = Channel::Whatsapp;
+        m.compose(ClientMsgId::from("c1"), "olá", None, 10).unwrap();
+        m.compose(ClientMsgId::from("c2"), "see the chat", Some(Channel::Web), 20).unwrap();
+        let views = msg_views(&m);
+        assert_eq!(
+            views.iter().map(|v| (v.channel, v.state_key())).collect::<Vec<_>>(),
+            vec![(Channel::Whatsapp, None), (Channel::Whatsapp, Some("sending")), (Channel::Web, Some("sending"))]
+        );
+    }
+
+    #[test]
+    fn attachments_are_served_by_the_relay_and_say_when_they_are_not_there_yet() {
+        let file = |id: &str, kind, state, name: Option<&str>, size, error: Option<&str>| Attachment {
+            id: id.into(),
+            kind,
+            mime: String::new(),
+            name: name.map(Into::into),
+            size,
+            state,
+            error: error.map(Into::into),
+        };
+        let pending = AttachmentView::of(&file("p1", AttachmentKind::Image, AttachmentState::Pending, None, 0, None));
+        assert_eq!(
+            (pending.kind, pending.state, pending.note.as_deref()),
+            ("image", "pending", Some("Downloading photo…"))
+        );
+        let doc = AttachmentView::of(&file(
+            "d/1 x",
+            AttachmentKind::Document,
+            AttachmentState::Ready,
+            Some("warranty-card.pdf"),
+            48_200,
+            None,
+        ));
+        assert_eq!(
+            (doc.url.as_str(), doc.name.as_str(), doc.size.as_str(), doc.note),
+            ("/dashboard/api/attachments/d%2F1%20x", "warranty-card.pdf", "48 KB", None)
+        );
+        let failed = AttachmentView::of(&file(
+            "v1",
+            AttachmentKind::Video,
+            AttachmentState::Failed,
+            None,
+            0,
+            Some("WhatsApp no longer has this file."),
+        ));
+        assert_eq!(failed.note.as_deref(), Some("Video not available: WhatsApp no longer has this file."));
+        let odd = AttachmentView::of(&file("u1", AttachmentKind::Unknown, AttachmentState::Ready, None, 10, None));
+        assert_eq!((odd.kind, odd.name.as_str()), ("document", "File"));
     }
 }
