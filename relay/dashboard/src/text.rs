@@ -31,11 +31,31 @@ pub fn preview(message: Option<&Message>, me: Option<AdvisorId>) -> String {
             };
             match message.text.trim() {
                 "" => format!("{noun}{more}"),
+                _ if is_attachment_label(message) => format!("{noun}{more}"),
                 text => format!("{noun}{more}: {text}"),
             }
         }
     };
     format!("{prefix}{}", one_line(&body, PREVIEW_CHARS))
+}
+
+/// Whether a message's text only names its attachment: the relay stores "📷 Photo" or
+/// "📄 invoice.pdf" as the text of a caption-less WhatsApp/Messenger file (so clients that don't show
+/// files still show something). Where the file itself is shown, that text would repeat it.
+pub fn is_attachment_label(message: &Message) -> bool {
+    let [a] = message.attachments.as_slice() else { return false };
+    let text = message.text.trim();
+    let label = match a.kind {
+        AttachmentKind::Image => "📷 Photo",
+        AttachmentKind::Video => "🎥 Video",
+        AttachmentKind::Audio => "🎤 Audio",
+        AttachmentKind::Sticker => "Sticker",
+        AttachmentKind::Document => {
+            return text == "📄 Document" || a.name.as_deref().is_some_and(|n| text.strip_prefix("📄 ") == Some(n));
+        }
+        _ => return false,
+    };
+    text == label
 }
 
 /// What an attachment is, for people: "Photo", "Video", "Audio", "Document", "Sticker", "File".
@@ -144,5 +164,19 @@ mod tests {
         m.text.clear();
         m.attachments = vec![file(AttachmentKind::Document, Some("warranty-card.pdf"))];
         assert_eq!(preview(Some(&m), None), "Document warranty-card.pdf");
+        // The relay's own label for a caption-less file is not repeated.
+        m.text = "📄 warranty-card.pdf".into();
+        assert!(is_attachment_label(&m));
+        assert_eq!(preview(Some(&m), None), "Document warranty-card.pdf");
+        m.text = "📄 another.pdf".into();
+        assert!(!is_attachment_label(&m), "a different name is the customer's text");
+        m.attachments = vec![file(AttachmentKind::Image, None)];
+        m.text = "📷 Photo".into();
+        assert!(is_attachment_label(&m));
+        m.text = "📷 Photo of the tent".into();
+        assert!(!is_attachment_label(&m));
+        m.attachments.clear();
+        m.text = "📷 Photo".into();
+        assert!(!is_attachment_label(&m), "no file: the text is all there is");
     }
 }

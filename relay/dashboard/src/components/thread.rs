@@ -219,7 +219,7 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
             author,
             own,
             author_name,
-            text: m.text.clone(),
+            text: if crate::text::is_attachment_label(m) { String::new() } else { m.text.clone() },
             time: format::clock(m.sent_at, tz(m.sent_at)),
             full_time: format::full(m.sent_at, tz(m.sent_at)),
             channel: m.channel,
