@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod origin;
+pub mod routing;
 pub mod sandbox;
 pub mod secret;
 pub mod state;
