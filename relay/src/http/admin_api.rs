@@ -106,14 +106,18 @@ impl From<Team> for TeamView {
 fn admin_error(e: AdminError) -> ApiError {
     match e {
         AdminError::Invalid(message) => ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message),
-        AdminError::Duplicate(what) => ApiError::new(StatusCode::CONFLICT, ErrorCode::BadRequest, format!("this {what} is already taken")),
+        AdminError::Duplicate(what) => {
+            ApiError::new(StatusCode::CONFLICT, ErrorCode::BadRequest, format!("this {what} is already taken"))
+        }
         AdminError::Store(e) => store_error(e),
     }
 }
 
 fn store_error(e: StoreError) -> ApiError {
     match e {
-        StoreError::Duplicate(what) => ApiError::new(StatusCode::CONFLICT, ErrorCode::BadRequest, format!("this {what} is already taken")),
+        StoreError::Duplicate(what) => {
+            ApiError::new(StatusCode::CONFLICT, ErrorCode::BadRequest, format!("this {what} is already taken"))
+        }
         e => e.into(),
     }
 }
