@@ -48,7 +48,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let advisor = &account.info;
             println!("created {} {} <{}> (id {})", account.role.as_str(), advisor.name, advisor.email, advisor.id.0);
             if account.role != role {
-                println!("this is the first account, so it is an admin: it can create the others from the dashboard's admin API");
+                println!("this is the first account, so it is an admin: it can create the other accounts (this command with --role, or the admin API)");
             }
             Ok(())
         }
