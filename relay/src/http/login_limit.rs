@@ -4,6 +4,7 @@
 //!
 //! The counts live in this relay node's memory: behind a load balancer each node counts on its own,
 //! and a restart forgets them. That still bounds guessing to a few passwords per minute per node.
+//! The client IP is the TCP peer's: behind a reverse proxy, every client shares the proxy's address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
