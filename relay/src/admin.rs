@@ -1,11 +1,11 @@
 //! Creating sites and advisors: used by the CLI, the demo and the tests, so all three validate the
 //! same way.
 
-use shared::AdvisorInfo;
+use shared::{AdvisorId, AdvisorInfo};
 
 use crate::origin;
 use crate::secret;
-use crate::store::{Site, SiteSettings, Store, StoreError};
+use crate::store::{Account, Role, Site, SiteSettings, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -65,30 +65,71 @@ pub async fn put_site(store: &dyn Store, site: SiteSettings) -> Result<(Site, bo
     }
 }
 
+/// Create an advisor account (an admin if it is the very first account).
 pub async fn create_advisor(store: &dyn Store, email: &str, name: &str, password: &str) -> Result<AdvisorInfo, AdminError> {
+    Ok(create_account(store, email, name, password, Role::Advisor).await?.info)
+}
+
+/// Create an account with a role; the very first account is always an admin (see `Account::role`).
+pub async fn create_account(store: &dyn Store, email: &str, name: &str, password: &str, role: Role) -> Result<Account, AdminError> {
     let email = email.trim();
     if !email.contains('@') || email.len() > 254 {
         return Err(AdminError::Invalid(format!("{email:?} is not an e-mail address")));
     }
-    if name.trim().is_empty() {
+    let name = name.trim();
+    if name.is_empty() {
         return Err(AdminError::Invalid("advisor name is empty".into()));
     }
+    if name.chars().count() > 100 {
+        return Err(AdminError::Invalid("advisor name must be at most 100 characters".into()));
+    }
+    let hash = hash_password(password).await?;
+    match store.create_account(email, name, &hash, role, crate::now_ms()).await {
+        Ok(a) => Ok(a),
+        Err(StoreError::Duplicate(what)) => Err(AdminError::Duplicate(what)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A one-time password for a new account or a reset: 120 random bits, URL-safe.
+pub fn generate_password() -> String {
+    secret::new_token()[..20].to_owned()
+}
+
+/// Give the advisor a new generated password and end their sessions; returns the password, which
+/// is shown once and stored only as its hash.
+pub async fn reset_password(store: &dyn Store, advisor: AdvisorId) -> Result<String, AdminError> {
+    let password = generate_password();
+    let hash = hash_password(&password).await?;
+    store.set_advisor_password(advisor, &hash).await?;
+    Ok(password)
+}
+
+/// Check the length and hash with argon2id off the async threads.
+async fn hash_password(password: &str) -> Result<String, AdminError> {
     if password.chars().count() < secret::MIN_PASSWORD_CHARS {
         return Err(AdminError::Invalid(format!(
             "password must have at least {} characters",
             secret::MIN_PASSWORD_CHARS
         )));
     }
+    if password.len() > 1024 {
+        return Err(AdminError::Invalid("password must be at most 1024 bytes".into()));
+    }
     let password = password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || secret::hash_password(&password))
+    tokio::task::spawn_blocking(move || secret::hash_password(&password))
         .await
         .map_err(|e| AdminError::Invalid(format!("hashing failed: {e}")))?
-        .map_err(|e| AdminError::Invalid(format!("hashing failed: {e}")))?;
-    match store.create_advisor(email, name.trim(), &hash, crate::now_ms()).await {
-        Ok(a) => Ok(a),
-        Err(StoreError::Duplicate(what)) => Err(AdminError::Duplicate(what)),
-        Err(e) => Err(e.into()),
+        .map_err(|e| AdminError::Invalid(format!("hashing failed: {e}")))
+}
+
+/// Check and tidy a team name.
+pub fn check_team_name(name: &str) -> Result<&str, AdminError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(AdminError::Invalid("team name must be 1-80 characters".into()));
     }
+    Ok(name)
 }
 
 #[cfg(test)]
@@ -138,5 +179,57 @@ mod tests {
         create_advisor(&store, "a@b.c", "A", "long enough").await.unwrap();
         let dup = create_advisor(&store, "A@B.C", "A", "long enough").await.unwrap_err();
         assert!(matches!(dup, AdminError::Duplicate(_)), "{dup}");
+    }
+
+    #[tokio::test]
+    async fn the_first_account_is_an_admin_and_later_ones_get_their_role() {
+        let store = SqliteStore::temporary().await.unwrap();
+        let first = create_account(&store, "a@b.c", "A", "long enough", Role::Advisor).await.unwrap();
+        assert_eq!(first.role, Role::Admin);
+        let second = create_account(&store, "b@b.c", "B", "long enough", Role::Advisor).await.unwrap();
+        assert_eq!(second.role, Role::Advisor);
+        let third = create_account(&store, "c@b.c", "C", "long enough", Role::Admin).await.unwrap();
+        assert_eq!(third.role, Role::Admin);
+        let listed = store.list_accounts().await.unwrap();
+        assert_eq!(listed.iter().map(|a| a.role).collect::<Vec<_>>(), [Role::Admin, Role::Advisor, Role::Admin]);
+    }
+
+    #[tokio::test]
+    async fn sessions_end_when_expired_idle_or_deactivated() {
+        use crate::store::{SESSION_IDLE_MS, SESSION_TOUCH_MS};
+        let store = SqliteStore::temporary().await.unwrap();
+        let a = create_advisor(&store, "a@b.c", "A", "long enough").await.unwrap();
+        let t0 = 1_000_000_000_000;
+        let day = 24 * 3600 * 1000;
+        store.create_session(b"s1", a.id, t0, t0 + 14 * day).await.unwrap();
+        // Used every few days, it lives until its absolute expiry and no longer.
+        let mut now = t0;
+        while now + 5 * day < t0 + 14 * day {
+            now += 5 * day;
+            assert!(store.session_advisor(b"s1", now).await.unwrap().is_some(), "day {}", (now - t0) / day);
+        }
+        assert!(store.session_advisor(b"s1", t0 + 14 * day).await.unwrap().is_none());
+        // Unused for the idle time, it ends.
+        store.create_session(b"s2", a.id, t0, t0 + 14 * day).await.unwrap();
+        assert!(store.session_advisor(b"s2", t0 + SESSION_TOUCH_MS / 2).await.unwrap().is_some());
+        assert!(store.session_advisor(b"s2", t0 + SESSION_IDLE_MS + 1).await.unwrap().is_none());
+        // Deactivation ends it at once.
+        store.create_session(b"s3", a.id, t0, t0 + 14 * day).await.unwrap();
+        store.set_advisor_active(a.id, false).await.unwrap();
+        assert!(store.session_advisor(b"s3", t0 + 1).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn teams_have_unique_names_and_members_that_exist() {
+        let store = SqliteStore::temporary().await.unwrap();
+        let a = create_advisor(&store, "a@b.c", "A", "long enough").await.unwrap();
+        let sales = store.create_team("Sales", 1).await.unwrap();
+        assert!(matches!(store.create_team("sales", 2).await, Err(StoreError::Duplicate(_))));
+        let team = store.set_team_members(sales.id, &[a.id, a.id]).await.unwrap();
+        assert_eq!(team.members, vec![a.id]);
+        assert!(matches!(store.set_team_members(sales.id, &[AdvisorId(999)]).await, Err(StoreError::NotFound)));
+        assert_eq!(store.account(a.id).await.unwrap().unwrap().teams, vec![sales.id]);
+        store.delete_team(sales.id).await.unwrap();
+        assert!(store.account(a.id).await.unwrap().unwrap().teams.is_empty());
     }
 }

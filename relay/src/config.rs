@@ -144,6 +144,10 @@ pub enum AdvisorCommand {
         /// history; without either, it is asked for on the terminal.
         #[arg(long, env = "CONFAB_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        /// `admin` (also manages accounts and teams) or `advisor`. The very first account is
+        /// always an admin.
+        #[arg(long, value_parser = ["admin", "advisor"], default_value = "advisor")]
+        role: String,
     },
 }
 

@@ -17,7 +17,7 @@ use crate::config::MetaArgs;
 use crate::sandbox::{self, Sandbox, SandboxConfig};
 use shared::TemplateInfo;
 use crate::error::StartError;
-use crate::store::{NewMessage, SiteSettings};
+use crate::store::{NewMessage, Role, SiteSettings};
 use crate::{secret, AppState, Config};
 
 pub const DEMO_SITE_KEY: &str = "demo";
@@ -174,8 +174,8 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<boo
         allowed_origins: vec![format!("http://127.0.0.1:{demo_port}"), format!("http://localhost:{demo_port}")],
     };
     let (site, created) = admin::put_site(store, site).await?;
-    let advisor = match admin::create_advisor(store, DEMO_EMAIL, "Alex from Northwind", DEMO_PASSWORD).await {
-        Ok(a) => Some(a),
+    let advisor = match admin::create_account(store, DEMO_EMAIL, "Alex from Northwind", DEMO_PASSWORD, Role::Admin).await {
+        Ok(a) => Some(a.info),
         Err(AdminError::Duplicate(_)) => None,
         Err(e) => return Err(e),
     };

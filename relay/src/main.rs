@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use relay::config::{AdvisorCommand, Cli, Command, SiteCommand};
-use relay::store::SiteSettings;
+use relay::store::{Role, SiteSettings};
 use relay::{admin, demo, Config};
 
 #[tokio::main]
@@ -36,15 +36,20 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())
         }
-        Some(Command::Advisor(AdvisorCommand::Create { email, name, password })) => {
+        Some(Command::Advisor(AdvisorCommand::Create { email, name, password, role })) => {
+            let role = if role == "admin" { Role::Admin } else { Role::Advisor };
             let password = match password {
                 Some(p) => p,
                 None => ask_password()?,
             };
             let store = Config::from_args(&cli.serve).map_err(|e| e.to_string())?.open_store().await.map_err(|e| e.to_string())?;
-            let advisor = admin::create_advisor(&*store, &email, &name, &password).await.map_err(|e| e.to_string())?;
+            let account = admin::create_account(&*store, &email, &name, &password, role).await.map_err(|e| e.to_string())?;
             store.close().await;
-            println!("created advisor {} <{}> (id {})", advisor.name, advisor.email, advisor.id.0);
+            let advisor = &account.info;
+            println!("created {} {} <{}> (id {})", account.role.as_str(), advisor.name, advisor.email, advisor.id.0);
+            if account.role != role {
+                println!("this is the first account, so it is an admin: it can create the other accounts (this command with --role, or the admin API)");
+            }
             Ok(())
         }
         Some(Command::Site(SiteCommand::Create { key, name, origins, greeting, color, reply_time })) => {

@@ -26,6 +26,8 @@ pub struct AppState {
     pub bridge: Option<Arc<crate::channels::bridge::Bridge>>,
     /// Attachment files, and the media worker's wake-up.
     pub attachments: Arc<crate::attachments::Attachments>,
+    /// Failed-login counts (in this node's memory).
+    pub login_limiter: Arc<crate::http::login_limit::LoginLimiter>,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
             stopping: CancellationToken::new(),
             bridge,
             attachments,
+            login_limiter: Arc::default(),
         };
         tokio::spawn(state.inbox_updates.clone().run(state.store.clone(), state.hub.clone(), state.stopping.clone()));
         crate::channels::bridge::start(&state);

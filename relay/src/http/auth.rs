@@ -5,13 +5,16 @@
 //! cross-site form can send) and carry a same-origin `Origin`.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, State};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use shared::{AdvisorInfo, ErrorCode};
+use shared::{AdvisorInfo, ErrorCode, ErrorFrame};
 
 use crate::error::{ApiError, ApiResult};
 use crate::origin;
@@ -29,16 +32,26 @@ pub struct LoginRequest {
 
 pub async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
     require_same_origin(&headers)?;
     let Json(req) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, e.body_text()))?;
     let email = req.email.trim().to_owned();
+    let ip = peer.ip();
+    if let Err(wait) = state.login_limiter.check(ip, &email, Instant::now()) {
+        let seconds = wait.as_secs().max(1);
+        let body = ErrorFrame::new(
+            ErrorCode::RateLimited,
+            format!("Too many failed logins. Try again in {} minute(s).", seconds.div_ceil(60)),
+        );
+        return Ok((StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], Json(body)).into_response());
+    }
     let credentials = state.store.advisor_credentials(&email).await?;
     let password = req.password;
-    let advisor = tokio::task::spawn_blocking(move || match credentials {
-        Some(c) if secret::verify_password(&password, &c.password_hash) => Some(c.info),
+    let verified = tokio::task::spawn_blocking(move || match credentials {
+        Some(c) if secret::verify_password(&password, &c.password_hash) => Some((c.info, c.active)),
         Some(_) => None,
         None => {
             secret::burn_password_check(&password);
@@ -47,9 +60,19 @@ pub async fn login(
     })
     .await
     .map_err(|e| ApiError::internal("password check panicked", e))?;
-    let Some(advisor) = advisor else {
+    let Some((advisor, active)) = verified else {
+        state.login_limiter.failed(ip, &email, Instant::now());
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::BadCredentials, "wrong e-mail or password"));
     };
+    state.login_limiter.succeeded(ip, &email);
+    // Said only to someone who knows the password, so it reveals nothing to a guesser.
+    if !active {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "This account is deactivated. Ask an admin to reactivate it.",
+        ));
+    }
     let token = secret::new_token();
     let now = crate::now_ms();
     let max_age = SESSION_DAYS * 24 * 3600;
@@ -83,7 +106,7 @@ pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> ApiRe
     Ok(Json(serde_json::json!({ "advisor": advisor })))
 }
 
-fn require_same_origin(headers: &HeaderMap) -> ApiResult<()> {
+pub(crate) fn require_same_origin(headers: &HeaderMap) -> ApiResult<()> {
     if origin::is_same_origin(headers) {
         Ok(())
     } else {
@@ -95,7 +118,7 @@ fn require_same_origin(headers: &HeaderMap) -> ApiResult<()> {
     }
 }
 
-fn session_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn session_token(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()

@@ -1,8 +1,10 @@
 //! HTTP routes. Each module owns its handlers; `app` puts them together.
 
+pub mod admin_api;
 pub mod assets;
 pub mod auth;
 pub mod dashboard;
+pub mod login_limit;
 pub mod sites;
 
 use axum::http::StatusCode;
@@ -34,6 +36,7 @@ pub fn app(state: AppState) -> Router {
         .route("/dashboard/{*rest}", get(dashboard::shell))
         .merge(crate::channels::bridge::router())
         .merge(crate::attachments::router())
+        .merge(admin_api::router())
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -214,7 +214,52 @@ pub enum Reader {
 pub struct AdvisorCredentials {
     pub info: AdvisorInfo,
     pub password_hash: String,
+    /// A deactivated account can't log in.
+    pub active: bool,
 }
+
+/// What an account may do: admins also manage accounts and teams. Kept server-side (not in
+/// `shared::AdvisorInfo`); the admin API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Advisor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Advisor => "advisor",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct TeamId(pub i64);
+
+/// An advisor account as admins manage it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub info: AdvisorInfo,
+    pub role: Role,
+    pub active: bool,
+    pub teams: Vec<TeamId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    pub members: Vec<AdvisorId>,
+}
+
+/// A session unused for this long ends, even before its absolute expiry.
+pub const SESSION_IDLE_MS: i64 = 7 * 24 * 3600 * 1000;
+/// A session's last use is written at most this often.
+pub const SESSION_TOUCH_MS: i64 = 3600 * 1000;
 
 #[async_trait]
 pub trait Store: AttachmentStore + Send + Sync + 'static {
@@ -333,4 +378,21 @@ pub trait Store: AttachmentStore + Send + Sync + 'static {
     /// The advisor of an unexpired session.
     async fn session_advisor(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<AdvisorInfo>>;
     async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()>;
+
+    // --- accounts and teams ---
+
+    /// A new account with this role, except that the very first account is always an admin.
+    async fn create_account(&self, email: &str, name: &str, password_hash: &str, role: Role, now: i64) -> StoreResult<Account>;
+    async fn account(&self, advisor: AdvisorId) -> StoreResult<Option<Account>>;
+    /// Every account, oldest first.
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>>;
+    /// Deactivating also ends the account's sessions, in the same transaction.
+    async fn set_advisor_active(&self, advisor: AdvisorId, active: bool) -> StoreResult<Account>;
+    /// Teams by name, with their members.
+    async fn list_teams(&self) -> StoreResult<Vec<Team>>;
+    async fn create_team(&self, name: &str, now: i64) -> StoreResult<Team>;
+    async fn rename_team(&self, team: TeamId, name: &str) -> StoreResult<Team>;
+    async fn delete_team(&self, team: TeamId) -> StoreResult<()>;
+    /// Replace a team's members. `NotFound` when the team or one of the advisors doesn't exist.
+    async fn set_team_members(&self, team: TeamId, members: &[AdvisorId]) -> StoreResult<Team>;
 }

@@ -955,24 +955,11 @@ impl Store for SqliteStore {
     }
 
     async fn create_advisor(&self, email: &str, name: &str, password_hash: &str, now: i64) -> StoreResult<AdvisorInfo> {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO advisors (email, name, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-        )
-        .bind(email)
-        .bind(name)
-        .bind(password_hash)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| match e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate("advisor e-mail"),
-            e => e.into(),
-        })?;
-        Ok(AdvisorInfo { id: AdvisorId(id), name: name.to_owned(), email: email.to_owned() })
+        Ok(self.create_account(email, name, password_hash, Role::Advisor, now).await?.info)
     }
 
     async fn advisor_credentials(&self, email: &str) -> StoreResult<Option<AdvisorCredentials>> {
-        let row = sqlx::query("SELECT id, email, name, password_hash FROM advisors WHERE email = ?")
+        let row = sqlx::query("SELECT id, email, name, password_hash, active FROM advisors WHERE email = ?")
             .bind(email)
             .fetch_optional(&self.pool)
             .await?;
@@ -984,6 +971,7 @@ impl Store for SqliteStore {
                     email: row.try_get("email")?,
                 },
                 password_hash: row.try_get("password_hash")?,
+                active: row.try_get("active")?,
             })
         })
         .transpose()
@@ -1003,12 +991,19 @@ impl Store for SqliteStore {
     }
 
     async fn create_session(&self, token_hash: &[u8], advisor: AdvisorId, now: i64, expires_at: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM advisor_sessions WHERE expires_at <= ?").bind(now).execute(&self.pool).await?;
-        sqlx::query("INSERT INTO advisor_sessions (token_hash, advisor_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
-            .bind(token_hash)
-            .bind(advisor.0)
+        sqlx::query("DELETE FROM advisor_sessions WHERE expires_at <= ? OR last_seen_at <= ?")
             .bind(now)
-            .bind(expires_at)
+            .bind(now - SESSION_IDLE_MS)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO advisor_sessions (token_hash, advisor_id, created_at, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(advisor.0)
+        .bind(now)
+        .bind(expires_at)
+        .bind(now)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -1016,13 +1011,24 @@ impl Store for SqliteStore {
 
     async fn session_advisor(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<AdvisorInfo>> {
         let row = sqlx::query(
-            "SELECT a.id, a.name, a.email FROM advisor_sessions s JOIN advisors a ON a.id = s.advisor_id
-              WHERE s.token_hash = ? AND s.expires_at > ?",
+            "SELECT a.id, a.name, a.email, s.last_seen_at FROM advisor_sessions s JOIN advisors a ON a.id = s.advisor_id
+              WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND a.active",
         )
         .bind(token_hash)
         .bind(now)
+        .bind(now - SESSION_IDLE_MS)
         .fetch_optional(&self.pool)
         .await?;
+        if let Some(row) = &row {
+            // Sliding idle expiry, written at most once an hour rather than on every request.
+            if row.try_get::<i64, _>("last_seen_at")? <= now - SESSION_TOUCH_MS {
+                sqlx::query("UPDATE advisor_sessions SET last_seen_at = ? WHERE token_hash = ?")
+                    .bind(now)
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
         row.map(|row| {
             Ok(AdvisorInfo { id: AdvisorId(row.try_get("id")?), name: row.try_get("name")?, email: row.try_get("email")? })
         })
@@ -1032,5 +1038,173 @@ impl Store for SqliteStore {
     async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()> {
         sqlx::query("DELETE FROM advisor_sessions WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn create_account(&self, email: &str, name: &str, password_hash: &str, role: Role, now: i64) -> StoreResult<Account> {
+        // One statement, so two first accounts created at once can't both miss being the first.
+        let row = sqlx::query(
+            "INSERT INTO advisors (email, name, password_hash, created_at, role)
+             VALUES (?, ?, ?, ?, CASE WHEN EXISTS (SELECT 1 FROM advisors) THEN ? ELSE 'admin' END)
+             RETURNING id, role",
+        )
+        .bind(email)
+        .bind(name)
+        .bind(password_hash)
+        .bind(now)
+        .bind(role.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate("advisor e-mail"),
+            e => e.into(),
+        })?;
+        Ok(Account {
+            info: AdvisorInfo { id: AdvisorId(row.try_get("id")?), name: name.to_owned(), email: email.to_owned() },
+            role: role_from(row.try_get("role")?)?,
+            active: true,
+            teams: Vec::new(),
+        })
+    }
+
+    async fn account(&self, advisor: AdvisorId) -> StoreResult<Option<Account>> {
+        let row = sqlx::query(&format!("{ACCOUNT_SELECT} WHERE a.id = ?")).bind(advisor.0).fetch_optional(&self.pool).await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn list_accounts(&self) -> StoreResult<Vec<Account>> {
+        let rows = sqlx::query(&format!("{ACCOUNT_SELECT} ORDER BY a.id")).fetch_all(&self.pool).await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn set_advisor_active(&self, advisor: AdvisorId, active: bool) -> StoreResult<Account> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE advisors SET active = ? WHERE id = ?").bind(active).bind(advisor.0).execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if !active {
+            sqlx::query("DELETE FROM advisor_sessions WHERE advisor_id = ?").bind(advisor.0).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        self.account(advisor).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn list_teams(&self) -> StoreResult<Vec<Team>> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.name, (SELECT group_concat(advisor_id) FROM team_members m WHERE m.team_id = t.id) AS members
+               FROM teams t ORDER BY t.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Team {
+                    id: TeamId(row.try_get("id")?),
+                    name: row.try_get("name")?,
+                    members: id_list(row.try_get("members")?)?.into_iter().map(AdvisorId).collect(),
+                })
+            })
+            .collect()
+    }
+
+    async fn create_team(&self, name: &str, now: i64) -> StoreResult<Team> {
+        let id: i64 = sqlx::query_scalar("INSERT INTO teams (name, created_at) VALUES (?, ?) RETURNING id")
+            .bind(name)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(team_name_taken)?;
+        Ok(Team { id: TeamId(id), name: name.to_owned(), members: Vec::new() })
+    }
+
+    async fn rename_team(&self, team: TeamId, name: &str) -> StoreResult<Team> {
+        let done = sqlx::query("UPDATE teams SET name = ? WHERE id = ?")
+            .bind(name)
+            .bind(team.0)
+            .execute(&self.pool)
+            .await
+            .map_err(team_name_taken)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.team(team).await
+    }
+
+    async fn delete_team(&self, team: TeamId) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM teams WHERE id = ?").bind(team.0).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn set_team_members(&self, team: TeamId, members: &[AdvisorId]) -> StoreResult<Team> {
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM teams WHERE id = ?").bind(team.0).fetch_optional(&mut *tx).await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM team_members WHERE team_id = ?").bind(team.0).execute(&mut *tx).await?;
+        for advisor in members {
+            sqlx::query("INSERT OR IGNORE INTO team_members (team_id, advisor_id) VALUES (?, ?)")
+                .bind(team.0)
+                .bind(advisor.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match e {
+                    sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound,
+                    e => e.into(),
+                })?;
+        }
+        tx.commit().await?;
+        self.team(team).await
+    }
+}
+
+const ACCOUNT_SELECT: &str = "SELECT a.id, a.name, a.email, a.role, a.active,
+        (SELECT group_concat(team_id) FROM team_members m WHERE m.advisor_id = a.id) AS teams
+   FROM advisors a";
+
+fn account_from_row(row: &SqliteRow) -> StoreResult<Account> {
+    Ok(Account {
+        info: AdvisorInfo { id: AdvisorId(row.try_get("id")?), name: row.try_get("name")?, email: row.try_get("email")? },
+        role: role_from(row.try_get("role")?)?,
+        active: row.try_get("active")?,
+        teams: id_list(row.try_get("teams")?)?.into_iter().map(TeamId).collect(),
+    })
+}
+
+fn role_from(s: &str) -> StoreResult<Role> {
+    match s {
+        "admin" => Ok(Role::Admin),
+        "advisor" => Ok(Role::Advisor),
+        other => Err(StoreError::Corrupt(format!("unknown advisor role {other:?}"))),
+    }
+}
+
+/// A `group_concat` of ids, sorted.
+fn id_list(joined: Option<String>) -> StoreResult<Vec<i64>> {
+    let mut ids = joined
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<i64>().map_err(|_| StoreError::Corrupt(format!("bad id list {joined:?}"))))
+        .collect::<StoreResult<Vec<_>>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+fn team_name_taken(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate("team name"),
+        e => e.into(),
+    }
+}
+
+impl SqliteStore {
+    async fn team(&self, team: TeamId) -> StoreResult<Team> {
+        self.list_teams().await?.into_iter().find(|t| t.id == team).ok_or(StoreError::NotFound)
     }
 }
