@@ -81,6 +81,7 @@ pub struct SiteSettings {
 pub struct VisitorThread {
     pub visitor: VisitorId,
     pub conversation: ConversationId,
+    /// The newest seq of the visitor's thread: private notes (seqs of their own) left out.
     pub last_seq: Seq,
     /// How far the visitor has read.
     pub read_seq: Seq,

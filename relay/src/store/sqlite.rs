@@ -382,8 +382,11 @@ impl Store for SqliteStore {
 
     async fn visitor_by_token(&self, site: SiteId, token_hash: &[u8]) -> StoreResult<Option<VisitorThread>> {
         let row = sqlx::query(
-            "SELECT v.id AS visitor, c.id AS conversation, c.last_seq, c.visitor_read_seq,
-                    c.advisor_delivered_seq, c.advisor_read_seq
+            "SELECT v.id AS visitor, c.id AS conversation,
+                    -- What the visitor's thread holds: its newest message that is not a private note.
+                    (SELECT m.seq FROM messages m WHERE m.conversation_id = c.id AND m.note = 0
+                      ORDER BY m.seq DESC LIMIT 1) AS visible_seq,
+                    c.last_seq, c.visitor_read_seq, c.advisor_delivered_seq, c.advisor_read_seq
                FROM visitors v JOIN conversations c ON c.visitor_id = v.id
               WHERE v.site_id = ? AND v.token_hash = ?
               ORDER BY c.id LIMIT 1",
@@ -396,7 +399,7 @@ impl Store for SqliteStore {
             Ok(VisitorThread {
                 visitor: VisitorId(row.try_get("visitor")?),
                 conversation: ConversationId(row.try_get("conversation")?),
-                last_seq: row.try_get::<i64, _>("last_seq")? as Seq,
+                last_seq: row.try_get::<Option<i64>, _>("visible_seq")?.unwrap_or(0) as Seq,
                 read_seq: row.try_get::<i64, _>("visitor_read_seq")? as Seq,
                 delivered_seq: row.try_get::<i64, _>("advisor_delivered_seq")? as Seq,
                 advisors_read_seq: row.try_get::<i64, _>("advisor_read_seq")? as Seq,
