@@ -771,6 +771,27 @@ mod tests {
     }
 
     #[test]
+    fn a_private_note_is_marked_and_carries_no_receipt() {
+        let dana = Author::Advisor {
+            id: AdvisorId(7),
+            name: "Dana".into(),
+        };
+        let mut note = msg(3, dana.clone(), 2);
+        note.note = true;
+        let mut m = model_with(vec![msg(1, Author::Visitor, 0), msg(2, dana, 1), note]);
+        m.conversations[0].visitor_read_seq = 3;
+        let views: Vec<(bool, Option<&'static str>, bool)> = thread_rows(&m, C, 0, |_| 0)
+            .into_iter()
+            .filter_map(|r| match r {
+                Row::Msg(v) => Some((v.note, v.state_key(), v.show_state)),
+                _ => None,
+            })
+            .collect();
+        // "Seen" stays under the newest reply, not under the note after it.
+        assert_eq!(views, vec![(false, None, false), (false, Some("read"), true), (true, None, false)]);
+    }
+
+    #[test]
     fn pending_replies_follow_the_committed_messages() {
         let mut m = model_with(vec![msg(1, Author::Visitor, 0)]);
         m.compose(ClientMsgId::from("c1"), "hello", None, 1000).unwrap();
