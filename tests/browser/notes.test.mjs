@@ -50,7 +50,8 @@ test('a private note is shown to advisors only, and resolve / reopen follow the 
     await a.locator('.composer-bar.note-mode').waitFor();
     await a.locator('textarea.composer').fill(secret);
     await a.locator('button.send').click();
-    const note = a.locator('.thread .msg.note').filter({ hasText: secret });
+    // Once acked (no "Sending…" any more) it has no state at all.
+    const note = a.locator('.thread .msg.note:not([data-state])').filter({ hasText: secret });
     await note.waitFor();
     await waitForText(note.locator('.msg-note-label'), 'only advisors see this', 'the private-note label');
     assert.equal(await note.locator('.msg-state').count(), 0, 'a note has no receipts');
