@@ -4,7 +4,11 @@
 use std::time::Duration;
 
 use confab_tests::*;
+use relay::config::MetaArgs;
+use relay::sandbox::{self, SandboxConfig};
 use shared::*;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// Write a private note and wait for its ack; returns its seq.
 async fn note(advisor: &mut AdvisorClient, conversation: ConversationId, id: &str, text: &str) -> Seq {
@@ -162,4 +166,40 @@ async fn status_and_notes_on_an_unknown_conversation_are_refused() {
     assert_eq!(advisor.expect_error().await.code, ErrorCode::TextEmpty);
     // The socket lives on.
     advisor.open(w.conversation).await;
+}
+
+#[tokio::test]
+async fn a_note_in_a_whatsapp_conversation_never_goes_to_whatsapp() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let defaults = SandboxConfig::default();
+    let meta = MetaArgs {
+        meta_app_secret: Some(defaults.app_secret.clone()),
+        meta_verify_token: Some("verify-me".into()),
+        graph_base_url: format!("http://{}", listener.local_addr().unwrap()),
+        graph_api_version: defaults.api_version.clone(),
+        whatsapp_phone_number_id: Some(defaults.phone_number_id.clone()),
+        whatsapp_token: Some(defaults.access_token.clone()),
+        channels_site: Some(SITE.into()),
+        ..MetaArgs::default()
+    };
+    let relay = TestRelay::start_bridged(meta).await;
+    let config = SandboxConfig { relay_webhook_url_whatsapp: relay.url("/webhooks/whatsapp"), ..defaults };
+    let stop = CancellationToken::new();
+    let sandbox = sandbox::start(listener, config, stop.clone()).await.unwrap();
+    let (mut advisor, _) = relay.advisor().await;
+    const WA_ID: &str = "5511987654321";
+
+    sandbox.whatsapp_text(WA_ID, "Ana Souza", "Is the blue jacket in stock?").await.unwrap();
+    let c = advisor.next_message().await.conversation;
+    advisor.open(c).await;
+    assert_eq!(note(&mut advisor, c, "n-1", "Check the Lisbon warehouse first").await, 2);
+    // The reply after it goes out; the note never does, nor does it wait in the outbox.
+    advisor.reply(c, "r-1", "Yes, in M and L.").await.unwrap();
+    sandbox.wait_for(|x| x.is_message_send() && x.recipient().as_deref() == Some(WA_ID), WAIT).await.expect("the reply was sent");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sends: Vec<_> = sandbox.sends_to(WA_ID).into_iter().filter(|x| x.is_message_send()).collect();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].body.as_ref().unwrap()["text"]["body"], "Yes, in M and L.");
+    let outbox = stored_outbox(&relay.data_dir).await;
+    assert_eq!(outbox.iter().map(|o| o.seq).collect::<Vec<_>>(), vec![3]);
 }
