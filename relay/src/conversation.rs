@@ -129,8 +129,40 @@ pub async fn post(
             template: reply.template,
         }),
         attachments: Vec::new(),
+        note: false,
     };
-    commit(state, new, Some(origin)).await.map_err(|e| match e {
+    commit(state, new, Some(origin)).await.map_err(|e| store_error(e, conversation, reference))
+}
+
+/// Validate and commit an advisor's private note: the same commit path as a reply (seq, ack,
+/// idempotency), but never towards the customer: no platform, no outbox, no visitor socket.
+pub async fn post_note(
+    state: &AppState,
+    conversation: ConversationId,
+    id: ClientMsgId,
+    author: Author,
+    text: &str,
+    origin: ConnId,
+) -> Result<Appended, ErrorFrame> {
+    let reference = Some(id.0.clone());
+    let text = validate(&id, text)?;
+    let new = NewMessage {
+        conversation,
+        id,
+        author,
+        channel: Channel::Web,
+        text,
+        now: crate::now_ms(),
+        delivered: false,
+        platform: None,
+        attachments: Vec::new(),
+        note: true,
+    };
+    commit(state, new, Some(origin)).await.map_err(|e| store_error(e, conversation, reference))
+}
+
+fn store_error(e: StoreError, conversation: ConversationId, reference: Option<String>) -> ErrorFrame {
+    match e {
         StoreError::NotFound => ErrorFrame::new(ErrorCode::NotFound, "no such conversation").with_ref(reference.clone()),
         StoreError::IdConflict => {
             ErrorFrame::new(ErrorCode::InvalidMessageId, "this message id is already used in this conversation")
@@ -141,7 +173,66 @@ pub async fn post(
             ErrorFrame::new(ErrorCode::Internal, "the message could not be stored; it was not sent. Try again.")
                 .with_ref(reference.clone())
         }
-    })
+    }
+}
+
+/// Resolve, reopen or snooze a conversation, then refresh its inbox row. Snoozing until a time
+/// already past opens it at once (the snooze task would a moment later anyway).
+pub async fn set_status(
+    state: &AppState,
+    conversation: ConversationId,
+    status: shared::ConversationStatus,
+    snoozed_until: Option<i64>,
+    reference: String,
+) -> Result<(), ErrorFrame> {
+    use shared::ConversationStatus as S;
+    let now = crate::now_ms();
+    let status = match (status, snoozed_until) {
+        (S::Snoozed, None) => {
+            return Err(ErrorFrame::new(ErrorCode::InvalidFrame, "snoozing needs snoozed_until").with_ref(Some(reference)))
+        }
+        (S::Snoozed, Some(at)) if at <= now => S::Open,
+        (S::Unknown, _) => {
+            return Err(ErrorFrame::new(ErrorCode::InvalidFrame, "unknown status").with_ref(Some(reference)))
+        }
+        (s, _) => s,
+    };
+    match state.store.set_status(conversation, status, snoozed_until, now).await {
+        Ok(()) => {
+            state.inbox_updates.changed(conversation, Change::Reload);
+            Ok(())
+        }
+        Err(StoreError::NotFound) => {
+            Err(ErrorFrame::new(ErrorCode::NotFound, format!("no conversation {conversation}")).with_ref(Some(reference)))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, %conversation, "storing a conversation status failed");
+            Err(ErrorFrame::new(ErrorCode::Internal, "the status could not be stored. Try again.").with_ref(Some(reference)))
+        }
+    }
+}
+
+/// Reopen snoozed conversations when their time comes, checking every [`SNOOZE_CHECK`]: one indexed
+/// query over snoozed conversations only, so a relay with none pays almost nothing.
+pub const SNOOZE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+pub async fn wake_snoozed(state: AppState) {
+    let mut tick = tokio::time::interval(SNOOZE_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = state.stopping.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match state.store.wake_snoozed(crate::now_ms()).await {
+            Ok(woken) => {
+                for conversation in woken {
+                    state.inbox_updates.changed(conversation, Change::Reload);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not reopen snoozed conversations; retrying"),
+        }
+    }
 }
 
 /// Commit a message (from a socket, or from a platform webhook), then tell every live socket that
@@ -149,6 +240,7 @@ pub async fn post(
 pub async fn commit(state: &AppState, new: NewMessage, origin: Option<ConnId>) -> Result<Appended, StoreError> {
     let conversation = new.conversation;
     let from_visitor = matches!(new.author, Author::Visitor);
+    let note = new.note;
     let delivered = new.delivered;
     let outbox = new.platform.as_ref().is_some_and(|p| p.outbox.is_some());
     let ordered = state.fanout_order.stripe(conversation).lock().await;
@@ -158,13 +250,15 @@ pub async fn commit(state: &AppState, new: NewMessage, origin: Option<ConnId>) -
     }
     let message = appended.message.clone();
     let seq = message.seq;
-    state.hub.to_visitor(conversation, Event::Message { message: message.clone(), origin });
+    if !note {
+        state.hub.to_visitor(conversation, Event::Message { message: message.clone(), origin });
+    }
     state.hub.to_advisors(Event::Message { message, origin });
     // Receipts the commit recorded, queued before the sender's ack so they go out in the same write.
     if from_visitor && delivered {
         state.hub.to_visitor(conversation, Event::DeliveredToAdvisors { conversation, up_to: seq });
     }
-    if matches!(appended.message.author, Author::Advisor { .. }) {
+    if matches!(appended.message.author, Author::Advisor { .. }) && !note {
         // The store counts a reply as the advisors having read up to it.
         state.hub.to_visitor(conversation, Event::AdvisorsRead { conversation, up_to: seq });
     }
@@ -367,6 +461,8 @@ impl Row {
             s.unread = c.unread;
             s.visitor_read_seq = c.visitor_read_seq;
             s.visitor_delivered_seq = c.visitor_delivered_seq;
+            s.status = c.status;
+            s.snoozed_until = c.snoozed_until;
         }
         if let Some(m) = pending.last_message {
             if m.seq == s.last_seq {

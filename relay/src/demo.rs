@@ -199,6 +199,7 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<boo
                 delivered: false,
                 platform: None,
                 attachments: Vec::new(),
+                note: false,
             };
             store.append_message(new).await?;
         }

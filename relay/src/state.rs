@@ -48,6 +48,7 @@ impl AppState {
             login_limiter: Arc::default(),
         };
         tokio::spawn(state.inbox_updates.clone().run(state.store.clone(), state.hub.clone(), state.stopping.clone()));
+        tokio::spawn(crate::conversation::wake_snoozed(state.clone()));
         crate::channels::bridge::start(&state);
         state
     }

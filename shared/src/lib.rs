@@ -26,7 +26,7 @@ pub mod time;
 pub use decode::{decode_frame, DecodeError};
 pub use error::{ErrorCode, ErrorFrame};
 pub use frames::advisor::{
-    AdvisorClientFrame, AdvisorInfo, AdvisorServerFrame, ChannelIdentity, ChannelStatus, ConversationSummary, TemplateInfo,
+    AdvisorClientFrame, AdvisorInfo, AdvisorServerFrame, ChannelIdentity, ChannelStatus, ConversationStatus, ConversationSummary, TemplateInfo,
     TemplateSend,
 };
 pub use frames::visitor::{ContinueLink, SiteInfo, VisitorClientFrame, VisitorServerFrame};

@@ -50,6 +50,9 @@ pub struct Message {
     /// Files that came with the message (a WhatsApp photo, a Messenger attachment…).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// A private note between advisors: never sent to the customer, on any channel.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub note: bool,
 }
 
 /// A file attached to a message. The relay stores the bytes; a client fetches them by `id` from

@@ -22,6 +22,7 @@ fn message(seq: Seq, author: Author) -> Message {
         channel: Channel::Web,
         text: "hello <b>there</b>".into(),
         sent_at: 1_700_000_000_000,
+        note: false,
     }
 }
 
@@ -42,6 +43,8 @@ fn summary() -> ConversationSummary {
         visitor_read_seq: 2,
         identities: Vec::new(),
         reply_channel: Channel::Web,
+        status: ConversationStatus::Open,
+        snoozed_until: None,
     }
 }
 
@@ -170,6 +173,43 @@ fn advisor_frames_round_trip() {
     round_trip(AdvisorServerFrame::Ack { id: "a1".into(), conversation: ConversationId(7), seq: 4, sent_at: 1 });
     round_trip(AdvisorServerFrame::Typing { conversation: ConversationId(7), on: true });
     round_trip(AdvisorServerFrame::Error(ErrorFrame::new(ErrorCode::Forbidden, "no")));
+}
+
+#[test]
+fn status_and_note_frames_round_trip() {
+    let resolve = round_trip(AdvisorClientFrame::SetStatus {
+        reference: "s1".into(),
+        conversation: ConversationId(7),
+        status: ConversationStatus::Resolved,
+        snoozed_until: None,
+    });
+    assert_eq!(resolve, json!({"type":"set_status","ref":"s1","conversation":7,"status":"resolved"}));
+    let snooze = round_trip(AdvisorClientFrame::SetStatus {
+        reference: "s2".into(),
+        conversation: ConversationId(7),
+        status: ConversationStatus::Snoozed,
+        snoozed_until: Some(99),
+    });
+    assert_eq!(snooze["snoozed_until"], 99);
+    let note = round_trip(AdvisorClientFrame::Note { id: "n1".into(), conversation: ConversationId(7), text: "VIP".into() });
+    assert_eq!(note, json!({"type":"note","id":"n1","conversation":7,"text":"VIP"}));
+
+    let mut m = message(4, Author::Advisor { id: AdvisorId(1), name: "Ada".into() });
+    assert!(round_trip(m.clone()).get("note").is_none(), "a plain message carries no note field");
+    m.note = true;
+    assert_eq!(round_trip(AdvisorServerFrame::Message { message: m })["message"]["note"], true);
+
+    let mut snoozed = summary();
+    snoozed.status = ConversationStatus::Snoozed;
+    snoozed.snoozed_until = Some(5);
+    let row = round_trip(AdvisorServerFrame::Conversation { conversation: snoozed });
+    assert_eq!(row["conversation"]["status"], "snoozed");
+    // Rows from a relay before statuses are open; a status from a newer relay is not an error.
+    let mut old = serde_json::to_value(summary()).unwrap();
+    old.as_object_mut().unwrap().remove("status");
+    assert_eq!(serde_json::from_value::<ConversationSummary>(old.clone()).unwrap().status, ConversationStatus::Open);
+    old["status"] = json!("archived");
+    assert_eq!(serde_json::from_value::<ConversationSummary>(old).unwrap().status, ConversationStatus::Unknown);
 }
 
 #[test]

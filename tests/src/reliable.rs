@@ -567,7 +567,7 @@ impl ReliableVisitor {
                             attempts: p.attempts,
                         });
                         let message =
-                            Message { id: id.clone(), conversation, seq, author: Author::Visitor, channel: Channel::Web, text: p.text, sent_at, delivery: None, attachments: Vec::new() };
+                            Message { id: id.clone(), conversation, seq, author: Author::Visitor, channel: Channel::Web, text: p.text, sent_at, delivery: None, attachments: Vec::new(), note: false };
                         self.thread.insert(message, &mut self.violations);
                     }
                     None if self.acks.get(&id.0) == Some(&seq) => {}
@@ -901,7 +901,7 @@ impl ReliableAdvisor {
                             self.violations.push(format!("{}: ack of {id} names conversation {conversation}", self.name));
                         }
                         let author = Author::Advisor { id: AdvisorId(0), name: self.name.clone() };
-                        let message = Message { id: id.clone(), conversation, seq, author, channel: Channel::Web, text: p.text, sent_at, delivery: None, attachments: Vec::new() };
+                        let message = Message { id: id.clone(), conversation, seq, author, channel: Channel::Web, text: p.text, sent_at, delivery: None, attachments: Vec::new(), note: false };
                         self.receive(message);
                     }
                     None if self.acks.get(&id.0) == Some(&(conversation, seq)) => {}

@@ -231,6 +231,7 @@ mod tests {
         Message {
             delivery: None,
             attachments: Vec::new(),
+            note: false,
             id: ClientMsgId(id.into()),
             conversation: ConversationId(1),
             seq,

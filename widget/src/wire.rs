@@ -324,6 +324,8 @@ fn message(j: &Json) -> Message {
     Message {
         delivery: None,
         attachments: Vec::new(),
+        // A visitor is never sent a private note.
+        note: false,
         id: ClientMsgId(j.str("id")),
         conversation: ConversationId(j.num("conversation")),
         seq: j.num("seq") as u64,
@@ -485,6 +487,7 @@ mod tests {
         let msg = |seq, author| Message {
             delivery: None,
             attachments: Vec::new(),
+            note: false,
             id: ClientMsgId(format!("id-{seq}")),
             conversation: ConversationId(3),
             seq,

@@ -254,6 +254,8 @@ mod tests {
                 })
                 .collect(),
             reply_channel: reply,
+            status: shared::ConversationStatus::Open,
+            snoozed_until: None,
         }
     }
 

@@ -51,6 +51,19 @@ pub fn local(ms: i64, offset_min: i32) -> Local {
     }
 }
 
+/// `hour`:00 local time, `days` local days after the day of `now` (1: tomorrow).
+pub fn local_hour(now: i64, days: i64, hour: i64, tz: impl Fn(i64) -> i32) -> i64 {
+    let local_ms = (local(now, tz(now)).day_number + days) * DAY + hour * HOUR;
+    local_ms - tz(local_ms) as i64 * MINUTE
+}
+
+/// Monday of next week at `hour`:00 local time.
+pub fn next_monday(now: i64, hour: i64, tz: impl Fn(i64) -> i32 + Copy) -> i64 {
+    // 1970-01-01 was a Thursday: day 0 is weekday 3 counting from Monday.
+    let weekday = (local(now, tz(now)).day_number + 3).rem_euclid(7);
+    local_hour(now, 7 - weekday, hour, tz)
+}
+
 /// "14:05" — the time of a message.
 pub fn clock(ms: i64, offset_min: i32) -> String {
     let t = local(ms, offset_min);
@@ -225,5 +238,18 @@ mod tests {
         assert_eq!(file_size(999_600), "1.0 MB");
         assert_eq!(file_size(1_440_000), "1.4 MB");
         assert_eq!(file_size(16_000_000), "16.0 MB");
+    }
+
+    #[test]
+    fn snooze_times_are_local_mornings() {
+        let utc = |_| 0;
+        // TUE is Tuesday 17 November 2026, 14:05 UTC.
+        assert_eq!(full(local_hour(TUE, 1, 9, utc), 0), "Wednesday 18 November 2026, 09:00");
+        assert_eq!(full(next_monday(TUE, 9, utc), 0), "Monday 23 November 2026, 09:00");
+        // In UTC+2, 09:00 local is 07:00 UTC.
+        let plus2 = |_| 120;
+        assert_eq!(full(local_hour(TUE, 1, 9, plus2), 0), "Wednesday 18 November 2026, 07:00");
+        // A Monday snoozes to the Monday after.
+        assert_eq!(full(next_monday(TUE - DAY, 9, utc), 0), "Monday 23 November 2026, 09:00");
     }
 }

@@ -7,7 +7,7 @@
 use shared::limits::{text_chars, MAX_REPLAY, MAX_TEXT_CHARS};
 use shared::{
     AdvisorClientFrame as Out, AdvisorInfo, AdvisorServerFrame as In, Attachment, AttachmentState, Author, Channel,
-    ChannelStatus, ClientMsgId, ConversationId, ConversationSummary, Message, PlatformDelivery, PlatformState, Seq,
+    ChannelStatus, ClientMsgId, ConversationId, ConversationStatus, ConversationSummary, Message, PlatformDelivery, PlatformState, Seq,
     TemplateInfo, TemplateSend, PROTOCOL_VERSION,
 };
 
@@ -32,6 +32,8 @@ pub struct Outgoing {
     /// The channel the advisor chose (None: where the customer last wrote).
     pub via: Option<Channel>,
     pub template: Option<TemplateSend>,
+    /// A private note (sent as `note`, never to the customer).
+    pub note: bool,
 }
 
 /// The conversation on screen.
@@ -198,6 +200,8 @@ pub struct Model {
     pub ready: bool,
     /// The tab is visible: an open thread counts as read.
     pub visible: bool,
+    /// The inbox shows conversations with this status (None: all).
+    pub filter: Option<ConversationStatus>,
     next_ref: u64,
 }
 
@@ -215,6 +219,7 @@ impl Default for Model {
             unlinking: Vec::new(),
             ready: false,
             visible: true,
+            filter: Some(ConversationStatus::Open),
             next_ref: 0,
         }
     }
@@ -381,6 +386,7 @@ impl Model {
                     self.conversation(conversation)
                         .map_or(Channel::Web, |c| c.reply_channel)
                 });
+                let channel = if item.note { Channel::Web } else { channel };
                 let delivery = is_platform(channel).then_some(PlatformDelivery {
                     state: PlatformState::Queued,
                     error: None,
@@ -395,6 +401,7 @@ impl Model {
                     channel,
                     text: item.text,
                     sent_at,
+                    note: item.note,
                 };
                 self.note_in_row(&message, false);
                 if let Some(open) = &mut self.open {
@@ -459,7 +466,36 @@ impl Model {
         if text_chars(text) > MAX_TEXT_CHARS {
             return Err(SendError::TooLong);
         }
-        self.queue(id, text.to_owned(), via, None, now)
+        self.queue(id, text.to_owned(), via, None, false, now)
+    }
+
+    /// Queue a private note to the open conversation: like a reply, but only advisors see it.
+    pub fn compose_note(&mut self, id: ClientMsgId, text: &str, now: i64) -> Result<Vec<Out>, SendError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(SendError::Empty);
+        }
+        if text_chars(text) > MAX_TEXT_CHARS {
+            return Err(SendError::TooLong);
+        }
+        self.queue(id, text.to_owned(), None, None, true, now)
+    }
+
+    /// Resolve, reopen or snooze a conversation; the relay answers with its row.
+    pub fn set_status(&mut self, conversation: ConversationId, status: ConversationStatus, snoozed_until: Option<i64>) -> Vec<Out> {
+        if !self.ready {
+            self.notice = Some("Not connected; try again in a moment.".into());
+            return Vec::new();
+        }
+        self.next_ref += 1;
+        let reference = format!("status-{}", self.next_ref);
+        vec![Out::SetStatus { reference, conversation, status, snoozed_until }]
+    }
+
+    /// The inbox rows the filter lets through.
+    pub fn shown(&self) -> impl Iterator<Item = &ConversationSummary> {
+        let filter = self.filter;
+        self.conversations.iter().filter(move |c| filter.is_none_or(|f| c.status == f))
     }
 
     /// Queue an approved WhatsApp template with its placeholders filled in by `params` (in order).
@@ -480,7 +516,7 @@ impl Model {
             language: template.language.clone(),
             params,
         };
-        self.queue(id, template.render(&send.params), via, Some(send), now)
+        self.queue(id, template.render(&send.params), via, Some(send), false, now)
     }
 
     fn queue(
@@ -489,6 +525,7 @@ impl Model {
         text: String,
         via: Option<Channel>,
         template: Option<TemplateSend>,
+        note: bool,
         now: i64,
     ) -> Result<Vec<Out>, SendError> {
         let conversation = self.open.as_ref().ok_or(SendError::NoConversation)?.id;
@@ -500,6 +537,7 @@ impl Model {
             delivery: Delivery::Sending,
             via,
             template,
+            note,
         };
         let out = if self.ready {
             vec![send_frame(&item)]
@@ -693,6 +731,9 @@ pub fn is_platform(channel: Channel) -> bool {
 }
 
 fn send_frame(item: &Outgoing) -> Out {
+    if item.note {
+        return Out::Note { id: item.id.clone(), conversation: item.conversation, text: item.text.clone() };
+    }
     Out::Send {
         id: item.id.clone(),
         conversation: item.conversation,
@@ -735,6 +776,8 @@ mod tests {
             visitor_online: false,
             visitor_delivered_seq: 0,
             visitor_read_seq: 0,
+            status: shared::ConversationStatus::Open,
+            snoozed_until: None,
         }
     }
 
@@ -749,6 +792,7 @@ mod tests {
             channel: Channel::Web,
             text: text.into(),
             sent_at: 1000 + seq as i64,
+            note: false,
         }
     }
 
@@ -880,6 +924,41 @@ mod tests {
         assert_eq!(m.open.as_ref().unwrap().messages.len(), 2);
         assert_eq!(m.conversations[0].last_seq, 2);
         assert_eq!(m.conversations[0].unread, 0);
+    }
+
+    #[test]
+    fn a_private_note_is_sent_as_a_note_and_shown_as_one_after_its_ack() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "hi")]);
+        let out = m.compose_note(ClientMsgId("n-1".into()), "  VIP  ", 50).unwrap();
+        assert_eq!(out, vec![Out::Note { id: "n-1".into(), conversation: C1, text: "VIP".into() }]);
+        assert_eq!(m.compose_note(ClientMsgId("n-2".into()), " ", 50), Err(SendError::Empty));
+        m.apply(In::Ack { id: "n-1".into(), conversation: C1, seq: 2, sent_at: 60 });
+        let held = &m.open.as_ref().unwrap().messages[1];
+        assert!(held.note && held.seq == 2 && held.text == "VIP");
+        assert_eq!(m.conversations[0].unread, 0);
+    }
+
+    #[test]
+    fn the_inbox_filter_shows_one_status_or_all() {
+        let mut resolved = row(C2, 5, 1, 0);
+        resolved.status = ConversationStatus::Resolved;
+        let mut m = welcomed(vec![row(C1, 10, 1, 0), resolved.clone()]);
+        assert_eq!(m.shown().map(|c| c.id).collect::<Vec<_>>(), vec![C1], "open by default");
+        m.filter = Some(ConversationStatus::Resolved);
+        assert_eq!(m.shown().map(|c| c.id).collect::<Vec<_>>(), vec![C2]);
+        m.filter = None;
+        assert_eq!(m.shown().count(), 2);
+        // The relay reopens it (the customer wrote): the row moves back under "Open".
+        m.filter = Some(ConversationStatus::Open);
+        resolved.status = ConversationStatus::Open;
+        m.apply(In::Conversation { conversation: resolved });
+        assert_eq!(m.shown().count(), 2);
+        let out = m.set_status(C1, ConversationStatus::Snoozed, Some(99));
+        assert!(matches!(
+            out.as_slice(),
+            [Out::SetStatus { conversation: C1, status: ConversationStatus::Snoozed, snoozed_until: Some(99), .. }]
+        ));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub fn preview(message: Option<&Message>, me: Option<AdvisorId>) -> String {
         Author::Bot => "Bot: ".to_owned(),
         _ => String::new(),
     };
+    let prefix = if message.note { format!("{prefix}(note) ") } else { prefix };
     let body = match message.attachments.first() {
         None => message.text.clone(),
         Some(a) => {
@@ -109,6 +110,7 @@ mod tests {
             channel: Channel::Web,
             text: text.into(),
             sent_at: 0,
+            note: false,
         }
     }
 

@@ -405,6 +405,7 @@ async fn apply_event(state: &AppState, bridge: &Bridge, event: InboundEvent) -> 
                     template: None,
                 }),
                 attachments,
+                note: false,
             };
             conversation::commit(state, new, None).await.map_err(|e| e.to_string())?;
             if fetch {

@@ -198,7 +198,7 @@ fn commit(conn: &mut Connection, batch: &[Job], version: &mut u64) -> rusqlite::
 }
 
 /// The conversation columns every write returns, in [`counters`]'s order.
-const COUNTERS: &str = "last_seq, last_activity_at, advisor_unread, visitor_read_seq, visitor_delivered_seq";
+const COUNTERS: &str = "last_seq, last_activity_at, advisor_unread, visitor_read_seq, visitor_delivered_seq, status, snoozed_until";
 
 fn counters(row: &rusqlite::Row<'_>, version: u64) -> rusqlite::Result<Counters> {
     Ok(Counters {
@@ -208,6 +208,8 @@ fn counters(row: &rusqlite::Row<'_>, version: u64) -> rusqlite::Result<Counters>
         unread: row.get::<_, i64>(2)? as u32,
         visitor_read_seq: row.get::<_, i64>(3)? as Seq,
         visitor_delivered_seq: row.get::<_, i64>(4)? as Seq,
+        status: shared::ConversationStatus::parse(&row.get::<_, String>(5)?),
+        snoozed_until: row.get(6)?,
     })
 }
 
@@ -220,8 +222,8 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
     let inserted: Option<i64> = tx
         .prepare_cached(
             "INSERT INTO messages (conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at,
-                                   platform_id, platform_state)
-             SELECT id, last_seq + 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10 FROM conversations WHERE id = ?8
+                                   platform_id, platform_state, note)
+             SELECT id, last_seq + 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10, ?11 FROM conversations WHERE id = ?8
              ON CONFLICT (conversation_id, client_id) DO NOTHING
              RETURNING seq",
         )?
@@ -237,6 +239,7 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
                 new.conversation.0,
                 new.platform.as_ref().and_then(|p| p.platform_id.as_deref()),
                 new.platform.as_ref().map(|p| platform_state_str(p.state)),
+                new.note,
             ],
             |row| row.get(0),
         )
@@ -261,14 +264,18 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
     let from_visitor = kind == AUTHOR_VISITOR;
     let (to_advisors, to_visitor) = (new.delivered && from_visitor, new.delivered && !from_visitor);
     // An advisor who replies has read the thread up to their reply (nothing after it is unread).
-    let by_advisor = kind == AUTHOR_ADVISOR;
+    // A note is not a reply: it moves no cursor.
+    let by_advisor = kind == AUTHOR_ADVISOR && !new.note;
     let counters = tx
         .prepare_cached(&format!(
             "UPDATE conversations SET last_seq = ?1, last_activity_at = ?2, advisor_unread = CASE WHEN ?7 THEN 0 ELSE advisor_unread + ?3 END,
                     advisor_delivered_seq = CASE WHEN ?5 THEN ?1 ELSE advisor_delivered_seq END,
                     visitor_delivered_seq = CASE WHEN ?6 THEN ?1 ELSE visitor_delivered_seq END,
                     advisor_read_seq = CASE WHEN ?7 THEN ?1 ELSE advisor_read_seq END,
-                    channel = CASE WHEN ?3 THEN ?8 ELSE channel END
+                    channel = CASE WHEN ?3 THEN ?8 ELSE channel END,
+                    status = CASE WHEN ?3 THEN 'open' ELSE status END,
+                    snoozed_until = CASE WHEN ?3 THEN NULL ELSE snoozed_until END,
+                    resolved_at = CASE WHEN ?3 THEN NULL ELSE resolved_at END
               WHERE id = ?4 RETURNING {COUNTERS}"
         ))?
         .query_row(
@@ -312,6 +319,7 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
         channel: new.channel,
         text: new.text.clone(),
         sent_at: new.now,
+        note: new.note,
     };
     Ok(Ok(Appended { message, created: true, counters: Some(counters) }))
 }
@@ -352,6 +360,8 @@ fn advance(
                 unread: row.get::<_, i64>(3)? as u32,
                 visitor_read_seq: row.get::<_, i64>(4)? as Seq,
                 visitor_delivered_seq: row.get::<_, i64>(5)? as Seq,
+                status: shared::ConversationStatus::parse(&row.get::<_, String>(6)?),
+                snoozed_until: row.get(7)?,
             };
             Ok(Advanced { seq, counters })
         })
@@ -361,7 +371,7 @@ fn advance(
 
 fn find(tx: &Transaction<'_>, conversation: ConversationId, id: &ClientMsgId) -> rusqlite::Result<Option<StoreResult<Message>>> {
     tx.prepare_cached(
-        "SELECT seq, author_kind, advisor_id, author_name, channel, text, sent_at, platform_state, platform_error
+        "SELECT seq, author_kind, advisor_id, author_name, channel, text, sent_at, platform_state, platform_error, note
            FROM messages WHERE conversation_id = ?1 AND client_id = ?2",
     )?
     .query_row(params![conversation.0, id.as_str()], |row| {
@@ -380,6 +390,7 @@ fn find(tx: &Transaction<'_>, conversation: ConversationId, id: &ClientMsgId) ->
             channel: channel_from(&row.get::<_, String>(4)?),
             text: row.get(5)?,
             sent_at: row.get(6)?,
+            note: row.get(9)?,
         }))
     })
     .optional()
@@ -426,6 +437,7 @@ mod tests {
             delivered: false,
             platform: None,
             attachments: Vec::new(),
+            note: false,
         }
     }
 

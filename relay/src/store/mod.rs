@@ -81,6 +81,7 @@ pub struct SiteSettings {
 pub struct VisitorThread {
     pub visitor: VisitorId,
     pub conversation: ConversationId,
+    /// The newest seq of the visitor's thread: private notes (seqs of their own) left out.
     pub last_seq: Seq,
     /// How far the visitor has read.
     pub read_seq: Seq,
@@ -106,6 +107,8 @@ pub struct NewMessage {
     pub platform: Option<PlatformPart>,
     /// Files that came with it, stored `pending` in the same commit (see [`attachments`]).
     pub attachments: Vec<NewAttachment>,
+    /// A private note between advisors: moves no cursor and no unread count.
+    pub note: bool,
 }
 
 /// The platform side of a message: its platform id and state, and for a reply the outbox entry
@@ -194,6 +197,9 @@ pub struct Counters {
     pub unread: u32,
     pub visitor_read_seq: Seq,
     pub visitor_delivered_seq: Seq,
+    /// A visitor's message reopens a resolved or snoozed conversation in the same commit.
+    pub status: shared::ConversationStatus,
+    pub snoozed_until: Option<i64>,
 }
 
 /// A cursor after a move, and the conversation's counters as of that commit.
@@ -282,6 +288,18 @@ pub trait Store: AttachmentStore + Send + Sync + 'static {
     async fn append_message(&self, new: NewMessage) -> StoreResult<Appended>;
     /// Messages with seq > `after`, oldest first, at most `limit`.
     async fn messages_after(&self, conversation: ConversationId, after: Seq, limit: usize) -> StoreResult<Vec<Message>>;
+    /// Like `messages_after`, without private notes: what the visitor's socket may replay.
+    async fn visitor_messages_after(&self, conversation: ConversationId, after: Seq, limit: usize) -> StoreResult<Vec<Message>>;
+    /// Resolve, reopen or snooze (`snoozed_until` is kept only with `Snoozed`).
+    async fn set_status(
+        &self,
+        conversation: ConversationId,
+        status: shared::ConversationStatus,
+        snoozed_until: Option<i64>,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Reopen every snoozed conversation whose time has come; returns them.
+    async fn wake_snoozed(&self, now: i64) -> StoreResult<Vec<ConversationId>>;
     /// Move a reader's cursor forward (never back, never past the last seq); returns the cursor.
     async fn mark_read(&self, conversation: ConversationId, reader: Reader, up_to: Seq) -> StoreResult<Advanced>;
     /// Move a delivery cursor forward (messages up to `up_to` reached `to`'s device), like `mark_read`.

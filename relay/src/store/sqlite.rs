@@ -89,7 +89,7 @@ pub(super) fn channel_from(s: &str) -> Channel {
 }
 
 pub(super) const MESSAGE_COLUMNS: &str =
-    "conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at, platform_state, platform_error";
+    "conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at, platform_state, platform_error, note";
 
 pub(super) fn platform_state_str(state: PlatformState) -> &'static str {
     match state {
@@ -155,6 +155,7 @@ pub(super) fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
         channel: channel_from(row.try_get::<&str, _>("channel")?),
         text: row.try_get("text")?,
         sent_at: row.try_get("sent_at")?,
+        note: row.try_get("note")?,
     })
 }
 
@@ -175,12 +176,12 @@ fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
 /// An inbox row in one query: the conversation, its customer, its site and its newest message.
 const SUMMARY_SELECT: &str = "
     SELECT c.id, c.channel, c.last_seq, c.page, c.last_activity_at, c.visitor_read_seq, c.visitor_delivered_seq,
-           c.advisor_unread,
+           c.advisor_unread, c.status, c.snoozed_until,
            (SELECT MAX(i.last_inbound_at) FROM channel_identities i WHERE i.conversation_id = c.id AND i.channel = c.channel)
                AS last_inbound_at,
            COALESCE(v.name, 'Visitor ' || v.id) AS visitor_name,
            s.name AS site_name,
-           m.client_id, m.author_kind, m.advisor_id, m.author_name, m.channel AS message_channel, m.text, m.sent_at
+           m.client_id, m.author_kind, m.advisor_id, m.author_name, m.channel AS message_channel, m.text, m.sent_at, m.note
       FROM conversations c
       JOIN visitors v ON v.id = c.visitor_id
       JOIN sites s ON s.id = c.site_id
@@ -285,6 +286,7 @@ fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
             channel: channel_from(row.try_get::<&str, _>("message_channel")?),
             text: row.try_get("text")?,
             sent_at: row.try_get("sent_at")?,
+            note: row.try_get("note")?,
         }),
         None => None,
     };
@@ -304,6 +306,8 @@ fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
         visitor_read_seq: row.try_get::<i64, _>("visitor_read_seq")? as Seq,
         identities: Vec::new(),
         reply_channel: channel_from(row.try_get::<&str, _>("channel")?),
+        status: shared::ConversationStatus::parse(row.try_get("status")?),
+        snoozed_until: row.try_get("snoozed_until")?,
     })
 }
 
@@ -378,8 +382,11 @@ impl Store for SqliteStore {
 
     async fn visitor_by_token(&self, site: SiteId, token_hash: &[u8]) -> StoreResult<Option<VisitorThread>> {
         let row = sqlx::query(
-            "SELECT v.id AS visitor, c.id AS conversation, c.last_seq, c.visitor_read_seq,
-                    c.advisor_delivered_seq, c.advisor_read_seq
+            "SELECT v.id AS visitor, c.id AS conversation,
+                    -- What the visitor's thread holds: its newest message that is not a private note.
+                    (SELECT m.seq FROM messages m WHERE m.conversation_id = c.id AND m.note = 0
+                      ORDER BY m.seq DESC LIMIT 1) AS visible_seq,
+                    c.last_seq, c.visitor_read_seq, c.advisor_delivered_seq, c.advisor_read_seq
                FROM visitors v JOIN conversations c ON c.visitor_id = v.id
               WHERE v.site_id = ? AND v.token_hash = ?
               ORDER BY c.id LIMIT 1",
@@ -392,7 +399,7 @@ impl Store for SqliteStore {
             Ok(VisitorThread {
                 visitor: VisitorId(row.try_get("visitor")?),
                 conversation: ConversationId(row.try_get("conversation")?),
-                last_seq: row.try_get::<i64, _>("last_seq")? as Seq,
+                last_seq: row.try_get::<Option<i64>, _>("visible_seq")?.unwrap_or(0) as Seq,
                 read_seq: row.try_get::<i64, _>("visitor_read_seq")? as Seq,
                 delivered_seq: row.try_get::<i64, _>("advisor_delivered_seq")? as Seq,
                 advisors_read_seq: row.try_get::<i64, _>("advisor_read_seq")? as Seq,
@@ -427,6 +434,58 @@ impl Store for SqliteStore {
         let mut messages = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
         attachments::fill(&self.pool, conversation, &mut messages).await?;
         Ok(messages)
+    }
+
+    async fn visitor_messages_after(&self, conversation: ConversationId, after: Seq, limit: usize) -> StoreResult<Vec<Message>> {
+        // Private notes never leave the relay towards the customer: filtered here, in SQL.
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? AND note = 0 ORDER BY seq LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(conversation.0)
+            .bind(after as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut messages = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
+        attachments::fill(&self.pool, conversation, &mut messages).await?;
+        Ok(messages)
+    }
+
+    async fn set_status(
+        &self,
+        conversation: ConversationId,
+        status: shared::ConversationStatus,
+        snoozed_until: Option<i64>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let snoozed_until = if status == shared::ConversationStatus::Snoozed { snoozed_until } else { None };
+        let done = sqlx::query(
+            "UPDATE conversations SET status = ?1, snoozed_until = ?2,
+                    resolved_at = CASE WHEN ?1 = 'resolved' THEN ?3 ELSE NULL END
+              WHERE id = ?4",
+        )
+        .bind(status.as_str())
+        .bind(snoozed_until)
+        .bind(now)
+        .bind(conversation.0)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn wake_snoozed(&self, now: i64) -> StoreResult<Vec<ConversationId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE conversations SET status = 'open', snoozed_until = NULL
+              WHERE status = 'snoozed' AND snoozed_until <= ? RETURNING id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(ConversationId).collect())
     }
 
     async fn mark_read(&self, conversation: ConversationId, reader: Reader, up_to: Seq) -> StoreResult<Advanced> {

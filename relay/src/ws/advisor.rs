@@ -111,6 +111,24 @@ impl super::Session for AdvisorSession {
                     Err(e) => send(sink, &Out::Error(e)).await,
                 }
             }
+            In::Note { id, conversation, text } => {
+                let author = Author::Advisor { id: self.advisor.id, name: self.advisor.name.clone() };
+                let origin = self.member.as_ref().map(|m| m.id).expect("greeted");
+                match conversation::post_note(&self.state, conversation, id, author, &text, origin).await {
+                    Ok(done) => {
+                        let m = done.message;
+                        super::flush_queued(self, sink).await
+                            && send(sink, &Out::Ack { id: m.id, conversation, seq: m.seq, sent_at: m.sent_at }).await
+                    }
+                    Err(e) => send(sink, &Out::Error(e)).await,
+                }
+            }
+            In::SetStatus { reference, conversation, status, snoozed_until } => {
+                match conversation::set_status(&self.state, conversation, status, snoozed_until, reference).await {
+                    Ok(()) => true,
+                    Err(e) => send(sink, &Out::Error(e)).await,
+                }
+            }
             In::Read { conversation, up_to } => {
                 match conversation::read(&self.state, conversation, Reader::Advisors, up_to).await {
                     Ok(_) => {

@@ -157,7 +157,8 @@ impl super::Session for VisitorSession {
         match event {
             Event::Message { message, origin } => {
                 let mine = self.member.as_ref().map(|m| m.id) == *origin;
-                (!mine && message.seq > self.replayed_up_to).then(|| Out::Message { message: message.clone() })
+                // Notes are never handed to a visitor socket; this is the second lock on that door.
+                (!mine && !message.note && message.seq > self.replayed_up_to).then(|| Out::Message { message: message.clone() })
             }
             Event::AdvisorTyping { on, name, .. } => Some(Out::Typing { on: *on, name: name.clone() }),
             Event::AdvisorsRead { up_to, .. } => Some(Out::Read { up_to: *up_to }),
@@ -236,7 +237,7 @@ impl VisitorSession {
         let mut cursor = last_seq;
         let mut replayed_up_to = last_seq.min(thread_last_seq);
         loop {
-            let batch = match self.state.store.messages_after(conversation, cursor, MAX_REPLAY).await {
+            let batch = match self.state.store.visitor_messages_after(conversation, cursor, MAX_REPLAY).await {
                 Ok(batch) => batch,
                 Err(e) => return self.internal(sink, "replaying a thread", e).await,
             };

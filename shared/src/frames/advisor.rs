@@ -47,8 +47,56 @@ pub enum AdvisorClientFrame {
         conversation: ConversationId,
         identity: i64,
     },
+    /// Resolve, reopen or snooze a conversation (`snoozed_until`, ms since the epoch, only with
+    /// `snoozed`). Answered by a `conversation` row update (or `error` with this `ref`).
+    SetStatus {
+        #[serde(rename = "ref")]
+        reference: String,
+        conversation: ConversationId,
+        status: ConversationStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snoozed_until: Option<i64>,
+    },
+    /// A private note: stored in the thread for advisors only, never sent to the customer.
+    /// Answered by `ack` (or `error` with `ref` = `id`), like `send`.
+    Note { id: ClientMsgId, conversation: ConversationId, text: String },
     #[serde(other)]
     Unknown,
+}
+
+/// Where a conversation stands in the inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ConversationStatus {
+    #[default]
+    Open,
+    /// Out of the way until `snoozed_until`; then open again (or sooner, when the customer writes).
+    Snoozed,
+    /// Done; the customer writing again reopens it.
+    Resolved,
+    #[serde(other)]
+    Unknown,
+}
+
+impl ConversationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationStatus::Open => "open",
+            ConversationStatus::Snoozed => "snoozed",
+            ConversationStatus::Resolved => "resolved",
+            ConversationStatus::Unknown => "unknown",
+        }
+    }
+
+    /// The stored form back; anything unknown reads as open (it must not hide a conversation).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "snoozed" => ConversationStatus::Snoozed,
+            "resolved" => ConversationStatus::Resolved,
+            _ => ConversationStatus::Open,
+        }
+    }
 }
 
 /// Which template to send, and the values of its `{{1}}`, `{{2}}`… placeholders, in order.
@@ -112,6 +160,11 @@ pub struct ConversationSummary {
     /// Where a reply goes by default: the channel the customer last wrote from.
     #[serde(default)]
     pub reply_channel: Channel,
+    #[serde(default)]
+    pub status: ConversationStatus,
+    /// With `snoozed`: when it opens again (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<i64>,
 }
 
 /// One of a customer's identities on a messaging platform.

@@ -33,6 +33,8 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
     let chars = Memo::new(move |_| draft.with(|d| text_chars(d)));
     let too_long = move || chars.get() > MAX_TEXT_CHARS;
     let textarea: NodeRef<html::Textarea> = NodeRef::new();
+    // "Private note": written for advisors only; no channel, window, template or typing applies.
+    let note_mode = RwSignal::new(false);
 
     // Where the reply goes, and what the platform's window allows right now.
     let summary = Memo::new(move |_| ctx.model.with(|m| m.conversation(id).cloned()));
@@ -49,7 +51,8 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
     let closed = Memo::new(move |_| window.with(|w| w.as_ref().is_some_and(|w| w.state == WindowState::Closed)));
     // WhatsApp outside its window: only an approved template can go.
     let template_mode = Memo::new(move |_| {
-        window.with(|w| {
+        !note_mode.get()
+            && window.with(|w| {
             w.as_ref()
                 .is_some_and(|w| w.state == WindowState::Closed && w.channel == Channel::Whatsapp)
         })
@@ -65,7 +68,9 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
         })
     };
     let can_send = move || {
-        if template_mode.get() {
+        if note_mode.get() {
+            !draft.with(|d| d.trim().is_empty()) && !too_long()
+        } else if template_mode.get() {
             template_ready()
         } else {
             !closed.get() && !draft.with(|d| d.trim().is_empty()) && !too_long()
@@ -97,6 +102,9 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
         }
     };
     let keep_typing = move || {
+        if note_mode.get_untracked() {
+            return; // the customer must not see "typing…" for a note
+        }
         let (mut on, timer) = typing.get_value();
         if let Some(timer) = timer {
             timer.clear();
@@ -130,7 +138,8 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
             }
             return;
         }
-        if closed.get_untracked() {
+        let note = note_mode.get_untracked();
+        if closed.get_untracked() && !note {
             return; // the window line says why; the draft stays
         }
         let text = draft.get_untracked();
@@ -139,7 +148,7 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
             stop_typing();
         }
         let mut sent = false;
-        ctx.run(|m| match m.compose(new_client_id(), &text, via, now_ms()) {
+        ctx.run(|m| match if note { m.compose_note(new_client_id(), &text, now_ms()) } else { m.compose(new_client_id(), &text, via, now_ms()) } {
             Ok(frames) => {
                 sent = true;
                 frames
@@ -201,6 +210,9 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
         });
     };
     let placeholder = move || {
+        if note_mode.get() {
+            return "Write a private note — only advisors see it".to_owned();
+        }
         window.with(|w| match w {
             Some(w) if w.state == WindowState::Closed && w.channel == Channel::Whatsapp => {
                 "Free text can't be sent on WhatsApp until the customer writes again".to_owned()
@@ -211,9 +223,18 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
     };
 
     view! {
-        <div class="composer-bar">
+        <div class="composer-bar" class:note-mode=move || note_mode.get()>
+            <div class="composer-mode" role="group" aria-label="Write">
+                <button type="button" class="mode-reply" aria-pressed=move || (!note_mode.get()).to_string()
+                    on:click=move |_| note_mode.set(false)>"Reply"</button>
+                <button type="button" class="mode-note" aria-pressed=move || note_mode.get().to_string()
+                    on:click=move |_| {
+                        stop_typing();
+                        note_mode.set(true);
+                    }>"Private note"</button>
+            </div>
             {move || {
-                window.get().map(|w| view! {
+                (!note_mode.get()).then(|| window.get()).flatten().map(|w| view! {
                     <div
                         class="composer-window"
                         class:urgent=w.urgent
@@ -233,14 +254,14 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
                 aria-label="Reply"
                 placeholder=placeholder
                 rows="1"
-                disabled=move || closed.get()
+                disabled=move || closed.get() && !note_mode.get()
                 prop:value=move || draft.get()
                 on:keydown=on_keydown
                 on:input=on_input
             ></textarea>
             <div class="composer-side">
                 {move || {
-                    let list = options.get();
+                    let list = if note_mode.get() { Vec::new() } else { options.get() };
                     let current = untrack(via);
                     (!list.is_empty()).then(|| {
                         view! {
@@ -271,7 +292,7 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
                     disabled=move || !can_send()
                     on:click=move |_| send()
                 >
-                    {move || if template_mode.get() { "Send template" } else { "Send" }}
+                    {move || if note_mode.get() { "Add note" } else if template_mode.get() { "Send template" } else { "Send" }}
                 </button>
             </div>
             <div class="composer-foot">

@@ -2,7 +2,7 @@
 
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
-use shared::{AdvisorId, Channel, ConversationId};
+use shared::{AdvisorId, Channel, ConversationId, ConversationStatus};
 use wasm_bindgen::JsCast;
 
 use super::channels::Badge;
@@ -31,14 +31,14 @@ pub struct RowView {
     pub channel: Channel,
     /// The badges: that channel first, then the customer's other channels.
     pub channels: Vec<Channel>,
+    pub status: ConversationStatus,
 }
 
-/// The rows of the inbox, in the model's order.
+/// The rows of the inbox the status filter lets through, in the model's order.
 pub fn rows(model: &Model, now: i64, tz: impl Fn(i64) -> i32 + Copy) -> Vec<RowView> {
     let me: Option<AdvisorId> = model.me.as_ref().map(|a| a.id);
     model
-        .conversations
-        .iter()
+        .shown()
         .map(|c| RowView {
             id: c.id,
             name: c.visitor_name.clone(),
@@ -54,9 +54,18 @@ pub fn rows(model: &Model, now: i64, tz: impl Fn(i64) -> i32 + Copy) -> Vec<RowV
             channels: std::iter::once(c.channel)
                 .chain(channel::customer_channels(c).into_iter().filter(|x| *x != c.channel))
                 .collect(),
+            status: c.status,
         })
         .collect()
 }
+
+/// The filter's choices: (value, label, status shown).
+const FILTERS: [(&str, &str, Option<ConversationStatus>); 4] = [
+    ("open", "Open", Some(ConversationStatus::Open)),
+    ("snoozed", "Snoozed", Some(ConversationStatus::Snoozed)),
+    ("resolved", "Resolved", Some(ConversationStatus::Resolved)),
+    ("all", "All", None),
+];
 
 #[component]
 pub fn ConversationList() -> impl IntoView {
@@ -102,6 +111,24 @@ pub fn ConversationList() -> impl IntoView {
             <div class="inbox-head">
                 <h2 class="inbox-title">"Conversations"</h2>
                 <span class="inbox-count">{move || total.get()}</span>
+                <select
+                    class="inbox-filter"
+                    aria-label="Show conversations"
+                    on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        if let Some((_, _, filter)) = FILTERS.iter().find(|(v, _, _)| *v == value) {
+                            ctx.model.update(|m| m.filter = *filter);
+                        }
+                    }
+                >
+                    {FILTERS
+                        .iter()
+                        .map(|(value, label, filter)| {
+                            let selected = ctx.model.with_untracked(|m| m.filter == *filter);
+                            view! { <option value=*value selected=selected>{*label}</option> }
+                        })
+                        .collect_view()}
+                </select>
             </div>
             <ul class="conv-list" on:keydown=on_keydown>
                 <For each=move || rows.with(|r| r.iter().map(|row| row.id).collect::<Vec<_>>()) key=|id| *id let:id>
@@ -114,7 +141,11 @@ pub fn ConversationList() -> impl IntoView {
                         if ready.get() {
                             view! {
                                 <p class="conv-empty">
-                                    "No conversations yet — they appear here as soon as a visitor writes."
+                                    {move || if ctx.model.with(|m| m.conversations.is_empty()) {
+                                        "No conversations yet — they appear here as soon as a visitor writes."
+                                    } else {
+                                        "No conversations with this status."
+                                    }}
                                 </p>
                             }
                             .into_any()
@@ -144,6 +175,7 @@ fn ConversationRow(
     let online = move || row.with(|r| r.as_ref().is_some_and(|r| r.online));
     let no_preview = move || row.with(|r| r.as_ref().is_none_or(|r| r.preview.is_empty()));
     let active = move || selected.get() == Some(id);
+    let status = move || row.with(|r| r.as_ref().map_or(ConversationStatus::Open, |r| r.status));
     let channel_key = move || row.with(|r| channel::key(r.as_ref().map_or(Channel::Web, |r| r.channel)));
     let badges = Memo::new(move |_| row.with(|r| r.as_ref().map(|r| r.channels.clone()).unwrap_or_default()));
     let label = move || {
@@ -183,6 +215,7 @@ fn ConversationRow(
                 data-id=id.0
                 data-online=move || if online() { "true" } else { "false" }
                 data-channel=channel_key
+                data-status=move || status().as_str()
                 aria-current=move || active().then_some("true")
                 aria-label=label
                 on:click=move |_| ctx.select(id)
@@ -194,6 +227,11 @@ fn ConversationRow(
                 <span class="conv-body">
                     <span class="conv-line">
                         <span class="conv-name">{field(|r| r.name.clone())}</span>
+                        {move || match status() {
+                            ConversationStatus::Snoozed => Some(view! { <span class="tag conv-status">"Snoozed"</span> }),
+                            ConversationStatus::Resolved => Some(view! { <span class="tag conv-status">"Resolved"</span> }),
+                            _ => None,
+                        }}
                         <time class="conv-time" title=field(|r| r.full_time.clone())>
                             {field(|r| r.time.clone())}
                         </time>
@@ -248,6 +286,8 @@ mod tests {
             visitor_online: false,
             visitor_delivered_seq: 0,
             visitor_read_seq: 0,
+            status: shared::ConversationStatus::Open,
+            snoozed_until: None,
         }
     }
 
@@ -271,6 +311,7 @@ mod tests {
             channel: Channel::Web,
             text: "Sure,\nI'll check".into(),
             sent_at: 0,
+            note: false,
         };
         model.conversations = vec![summary(2, 0, 0, Some(mine)), summary(1, 0, 3, None)];
         let r = rows(&model, 5 * format::MINUTE, |_| 0);

@@ -4,7 +4,9 @@
 use leptos::html;
 use leptos::prelude::*;
 use shared::text::{linkify, Segment};
-use shared::{Attachment, AttachmentKind, AttachmentState, Author, Channel, ClientMsgId, ConversationId, PlatformState};
+use shared::{
+    Attachment, AttachmentKind, AttachmentState, Author, Channel, ClientMsgId, ConversationId, ConversationStatus, PlatformState,
+};
 
 use super::channels::{Badge, Identities};
 use super::rich_text;
@@ -162,6 +164,8 @@ pub struct MsgView {
     /// Follows a message of the same author within a few minutes: drawn as part of one group,
     /// without repeating the author's name.
     pub continued: bool,
+    /// A private note: drawn apart, with no receipts (the customer never gets it).
+    pub note: bool,
 }
 
 impl MsgView {
@@ -206,7 +210,7 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
             .and_then(|d| DeliveryView::of_platform(d.state, d.error.clone()));
         let ticks = platform.is_some();
         let delivery = platform.or_else(|| {
-            (own && !is_platform(m.channel)).then_some(if m.seq <= read {
+            (own && !m.note && !is_platform(m.channel)).then_some(if m.seq <= read {
                 DeliveryView::Read
             } else if m.seq <= delivered {
                 DeliveryView::Delivered
@@ -229,6 +233,7 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
             show_state: ticks,
             attachments: m.attachments.iter().map(AttachmentView::of).collect(),
             continued: false,
+            note: m.note,
         };
         (m.sent_at, view)
     });
@@ -241,7 +246,7 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
             text: o.text.clone(),
             time: format::clock(o.created_at, tz(o.created_at)),
             full_time: format::full(o.created_at, tz(o.created_at)),
-            channel: o.via.unwrap_or(reply_channel),
+            channel: if o.note { Channel::Web } else { o.via.unwrap_or(reply_channel) },
             show_channel,
             delivery: Some(match &o.delivery {
                 Delivery::Sending => DeliveryView::Sending,
@@ -251,6 +256,7 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
             show_state: true,
             attachments: Vec::new(),
             continued: false,
+            note: o.note,
         };
         (o.created_at, view)
     });
@@ -281,7 +287,7 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
     // Web receipts: under the newest own reply, and "Seen" under the newest one read.
     fn web_receipt(r: &Row) -> Option<&DeliveryView> {
         match r {
-            Row::Msg(v) if v.own && !v.ticks => v.delivery.as_ref(),
+            Row::Msg(v) if v.own && !v.ticks && !v.note => v.delivery.as_ref(),
             _ => None,
         }
     }
@@ -337,8 +343,53 @@ pub fn ThreadHeader(id: ConversationId) -> impl IntoView {
     view! {
         <header class="thread-head">
             {head}
+            <StatusActions id />
             <Identities id />
         </header>
+    }
+}
+
+/// Resolve, reopen, snooze: what the conversation's status allows.
+#[component]
+fn StatusActions(id: ConversationId) -> impl IntoView {
+    let ctx = expect_context::<Ctx>();
+    let status = Memo::new(move |_| ctx.model.with(|m| m.conversation(id).map(|c| (c.status, c.snoozed_until))));
+    let set = move |status: ConversationStatus, until: Option<i64>| ctx.run(|m| m.set_status(id, status, until));
+    move || {
+        let (status, until) = status.get()?;
+        Some(match status {
+            ConversationStatus::Snoozed | ConversationStatus::Resolved => {
+                let label = match (status, until) {
+                    (ConversationStatus::Snoozed, Some(at)) => format!("Snoozed until {}", format::full(at, format::tz_offset(at))),
+                    (ConversationStatus::Snoozed, None) => "Snoozed".to_owned(),
+                    _ => "Resolved".to_owned(),
+                };
+                view! {
+                    <div class="thread-actions" data-status=status.as_str()>
+                        <span class="thread-status">{label}</span>
+                        <button type="button" class="reopen" on:click=move |_| set(ConversationStatus::Open, None)>"Reopen"</button>
+                    </div>
+                }
+                .into_any()
+            }
+            _ => {
+                let snooze = move |until: fn(i64) -> i64| {
+                    move |_| set(ConversationStatus::Snoozed, Some(until(crate::now_ms())))
+                };
+                view! {
+                    <div class="thread-actions" data-status="open">
+                        <span class="snooze-label">"Snooze:"</span>
+                        <button type="button" class="snooze" data-until="1h" on:click=snooze(|now| now + format::HOUR)>"1 h"</button>
+                        <button type="button" class="snooze" data-until="tomorrow"
+                            on:click=snooze(|now| format::local_hour(now, 1, 9, format::tz_offset))>"Tomorrow 9:00"</button>
+                        <button type="button" class="snooze" data-until="next-week"
+                            on:click=snooze(|now| format::next_monday(now, 9, format::tz_offset))>"Next week"</button>
+                        <button type="button" class="resolve primary" on:click=move |_| set(ConversationStatus::Resolved, None)>"Resolve"</button>
+                    </div>
+                }
+                .into_any()
+            }
+        })
     }
 }
 
@@ -491,6 +542,7 @@ fn MessageItem(msg: MsgView) -> impl IntoView {
         <div
             class="msg"
             class:own=msg.own
+            class:note=msg.note
             class:continued=msg.continued
             data-author=msg.author
             data-id=msg.id
@@ -498,6 +550,7 @@ fn MessageItem(msg: MsgView) -> impl IntoView {
             data-state=state
         >
             {msg.author_name.map(|n| view! { <div class="msg-author">{n}</div> })}
+            {msg.note.then(|| view! { <div class="msg-note-label">"Private note · only advisors see this"</div> })}
             <div class="msg-bubble">
                 {msg.attachments.into_iter().map(|a| view! { <AttachmentItem a /> }).collect_view()}
                 {has_text.then(|| view! { <div class="msg-text">{rich_text(&msg.text)}</div> })}
@@ -580,6 +633,8 @@ mod tests {
             visitor_online: true,
             visitor_delivered_seq: 0,
             visitor_read_seq: 0,
+            status: shared::ConversationStatus::Open,
+            snoozed_until: None,
         };
         m.apply(In::Welcome {
             v: 1,
@@ -611,6 +666,7 @@ mod tests {
             channel: Channel::Web,
             text: format!("text {seq}"),
             sent_at: at,
+            note: false,
         }
     }
 
@@ -712,6 +768,27 @@ mod tests {
         assert_eq!(states(&m), s(&[("read", false), ("read", true), ("delivered", true)]));
         m.conversations[0].visitor_read_seq = 4;
         assert_eq!(states(&m), s(&[("read", false), ("read", false), ("read", true)]));
+    }
+
+    #[test]
+    fn a_private_note_is_marked_and_carries_no_receipt() {
+        let dana = Author::Advisor {
+            id: AdvisorId(7),
+            name: "Dana".into(),
+        };
+        let mut note = msg(3, dana.clone(), 2);
+        note.note = true;
+        let mut m = model_with(vec![msg(1, Author::Visitor, 0), msg(2, dana, 1), note]);
+        m.conversations[0].visitor_read_seq = 3;
+        let views: Vec<(bool, Option<&'static str>, bool)> = thread_rows(&m, C, 0, |_| 0)
+            .into_iter()
+            .filter_map(|r| match r {
+                Row::Msg(v) => Some((v.note, v.state_key(), v.show_state)),
+                _ => None,
+            })
+            .collect();
+        // "Seen" stays under the newest reply, not under the note after it.
+        assert_eq!(views, vec![(false, None, false), (false, Some("read"), true), (true, None, false)]);
     }
 
     #[test]

@@ -271,6 +271,7 @@ mod tests {
             delivered: false,
             platform: None,
             attachments,
+            note: false,
         }
     }
 
