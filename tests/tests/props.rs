@@ -98,6 +98,7 @@ fn concurrent_appends_with_repeated_ids_get_contiguous_seqs_and_each_id_is_store
                             delivered: false,
                             platform: None,
                             attachments: Vec::new(),
+                            note: false,
                         };
                         out.push((n, flip, store.append_message(new).await));
                     }
@@ -176,6 +177,7 @@ fn messages_after_any_cursor_are_exactly_the_later_ones_in_order_and_read_cursor
                     delivered: false,
                     platform: None,
                     attachments: Vec::new(),
+                    note: false,
                 };
                 store.append_message(new).await.unwrap();
             }

@@ -143,6 +143,7 @@ async fn visitor_session(state: Baseline, socket: WebSocket) {
                     let message = Message {
                         delivery: None,
                         attachments: Vec::new(),
+                        note: false,
                         id,
                         conversation,
                         seq,
