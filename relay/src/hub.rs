@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use shared::{ConversationId, ConversationSummary, Message, Seq};
+use shared::{AdvisorId, ConversationId, ConversationSummary, Message, Seq};
 use tokio::sync::{mpsc, Notify};
 
 /// Events are built once and shared by every socket they go to; each socket turns them into its
@@ -68,6 +68,9 @@ struct Conn {
     id: ConnId,
     tx: mpsc::Sender<Arc<Delivery>>,
     kick: Arc<Notify>,
+    /// An advisor socket's account, so its sockets can be ended when the account is.
+    advisor: Option<AdvisorId>,
+    ended: Arc<Notify>,
 }
 
 #[derive(Default)]
@@ -87,6 +90,8 @@ pub struct Member {
     pub id: ConnId,
     pub events: mpsc::Receiver<Arc<Delivery>>,
     pub kicked: Arc<Notify>,
+    /// The account's sessions were ended (deactivated, password reset): close for good.
+    pub ended: Arc<Notify>,
     hub: Arc<Hub>,
     room: Room,
 }
@@ -103,24 +108,35 @@ impl Hub {
     }
 
     pub fn join_visitor(self: &Arc<Self>, conversation: ConversationId) -> Member {
-        self.join(Room::Visitor(conversation))
+        self.join(Room::Visitor(conversation), None)
     }
 
-    pub fn join_advisors(self: &Arc<Self>) -> Member {
-        self.join(Room::Advisors)
+    pub fn join_advisors(self: &Arc<Self>, advisor: AdvisorId) -> Member {
+        self.join(Room::Advisors, Some(advisor))
     }
 
-    fn join(self: &Arc<Self>, room: Room) -> Member {
+    /// Close every socket of this advisor (their sessions were ended); returns how many.
+    pub fn end_advisor(&self, advisor: AdvisorId) -> usize {
+        let inner = self.lock();
+        let mine: Vec<&Conn> = inner.advisors.iter().filter(|c| c.advisor == Some(advisor)).collect();
+        for conn in &mine {
+            conn.ended.notify_one();
+        }
+        mine.len()
+    }
+
+    fn join(self: &Arc<Self>, room: Room, advisor: Option<AdvisorId>) -> Member {
         let queue = match room {
             Room::Visitor(_) => VISITOR_QUEUE,
             Room::Advisors => ADVISOR_QUEUE,
         };
         let (tx, events) = mpsc::channel(queue);
         let kicked = Arc::new(Notify::new());
+        let ended = Arc::new(Notify::new());
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = ConnId(inner.next_id);
-        let conn = Conn { id, tx, kick: kicked.clone() };
+        let conn = Conn { id, tx, kick: kicked.clone(), advisor, ended: ended.clone() };
         match room {
             Room::Visitor(c) => inner.visitors.entry(c).or_default().push(conn),
             Room::Advisors => {
@@ -130,7 +146,7 @@ impl Hub {
                 }
             }
         }
-        Member { id, events, kicked, hub: self.clone(), room }
+        Member { id, events, kicked, ended, hub: self.clone(), room }
     }
 
     /// Every socket of the visitor of `conversation`; returns how many took the event.
@@ -237,8 +253,8 @@ mod tests {
     async fn visitors_hear_when_the_first_advisor_comes_and_the_last_one_goes() {
         let hub = Hub::new();
         let mut visitor = hub.join_visitor(ConversationId(1));
-        let first = hub.join_advisors();
-        let second = hub.join_advisors();
+        let first = hub.join_advisors(AdvisorId(1));
+        let second = hub.join_advisors(AdvisorId(1));
         assert!(matches!(visitor.events.recv().await.unwrap().event, Event::Presence { advisors_online: true }));
         drop(first);
         assert!(visitor.events.try_recv().is_err(), "one advisor is still online");
@@ -250,7 +266,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_kicks_the_slow_socket() {
         let hub = Hub::new();
-        let slow = hub.join_advisors();
+        let slow = hub.join_advisors(AdvisorId(1));
         for _ in 0..=ADVISOR_QUEUE {
             hub.to_advisors(Event::VisitorTyping { conversation: ConversationId(1), on: true });
         }

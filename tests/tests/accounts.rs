@@ -183,6 +183,39 @@ async fn deactivation_ends_the_sessions_at_once_and_refuses_login_until_reactiva
 }
 
 #[tokio::test]
+async fn deactivating_an_advisor_closes_their_open_dashboards_and_no_one_elses() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    let relay = TestRelay::start().await;
+    let admin = relay.login().await;
+    let (bo, session) = new_advisor(&relay, &admin, "bo@shop.test").await;
+    let hello = serde_json::to_string(&AdvisorClientFrame::Hello { v: PROTOCOL_VERSION }).unwrap();
+    let mut bos = relay.advisor_socket(Some(&session), Some(&relay.origin())).await.unwrap();
+    bos.send(WsMessage::text(hello)).await.unwrap();
+    let (mut admins, _) = relay.advisor().await;
+
+    let r = call(&relay, Some(&admin), Method::POST, &format!("/api/v1/admin/advisors/{bo}/deactivate"), None).await;
+    assert_eq!(r.status(), 200);
+    let closed = tokio::time::timeout(WAIT, async {
+        while let Some(frame) = bos.next().await {
+            if let Ok(WsMessage::Close(close)) = frame {
+                return close;
+            }
+        }
+        None
+    })
+    .await
+    .expect("Bo's dashboard was closed in time")
+    .expect("with a close frame");
+    assert_eq!(u16::from(closed.code), 1008);
+    assert!(closed.reason.contains("log in again"), "{}", closed.reason);
+    // The admin's own dashboard is still served.
+    let (_visitor, _) = relay.new_visitor().await;
+    admins.send(&AdvisorClientFrame::Open { reference: "still-here".into(), conversation: ConversationId(1), after_seq: 0 }).await;
+    admins.wait_for(|f| matches!(f, AdvisorServerFrame::History { reference, .. } if reference == "still-here").then_some(())).await;
+}
+
+#[tokio::test]
 async fn a_password_reset_ends_the_sessions_and_only_the_new_password_works() {
     let relay = TestRelay::start().await;
     let admin = relay.login().await;

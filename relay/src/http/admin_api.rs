@@ -191,7 +191,9 @@ async fn deactivate(
         return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, "You can't deactivate your own account."));
     }
     let account = state.store.set_advisor_active(advisor, false).await.map_err(store_error)?;
-    tracing::info!(admin = admin.info.id.0, advisor = advisor.0, "advisor deactivated; sessions ended");
+    // Open dashboards close now, not at their next request.
+    let sockets = state.hub.end_advisor(advisor);
+    tracing::info!(admin = admin.info.id.0, advisor = advisor.0, sockets, "advisor deactivated; sessions ended");
     Ok(Json(account.into()))
 }
 
@@ -213,7 +215,8 @@ async fn reset_password(
 ) -> ApiResult<Json<serde_json::Value>> {
     let advisor = AdvisorId(id(path)?);
     let password = admin::reset_password(&*state.store, advisor).await.map_err(admin_error)?;
-    tracing::info!(admin = admin.info.id.0, advisor = advisor.0, "password reset; sessions ended");
+    let sockets = state.hub.end_advisor(advisor);
+    tracing::info!(admin = admin.info.id.0, advisor = advisor.0, sockets, "password reset; sessions ended");
     Ok(Json(serde_json::json!({ "password": password })))
 }
 

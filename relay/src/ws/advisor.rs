@@ -207,7 +207,7 @@ impl AdvisorSession {
             return send(sink, &Out::Error(e)).await;
         }
         // Join first, so a change between the inbox query and joining is not missed.
-        self.member = Some(self.state.hub.join_advisors());
+        self.member = Some(self.state.hub.join_advisors(self.advisor.id));
         match self.state.store.list_conversations(INBOX_SIZE).await {
             Ok(mut conversations) => {
                 for c in &mut conversations {

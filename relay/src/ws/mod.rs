@@ -97,6 +97,10 @@ pub async fn drive<S: Session>(mut session: S, socket: WebSocket, stopping: Canc
                     close(&mut sink, CLOSE_TRY_AGAIN_LATER, "too slow; reconnect and resume").await;
                     break;
                 }
+                Wake::Ended => {
+                    close(&mut sink, CLOSE_POLICY, "your session has ended; log in again").await;
+                    break;
+                }
             },
             incoming = stream.next() => {
                 let text = match incoming {
@@ -178,6 +182,8 @@ pub enum Wake {
     Event(Arc<Delivery>),
     /// The hub found this socket's queue full.
     Kicked,
+    /// The advisor's sessions were ended (account deactivated, password reset).
+    Ended,
 }
 
 /// The next hub event or kick, or never when the socket hasn't joined yet.
@@ -189,6 +195,7 @@ pub async fn wake(member: &mut Option<Member>) -> Wake {
                 None => std::future::pending().await,
             },
             _ = m.kicked.notified() => Wake::Kicked,
+            _ = m.ended.notified() => Wake::Ended,
         },
         None => std::future::pending().await,
     }
