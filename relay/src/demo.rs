@@ -116,19 +116,10 @@ fn sandbox_meta(sandbox: &SandboxConfig, graph_url: &str) -> Result<MetaConfig, 
         url::Url::parse(&format!("{graph_url}/{path}")).map_err(|e| StartError::Demo(format!("phone page URL: {e}")))
     };
     let args = MetaArgs {
-        meta_app_secret: Some(sandbox.app_secret.clone()),
-        meta_verify_token: Some(secret::new_token()),
-        graph_base_url: graph_url.to_owned(),
-        graph_api_version: sandbox.api_version.clone(),
-        whatsapp_phone_number_id: Some(sandbox.phone_number_id.clone()),
-        whatsapp_token: Some(sandbox.access_token.clone()),
-        messenger_page_id: Some(sandbox.page_id.clone()),
-        messenger_token: Some(sandbox.access_token.clone()),
-        channels_site: Some(DEMO_SITE_KEY.into()),
         whatsapp_number: Some(sandbox.display_phone_number.clone()),
-        whatsapp_templates: None,
         wa_me_url: link("wa.me")?,
         m_me_url: link("m.me")?,
+        ..sandbox.meta_args(graph_url, &secret::new_token(), DEMO_SITE_KEY)
     };
     let mut meta = MetaConfig::from_args(&args)?.ok_or_else(|| StartError::Demo("the sandbox bridge is off".into()))?;
     meta.templates = vec![

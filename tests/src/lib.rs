@@ -184,6 +184,28 @@ impl TestRelay {
 }
 
 /// An HTTP answer instead of a WebSocket upgrade.
+/// The verify token the bridged test relays are configured with.
+pub const VERIFY_TOKEN: &str = "verify-me";
+
+/// A fresh relay with the WhatsApp/Messenger bridge on, and the Graph API sandbox it talks to (which
+/// posts signed webhooks to the relay). `tweak` adjusts the bridge's settings and the sandbox's
+/// before either starts. Cancel the token (or drop the runtime) to stop the sandbox.
+pub async fn start_with_sandbox(
+    tweak: impl FnOnce(&mut relay::config::MetaArgs, &mut relay::sandbox::SandboxConfig),
+) -> (TestRelay, relay::sandbox::Sandbox, relay::config::MetaArgs, CancellationToken) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the sandbox");
+    let graph = format!("http://{}", listener.local_addr().expect("sandbox address"));
+    let mut config = relay::sandbox::SandboxConfig::default();
+    let mut meta = config.meta_args(&graph, VERIFY_TOKEN, SITE);
+    tweak(&mut meta, &mut config);
+    let relay = TestRelay::start_bridged(meta.clone()).await;
+    config.relay_webhook_url_whatsapp = relay.url("/webhooks/whatsapp");
+    config.relay_webhook_url_messenger = relay.url("/webhooks/messenger");
+    let stop = CancellationToken::new();
+    let sandbox = relay::sandbox::start(listener, config, stop.clone()).await.expect("start the sandbox");
+    (relay, sandbox, meta, stop)
+}
+
 #[derive(Debug)]
 pub struct HttpRefusal {
     pub status: u16,

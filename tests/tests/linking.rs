@@ -6,11 +6,9 @@
 use std::time::Duration;
 
 use confab_tests::*;
-use relay::config::MetaArgs;
-use relay::sandbox::{self, Failure, Sandbox, SandboxConfig};
+use relay::sandbox::{Failure, Sandbox, SandboxConfig};
 use serde_json::json;
 use shared::*;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 const WA_ID: &str = "5511987654321";
@@ -24,8 +22,6 @@ struct Setup {
 }
 
 async fn bridged() -> Setup {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let graph = format!("http://{}", listener.local_addr().unwrap());
     let templates = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         templates.path(),
@@ -33,30 +29,14 @@ async fn bridged() -> Setup {
             .to_string(),
     )
     .unwrap();
-    let defaults = SandboxConfig::default();
-    let meta = MetaArgs {
-        meta_app_secret: Some(defaults.app_secret.clone()),
-        meta_verify_token: Some("verify-me".into()),
-        graph_base_url: graph.clone(),
-        graph_api_version: defaults.api_version.clone(),
-        whatsapp_phone_number_id: Some(defaults.phone_number_id.clone()),
-        whatsapp_token: Some(defaults.access_token.clone()),
-        messenger_page_id: Some(defaults.page_id.clone()),
-        messenger_token: Some(defaults.access_token.clone()),
-        channels_site: Some(SITE.into()),
-        whatsapp_number: Some("+1 555 014 2277".into()),
-        whatsapp_templates: Some(templates.path().to_owned()),
-        wa_me_url: format!("{graph}/wa.me").parse().unwrap(),
-        m_me_url: format!("{graph}/m.me").parse().unwrap(),
-    };
-    let relay = TestRelay::start_bridged(meta).await;
-    let config = SandboxConfig {
-        relay_webhook_url_whatsapp: relay.url("/webhooks/whatsapp"),
-        relay_webhook_url_messenger: relay.url("/webhooks/messenger"),
-        ..defaults
-    };
-    let stop = CancellationToken::new();
-    let sandbox = sandbox::start(listener, config, stop.clone()).await.unwrap();
+    let (relay, sandbox, _, stop) = start_with_sandbox(|meta, _| {
+        let graph = meta.graph_base_url.clone();
+        meta.whatsapp_number = Some("+1 555 014 2277".into());
+        meta.whatsapp_templates = Some(templates.path().to_owned());
+        meta.wa_me_url = format!("{graph}/wa.me").parse().unwrap();
+        meta.m_me_url = format!("{graph}/m.me").parse().unwrap();
+    })
+    .await;
     Setup { relay, sandbox, _stop: stop, _templates: templates }
 }
 

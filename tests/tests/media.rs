@@ -6,43 +6,15 @@ use std::time::Duration;
 
 use confab_tests::*;
 use relay::config::MetaArgs;
-use relay::sandbox::{self, MediaFailure, Sandbox, SandboxConfig};
+use relay::sandbox::{MediaFailure, Sandbox, SandboxConfig};
 use shared::*;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-const VERIFY_TOKEN: &str = "verify-me";
 const WA_ID: &str = "5511987654321";
 const PSID: &str = "6543210987654321";
 
-fn meta_args(graph: String, defaults: &SandboxConfig) -> MetaArgs {
-    MetaArgs {
-        meta_app_secret: Some(defaults.app_secret.clone()),
-        meta_verify_token: Some(VERIFY_TOKEN.into()),
-        graph_base_url: graph,
-        graph_api_version: defaults.api_version.clone(),
-        whatsapp_phone_number_id: Some(defaults.phone_number_id.clone()),
-        whatsapp_token: Some(defaults.access_token.clone()),
-        messenger_page_id: Some(defaults.page_id.clone()),
-        messenger_token: Some(defaults.access_token.clone()),
-        channels_site: Some(SITE.into()),
-        ..MetaArgs::default()
-    }
-}
-
 async fn bridged() -> (TestRelay, Sandbox, MetaArgs, CancellationToken) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let defaults = SandboxConfig::default();
-    let meta = meta_args(format!("http://{}", listener.local_addr().unwrap()), &defaults);
-    let relay = TestRelay::start_bridged(meta.clone()).await;
-    let config = SandboxConfig {
-        relay_webhook_url_whatsapp: relay.url("/webhooks/whatsapp"),
-        relay_webhook_url_messenger: relay.url("/webhooks/messenger"),
-        ..defaults
-    };
-    let stop = CancellationToken::new();
-    let sandbox = sandbox::start(listener, config, stop.clone()).await.unwrap();
-    (relay, sandbox, meta, stop)
+    start_with_sandbox(|_, _| {}).await
 }
 
 /// The next `attachment` frame for message `seq` of `conversation` that is no longer pending.

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use base64::Engine;
 use shared::limits::MAX_ATTACHMENT_BYTES;
-use shared::Channel;
 
 use super::files::{Files, WriteError, Written};
 use super::sniff;
@@ -75,7 +74,7 @@ pub async fn fetch(http: &reqwest::Client, config: &MetaConfig, files: &Files, j
         }
     };
     if written.size == 0 {
-        return Err(temporary(format!("{} sent an empty file.", platform(job.channel))));
+        return Err(temporary(format!("{} sent an empty file.", crate::channels::platform_name(job.channel))));
     }
     let declared = platform_sha256.as_deref().or(job.declared_sha256.as_deref());
     if declared.and_then(decode_sha256).is_some_and(|d| d != written.sha256) {
@@ -144,9 +143,9 @@ async fn lookup(
         .bearer_auth(token)
         .send()
         .await
-        .map_err(|e| temporary(format!("WhatsApp could not be reached ({}).", short(&e))))?;
+        .map_err(|e| temporary(format!("WhatsApp could not be reached ({}).", crate::channels::network_error(&e))))?;
     let status = response.status().as_u16();
-    let body = response.bytes().await.map_err(|e| temporary(format!("WhatsApp's answer was cut off ({}).", short(&e))))?;
+    let body = response.bytes().await.map_err(|e| temporary(format!("WhatsApp's answer was cut off ({}).", crate::channels::network_error(&e))))?;
     if !(200..300).contains(&status) {
         return Err(lookup_failure(status, &body));
     }
@@ -202,7 +201,7 @@ async fn download(
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let mut response = request.send().await.map_err(|e| temporary(format!("The file could not be downloaded ({}).", short(&e))))?;
+    let mut response = request.send().await.map_err(|e| temporary(format!("The file could not be downloaded ({}).", crate::channels::network_error(&e))))?;
     let status = response.status().as_u16();
     match status {
         200..=299 => {}
@@ -217,7 +216,7 @@ async fn download(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| temporary(format!("The download was cut off ({}).", short(&e))))?
+        .map_err(|e| temporary(format!("The download was cut off ({}).", crate::channels::network_error(&e))))?
     {
         incoming.write(&chunk).await.map_err(|e| match e {
             WriteError::TooLarge { .. } => too_large(None),
@@ -256,24 +255,6 @@ fn decode_sha256(text: &str) -> Option<[u8; 32]> {
             .ok()
     }?;
     bytes.try_into().ok()
-}
-
-fn platform(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Whatsapp => "WhatsApp",
-        Channel::Messenger => "Messenger",
-        _ => "The platform",
-    }
-}
-
-fn short(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "network error"
-    }
 }
 
 #[cfg(test)]

@@ -137,6 +137,9 @@ pub struct Bridge {
     receipts: Mutex<HashMap<ConversationId, Receipts>>,
     /// Messenger customers whose profile name was already asked for.
     profiles_asked: Mutex<std::collections::HashSet<String>>,
+    /// The site platform customers join, once found (sites are never deleted, and the oldest one
+    /// stays the oldest): asked on every visitor hello and every platform message.
+    channels_site: std::sync::OnceLock<SiteId>,
 }
 
 #[derive(Default)]
@@ -156,6 +159,7 @@ impl Bridge {
             alerts: Mutex::new(HashMap::new()),
             receipts: Mutex::new(HashMap::new()),
             profiles_asked: Mutex::new(Default::default()),
+            channels_site: std::sync::OnceLock::new(),
         })
     }
 
@@ -200,14 +204,6 @@ fn alert(state: &AppState, bridge: &Bridge, channel: Channel, alert: Option<Stri
     }
     if bridge.set_alert(channel, alert) {
         state.hub.to_advisors(Event::Channels(bridge.statuses()));
-    }
-}
-
-fn channel_name(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Whatsapp => "WhatsApp",
-        Channel::Messenger => "Messenger",
-        _ => "This channel",
     }
 }
 
@@ -459,7 +455,7 @@ async fn apply_event(state: &AppState, bridge: &Bridge, event: InboundEvent) -> 
         InboundEvent::AccountError(e) => {
             let what = [e.title.as_deref(), e.details.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(": ");
             let code = e.code.map(|c| format!(" (code {c})")).unwrap_or_default();
-            let text = format!("{} reported a problem with the business account{code}: {what}", channel_name(e.channel));
+            let text = format!("{} reported a problem with the business account{code}: {what}", super::platform_name(e.channel));
             alert(state, bridge, e.channel, Some(text));
             Ok(())
         }
@@ -494,7 +490,7 @@ async fn messenger_name(state: &AppState, bridge: &Bridge, account: &str, psid: 
             return;
         }
         Err(e) => {
-            tracing::info!(error = short(&e), "the Messenger profile could not be fetched");
+            tracing::info!(error = super::network_error(&e), "the Messenger profile could not be fetched");
             return;
         }
     };
@@ -663,7 +659,7 @@ async fn sender_action(bridge: &Bridge, last: &crate::store::LastInbound, action
     match bridge.http.post(url).bearer_auth(&account.token).json(&body).send().await {
         Ok(r) if r.status().is_success() => {}
         Ok(r) => tracing::info!(status = r.status().as_u16(), ?action, "the platform refused a read receipt or typing indicator"),
-        Err(e) => tracing::info!(error = short(&e), ?action, "a read receipt or typing indicator could not be sent"),
+        Err(e) => tracing::info!(error = super::network_error(&e), ?action, "a read receipt or typing indicator could not be sent"),
     }
 }
 
@@ -674,13 +670,16 @@ pub fn platform_client_id(platform_id: &str) -> ClientMsgId {
     ClientMsgId(format!("p-{}", hex::encode(&digest[..20])))
 }
 
-async fn channels_site(state: &AppState, bridge: &Bridge) -> Result<crate::store::SiteId, String> {
+async fn channels_site(state: &AppState, bridge: &Bridge) -> Result<SiteId, String> {
+    if let Some(site) = bridge.channels_site.get() {
+        return Ok(*site);
+    }
     let site = match &bridge.config.channels_site {
         Some(key) => state.store.site_by_key(key).await,
         None => state.store.first_site().await,
     };
     match site {
-        Ok(Some(site)) => Ok(site.id),
+        Ok(Some(site)) => Ok(*bridge.channels_site.get_or_init(|| site.id)),
         Ok(None) => Err("no site to put platform customers in (create one, or set --channels-site)".into()),
         Err(e) => Err(e.to_string()),
     }
@@ -755,7 +754,7 @@ async fn load_target(
         return match via {
             Some(channel) => Err(ErrorFrame::new(
                 ErrorCode::InvalidFrame,
-                format!("this customer has no {} linked", channel_name(channel)),
+                format!("this customer has no {} linked", super::platform_name(channel)),
             )),
             None => Ok(None),
         };
@@ -809,12 +808,12 @@ async fn send(state: &AppState, bridge: &Bridge, item: OutboxItem) {
                 SendFailure::TokenExpired { .. } => {
                     let text = format!(
                         "{}: the access token has expired or was revoked, so replies are not sent. An administrator must set a new token and restart the relay.",
-                        channel_name(item.target.channel)
+                        super::platform_name(item.target.channel)
                     );
                     alert(state, bridge, item.target.channel, Some(text));
                 }
                 SendFailure::NeedsAdmin { .. } => {
-                    let text = format!("{}: {} An administrator must fix this.", channel_name(item.target.channel), failure.reason());
+                    let text = format!("{}: {} An administrator must fix this.", super::platform_name(item.target.channel), failure.reason());
                     alert(state, bridge, item.target.channel, Some(text));
                 }
                 _ => {}
@@ -869,13 +868,13 @@ async fn post(bridge: &Bridge, item: &OutboxItem) -> Result<String, SendFailure>
         }
     };
     let response = bridge.http.post(url).bearer_auth(&account.token).json(&body).send().await.map_err(|e| {
-        SendFailure::Retryable { code: None, reason: format!("the platform could not be reached ({})", short(&e)), retry_after: None }
+        SendFailure::Retryable { code: None, reason: format!("the platform could not be reached ({})", super::network_error(&e)), retry_after: None }
     })?;
     let status = response.status().as_u16();
     let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let bytes = response.bytes().await.map_err(|e| SendFailure::Retryable {
         code: None,
-        reason: format!("the platform's answer was cut off ({})", short(&e)),
+        reason: format!("the platform's answer was cut off ({})", super::network_error(&e)),
         retry_after: None,
     })?;
     if !(200..300).contains(&status) {
@@ -886,14 +885,4 @@ async fn post(bridge: &Bridge, item: &OutboxItem) -> Result<String, SendFailure>
         _ => meta::messenger::parse_send_response(&bytes).map(|s| s.message_id),
     };
     id.map_err(|e| SendFailure::Permanent { code: None, reason: format!("the platform's answer could not be read: {e}") })
-}
-
-fn short(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "network error"
-    }
 }

@@ -9,3 +9,23 @@
 pub mod bridge;
 pub mod link;
 pub mod meta;
+
+/// A platform's name as customers know it ("WhatsApp"), for messages to advisors.
+pub fn platform_name(channel: shared::Channel) -> &'static str {
+    match channel {
+        shared::Channel::Whatsapp => "WhatsApp",
+        shared::Channel::Messenger => "Messenger",
+        _ => "The platform",
+    }
+}
+
+/// What went wrong with a request to a platform, in a few words for an advisor.
+pub fn network_error(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "network error"
+    }
+}

@@ -90,6 +90,23 @@ impl Default for SandboxConfig {
 }
 
 impl SandboxConfig {
+    /// The relay's bridge settings for talking to this sandbox at `graph_base_url`: its secret,
+    /// ids and token; new customers join the site `channels_site`.
+    pub fn meta_args(&self, graph_base_url: &str, verify_token: &str, channels_site: &str) -> crate::config::MetaArgs {
+        crate::config::MetaArgs {
+            meta_app_secret: Some(self.app_secret.clone()),
+            meta_verify_token: Some(verify_token.to_owned()),
+            graph_base_url: graph_base_url.to_owned(),
+            graph_api_version: self.api_version.clone(),
+            whatsapp_phone_number_id: Some(self.phone_number_id.clone()),
+            whatsapp_token: Some(self.access_token.clone()),
+            messenger_page_id: Some(self.page_id.clone()),
+            messenger_token: Some(self.access_token.clone()),
+            channels_site: Some(channels_site.to_owned()),
+            ..Default::default()
+        }
+    }
+
     /// The defaults, with both channels' webhooks posted to `url`.
     pub fn posting_to(url: impl Into<String>) -> Self {
         let url = url.into();

@@ -27,6 +27,21 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// A conversation's messages with seq > `after`, oldest first, with their attachments;
+    /// `filter` is a fixed extra SQL condition.
+    async fn messages_where(&self, conversation: ConversationId, after: Seq, limit: usize, filter: &'static str) -> StoreResult<Vec<Message>> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? {filter} ORDER BY seq LIMIT ?");
+        let rows = sqlx::query(&sql)
+            .bind(conversation.0)
+            .bind(after as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut messages = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
+        attachments::fill(&self.pool, conversation, &mut messages).await?;
+        Ok(messages)
+    }
+
     /// Open (creating if needed) the database file and apply pending migrations.
     pub async fn open(path: &Path) -> StoreResult<Self> {
         Self::open_inner(path, None).await
@@ -422,34 +437,12 @@ impl Store for SqliteStore {
     }
 
     async fn messages_after(&self, conversation: ConversationId, after: Seq, limit: usize) -> StoreResult<Vec<Message>> {
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(conversation.0)
-            .bind(after as i64)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut messages = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
-        attachments::fill(&self.pool, conversation, &mut messages).await?;
-        Ok(messages)
+        self.messages_where(conversation, after, limit, "").await
     }
 
     async fn visitor_messages_after(&self, conversation: ConversationId, after: Seq, limit: usize) -> StoreResult<Vec<Message>> {
         // Private notes never leave the relay towards the customer: filtered here, in SQL.
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? AND note = 0 ORDER BY seq LIMIT ?"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(conversation.0)
-            .bind(after as i64)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut messages = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
-        attachments::fill(&self.pool, conversation, &mut messages).await?;
-        Ok(messages)
+        self.messages_where(conversation, after, limit, "AND note = 0").await
     }
 
     async fn set_status(

@@ -26,12 +26,10 @@ use relay::config::MetaArgs;
 use relay::sandbox::{self, Sandbox, SandboxConfig};
 use serde_json::Value;
 use shared::*;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub const WHATSAPP: &str = "/webhooks/whatsapp";
 pub const MESSENGER: &str = "/webhooks/messenger";
-pub const VERIFY_TOKEN: &str = "verify-me";
 
 /// The fixtures' customers.
 pub const TOMAS: &str = "61491570156";
@@ -71,35 +69,13 @@ pub async fn bridged() -> Bridged {
 /// `auto_statuses: false`: the sandbox sends no status or delivery receipt by itself, so a test
 /// can post them in the order it wants.
 pub async fn bridged_with(auto_statuses: bool) -> Bridged {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let graph = format!("http://{}", listener.local_addr().unwrap());
-    let defaults = SandboxConfig { auto_statuses, ..SandboxConfig::default() };
-    let relay = TestRelay::start_bridged(meta_args(&graph)).await;
-    let config = SandboxConfig {
-        relay_webhook_url_whatsapp: relay.url(WHATSAPP),
-        relay_webhook_url_messenger: relay.url(MESSENGER),
-        ..defaults
-    };
-    let stop = CancellationToken::new();
-    let sandbox = sandbox::start(listener, config, stop.clone()).await.unwrap();
+    let (relay, sandbox, _, stop) = start_with_sandbox(|_, sandbox| sandbox.auto_statuses = auto_statuses).await;
     Bridged { relay, sandbox, stop }
 }
 
 /// The bridge's settings: the sandbox's ids, secret and token, and `graph` as the Graph API.
 pub fn meta_args(graph: &str) -> MetaArgs {
-    let defaults = SandboxConfig::default();
-    MetaArgs {
-        meta_app_secret: Some(defaults.app_secret.clone()),
-        meta_verify_token: Some(VERIFY_TOKEN.into()),
-        graph_base_url: graph.to_owned(),
-        graph_api_version: defaults.api_version.clone(),
-        whatsapp_phone_number_id: Some(defaults.phone_number_id.clone()),
-        whatsapp_token: Some(defaults.access_token.clone()),
-        messenger_page_id: Some(defaults.page_id.clone()),
-        messenger_token: Some(defaults.access_token.clone()),
-        channels_site: Some(SITE.into()),
-        ..MetaArgs::default()
-    }
+    SandboxConfig::default().meta_args(graph, VERIFY_TOKEN, SITE)
 }
 
 // ---------------------------------------------------------------------------------------------
