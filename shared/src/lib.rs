@@ -27,7 +27,7 @@ pub use decode::{decode_frame, DecodeError};
 pub use error::{ErrorCode, ErrorFrame};
 pub use frames::advisor::{
     AdvisorClientFrame, AdvisorInfo, AdvisorServerFrame, ChannelIdentity, ChannelStatus, ConversationStatus, ConversationSummary, TemplateInfo,
-    TemplateSend,
+    TemplateSend, Presence, RosterEntry, TeamInfo,
 };
 pub use frames::visitor::{ContinueLink, SiteInfo, VisitorClientFrame, VisitorServerFrame};
 pub use ids::{AdvisorId, ClientMsgId, ConversationId, Seq};

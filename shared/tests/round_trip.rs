@@ -45,6 +45,11 @@ fn summary() -> ConversationSummary {
         reply_channel: Channel::Web,
         status: ConversationStatus::Open,
         snoozed_until: None,
+        team: None,
+        assignee: None,
+        waiting_since: None,
+        first_response_due: None,
+        labels: Vec::new(),
     }
 }
 
@@ -127,7 +132,7 @@ fn advisor_frames_round_trip() {
     round_trip(AdvisorClientFrame::Typing { conversation: ConversationId(7), on: false });
 
     let advisor = AdvisorInfo { id: AdvisorId(1), name: "Ada".into(), email: "ada@example.com".into() };
-    round_trip(AdvisorServerFrame::Welcome { v: 1, advisor, conversations: vec![summary()] });
+    round_trip(AdvisorServerFrame::Welcome { v: 1, advisor, conversations: vec![summary()], admin: false, teams: Vec::new(), roster: Vec::new() });
     round_trip(AdvisorServerFrame::Conversation { conversation: summary() });
     let mut linked = summary();
     linked.channel = Channel::Whatsapp;

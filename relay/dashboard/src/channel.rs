@@ -256,6 +256,11 @@ mod tests {
             reply_channel: reply,
             status: shared::ConversationStatus::Open,
             snoozed_until: None,
+            team: None,
+            assignee: None,
+            waiting_since: None,
+            first_response_due: None,
+            labels: Vec::new(),
         }
     }
 

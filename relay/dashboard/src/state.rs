@@ -778,6 +778,11 @@ mod tests {
             visitor_read_seq: 0,
             status: shared::ConversationStatus::Open,
             snoozed_until: None,
+            team: None,
+            assignee: None,
+            waiting_since: None,
+            first_response_due: None,
+            labels: Vec::new(),
         }
     }
 
@@ -803,6 +808,9 @@ mod tests {
             v: PROTOCOL_VERSION,
             advisor: me(),
             conversations: rows,
+            admin: false,
+            teams: Vec::new(),
+            roster: Vec::new(),
         });
         m
     }
@@ -1106,6 +1114,9 @@ mod tests {
             v: 1,
             advisor: me(),
             conversations: vec![row(C1, 10, 1, 0)],
+            admin: false,
+            teams: Vec::new(),
+            roster: Vec::new(),
         });
         assert!(
             matches!(
@@ -1139,6 +1150,9 @@ mod tests {
             v: 1,
             advisor: me(),
             conversations: vec![row(C1, 10, 2, 0)],
+            admin: false,
+            teams: Vec::new(),
+            roster: Vec::new(),
         });
         let reference = open_ref(&out);
         let mut mine = visitor_msg(C1, 2, "sent before the drop");
@@ -1223,6 +1237,9 @@ mod tests {
             v: 1,
             advisor: me(),
             conversations: vec![row(C1, 1, 0, 0)],
+            admin: false,
+            teams: Vec::new(),
+            roster: Vec::new(),
         });
         assert_eq!(out.len(), 2, "open + the queued send: {out:?}");
     }

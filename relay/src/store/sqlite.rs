@@ -191,7 +191,8 @@ fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
 /// An inbox row in one query: the conversation, its customer, its site and its newest message.
 const SUMMARY_SELECT: &str = "
     SELECT c.id, c.channel, c.last_seq, c.page, c.last_activity_at, c.visitor_read_seq, c.visitor_delivered_seq,
-           c.advisor_unread, c.status, c.snoozed_until,
+           c.advisor_unread, c.status, c.snoozed_until, c.team_id, c.assignee_id, c.waiting_since,
+           c.waiting_since + t.first_response_target_ms AS first_response_due,
            (SELECT MAX(i.last_inbound_at) FROM channel_identities i WHERE i.conversation_id = c.id AND i.channel = c.channel)
                AS last_inbound_at,
            COALESCE(v.name, 'Visitor ' || v.id) AS visitor_name,
@@ -200,6 +201,7 @@ const SUMMARY_SELECT: &str = "
       FROM conversations c
       JOIN visitors v ON v.id = c.visitor_id
       JOIN sites s ON s.id = c.site_id
+      LEFT JOIN teams t ON t.id = c.team_id
       LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq";
 
 /// How long a "Continue on …" link code stays valid.
@@ -323,6 +325,11 @@ fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
         reply_channel: channel_from(row.try_get::<&str, _>("channel")?),
         status: shared::ConversationStatus::parse(row.try_get("status")?),
         snoozed_until: row.try_get("snoozed_until")?,
+        team: row.try_get("team_id")?,
+        assignee: row.try_get::<Option<i64>, _>("assignee_id")?.map(AdvisorId),
+        waiting_since: row.try_get("waiting_since")?,
+        first_response_due: row.try_get("first_response_due")?,
+        labels: Vec::new(),
     })
 }
 

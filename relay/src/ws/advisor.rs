@@ -213,7 +213,14 @@ impl AdvisorSession {
                 for c in &mut conversations {
                     c.visitor_online = self.state.hub.visitor_online(c.id);
                 }
-                let welcome = Out::Welcome { v: PROTOCOL_VERSION, advisor: self.advisor.clone(), conversations };
+                let welcome = Out::Welcome {
+                    v: PROTOCOL_VERSION,
+                    advisor: self.advisor.clone(),
+                    conversations,
+                    admin: false,
+                    teams: Vec::new(),
+                    roster: Vec::new(),
+                };
                 if !send(sink, &welcome).await {
                     return false;
                 }

@@ -60,8 +60,84 @@ pub enum AdvisorClientFrame {
     /// A private note: stored in the thread for advisors only, never sent to the customer.
     /// Answered by `ack` (or `error` with `ref` = `id`), like `send`.
     Note { id: ClientMsgId, conversation: ConversationId, text: String },
+    /// Give a conversation to an advisor, or transfer it to a team, or return it to the queue:
+    /// - `advisor` set: assign it to that advisor (`team`, when set too, also moves it to that team);
+    /// - only `team` set: transfer it to that team's queue, where routing picks the advisor;
+    /// - neither: unassign it (back to its team's queue).
+    /// Answered by a `conversation` row update (or `error` with this `ref`).
+    Assign {
+        #[serde(rename = "ref")]
+        reference: String,
+        conversation: ConversationId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        advisor: Option<AdvisorId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        team: Option<i64>,
+    },
+    /// The advisor's chosen status: online takes new conversations, away keeps theirs and gets no
+    /// new ones, offline hands theirs back to the queue after the configured delay.
+    SetPresence { presence: Presence },
     #[serde(other)]
     Unknown,
+}
+
+/// An advisor's routing status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Presence {
+    #[default]
+    Online,
+    Away,
+    Offline,
+    #[serde(other)]
+    Unknown,
+}
+
+impl Presence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Presence::Online => "online",
+            Presence::Away => "away",
+            Presence::Offline | Presence::Unknown => "offline",
+        }
+    }
+
+    /// The stored form back; anything unknown reads as offline (it must not attract conversations).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "online" => Presence::Online,
+            "away" => Presence::Away,
+            _ => Presence::Offline,
+        }
+    }
+}
+
+/// A team, as the dashboard names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamInfo {
+    pub id: i64,
+    pub name: String,
+    /// The team's first-response target (ms), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_target_ms: Option<i64>,
+}
+
+/// One advisor as the others see them: for assigning and transferring, and for the load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterEntry {
+    pub id: AdvisorId,
+    pub name: String,
+    /// The status routing uses now (their choice, with auto-away when their tabs are gone).
+    pub presence: Presence,
+    /// What they chose.
+    #[serde(default)]
+    pub chosen: Presence,
+    /// Open conversations assigned to them, and the most they take.
+    pub open: u32,
+    pub capacity: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<i64>,
 }
 
 /// Where a conversation stands in the inbox.
@@ -165,6 +241,21 @@ pub struct ConversationSummary {
     /// With `snoozed`: when it opens again (ms since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snoozed_until: Option<i64>,
+    /// The team whose conversation this is (None: every advisor's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<i64>,
+    /// The advisor it is assigned to; None while it waits in the queue (or was never routed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<AdvisorId>,
+    /// Since when (ms) the customer's oldest unanswered message has waited for an advisor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<i64>,
+    /// When the first answer is due by the team's first-response target (with `waiting_since`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_due: Option<i64>,
+    /// Labels advisors gave the conversation, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 /// One of a customer's identities on a messaging platform.
@@ -238,7 +329,24 @@ impl TemplateInfo {
 #[non_exhaustive]
 pub enum AdvisorServerFrame {
     /// Answer to `hello`: who you are and the inbox, newest activity first.
-    Welcome { v: u32, advisor: AdvisorInfo, conversations: Vec<ConversationSummary> },
+    Welcome {
+        v: u32,
+        advisor: AdvisorInfo,
+        conversations: Vec<ConversationSummary>,
+        /// The advisor manages accounts, teams and settings.
+        #[serde(default)]
+        admin: bool,
+        /// Every team, and the advisors this one can assign to.
+        #[serde(default)]
+        teams: Vec<TeamInfo>,
+        #[serde(default)]
+        roster: Vec<RosterEntry>,
+    },
+    /// Advisors' status or load changed, or teams changed: replace both lists.
+    Roster { roster: Vec<RosterEntry>, teams: Vec<TeamInfo> },
+    /// The conversation is no longer visible to this advisor (transferred to a team they are not
+    /// in): drop its row.
+    Removed { conversation: ConversationId },
     /// A conversation changed (new message, unread count, the visitor coming online, delivery or
     /// read receipts): replace the row with this id.
     Conversation { conversation: ConversationSummary },

@@ -108,6 +108,14 @@ pub enum VisitorServerFrame {
     Delivered { up_to: Seq },
     /// An advisor came online, or the last one left.
     Presence { advisors_online: bool },
+    /// The conversation waits for an advisor: `position` in line (1 = next), and an expected wait
+    /// in ms when the relay can estimate one honestly (else show the site's `reply_time`).
+    /// `position` 0: no longer waiting (an advisor has it).
+    Queue {
+        position: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_ms: Option<i64>,
+    },
     Error(ErrorFrame),
     #[serde(other)]
     Unknown,

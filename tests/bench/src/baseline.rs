@@ -205,7 +205,14 @@ async fn advisor_session(state: Baseline, socket: WebSocket) {
                     if let Some(tx) = probe.take() {
                         state.advisors.lock().unwrap_or_else(|p| p.into_inner()).push(AdvisorConn { id: me, tx, kick: kicked.clone() });
                         joined = true;
-                        let welcome = AdvisorServerFrame::Welcome { v: PROTOCOL_VERSION, advisor: bench_advisor(), conversations: vec![] };
+                        let welcome = AdvisorServerFrame::Welcome {
+        v: PROTOCOL_VERSION,
+        advisor: bench_advisor(),
+        conversations: vec![],
+        admin: false,
+        teams: Vec::new(),
+        roster: Vec::new(),
+    };
                         if !send(&mut sink, &welcome).await { break; }
                     }
                 }

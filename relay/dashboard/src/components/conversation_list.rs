@@ -288,6 +288,11 @@ mod tests {
             visitor_read_seq: 0,
             status: shared::ConversationStatus::Open,
             snoozed_until: None,
+            team: None,
+            assignee: None,
+            waiting_since: None,
+            first_response_due: None,
+            labels: Vec::new(),
         }
     }
 

@@ -635,11 +635,19 @@ mod tests {
             visitor_read_seq: 0,
             status: shared::ConversationStatus::Open,
             snoozed_until: None,
+            team: None,
+            assignee: None,
+            waiting_since: None,
+            first_response_due: None,
+            labels: Vec::new(),
         };
         m.apply(In::Welcome {
             v: 1,
             advisor: me,
             conversations: vec![row],
+            admin: false,
+            teams: Vec::new(),
+            roster: Vec::new(),
         });
         let reference = match &m.select(C)[0] {
             shared::AdvisorClientFrame::Open { reference, .. } => reference.clone(),
