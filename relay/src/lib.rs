@@ -1,6 +1,7 @@
 //! The Confab relay as a library: [`run`] starts it on any listener, so `main` only reads
 //! configuration and tests start as many relays as they like on port 0.
 
+pub mod access;
 pub mod admin;
 pub mod assets;
 pub mod attachments;
