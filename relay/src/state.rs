@@ -28,6 +28,8 @@ pub struct AppState {
     pub attachments: Arc<crate::attachments::Attachments>,
     /// Failed-login counts (in this node's memory).
     pub login_limiter: Arc<crate::http::login_limit::LoginLimiter>,
+    /// Wakes the router: something it depends on changed (see `routing::changed`).
+    pub routing_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             bridge,
             attachments,
             login_limiter: Arc::default(),
+            routing_wake: Arc::default(),
         };
         tokio::spawn(state.inbox_updates.clone().run(state.store.clone(), state.hub.clone(), state.stopping.clone()));
         tokio::spawn(crate::conversation::wake_snoozed(state.clone()));

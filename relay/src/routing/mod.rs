@@ -17,6 +17,12 @@ pub use breach::{breach, first_response_due, BreachState};
 pub use presence::{auto_status, to_requeue};
 pub use queue::{expected_wait, queue_position, QueuePlace, MIN_WAIT_SAMPLES};
 
+/// Something routing depends on changed (an advisor's capacity, presence or teams, a team's target,
+/// the routing settings): the router re-checks the queues and resends the roster.
+pub fn changed(state: &crate::state::AppState) {
+    state.routing_wake.notify_one();
+}
+
 /// What an advisor is, as far as routing cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
