@@ -3,7 +3,7 @@
 //! Every way into a conversation (the advisor socket, the dashboard's HTTP API, search, the
 //! customer panel, attachments) asks the same [`Viewer`].
 
-use shared::{AdvisorId, ConversationSummary};
+use shared::{AdvisorId, ConversationId, ConversationSummary};
 
 use crate::state::AppState;
 use crate::store::{Role, StoreError, StoreResult};
@@ -45,6 +45,31 @@ impl Viewer {
         let in_teams = if teams.is_empty() { String::new() } else { format!(" OR {alias}.team_id IN ({})", teams.join(",")) };
         format!("({alias}.team_id IS NULL OR {alias}.assignee_id = {}{in_teams})", self.advisor.0)
     }
+}
+
+/// Make sure the hub knows whose `conversation` is before an event about it goes to advisors
+/// (the hub tells only admins about a conversation it doesn't know).
+pub async fn ensure_scope(state: &AppState, conversation: ConversationId) {
+    if state.hub.scope(conversation).is_some() {
+        return;
+    }
+    match state.store.conversation_scope(conversation).await {
+        Ok(Some(scope)) => state.hub.init_scope(conversation, scope),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, %conversation, "could not load who may see a conversation"),
+    }
+}
+
+/// Whether this advisor may see `conversation` (false for one that doesn't exist).
+pub async fn may_see(state: &AppState, viewer: &Viewer, conversation: ConversationId) -> StoreResult<bool> {
+    if viewer.admin {
+        return Ok(true);
+    }
+    let scope = match state.hub.scope(conversation) {
+        Some(scope) => Some(scope),
+        None => state.store.conversation_scope(conversation).await?,
+    };
+    Ok(scope.is_some_and(|s| viewer.can_see(s.team, s.assignee)))
 }
 
 #[cfg(test)]

@@ -200,6 +200,8 @@ pub async fn set_status(
     match state.store.set_status(conversation, status, snoozed_until, now).await {
         Ok(()) => {
             state.inbox_updates.changed(conversation, Change::Reload);
+            // Resolving frees capacity; reopening takes some.
+            crate::routing::changed(state);
             Ok(())
         }
         Err(StoreError::NotFound) => {
@@ -250,6 +252,9 @@ pub async fn commit(state: &AppState, new: NewMessage, origin: Option<ConnId>) -
     }
     let message = appended.message.clone();
     let seq = message.seq;
+    if let Some(c) = &appended.counters {
+        state.hub.set_scope(conversation, crate::store::routing::Scope { team: c.team, assignee: c.assignee });
+    }
     if !note {
         state.hub.to_visitor(conversation, Event::Message { message: message.clone(), origin });
     }
@@ -263,6 +268,12 @@ pub async fn commit(state: &AppState, new: NewMessage, origin: Option<ConnId>) -
         state.hub.to_visitor(conversation, Event::AdvisorsRead { conversation, up_to: seq });
     }
     drop(ordered);
+    // A customer waiting in a queue, or an advisor taking a conversation: routing has work.
+    if appended.counters.is_some_and(|c| c.assignee.is_none() && c.status == shared::ConversationStatus::Open && from_visitor)
+        || (!from_visitor && !note)
+    {
+        crate::routing::changed(state);
+    }
     state.inbox_updates.changed(conversation, Change::Committed(appended.counters, Some(appended.message.clone())));
     if outbox {
         if let Some(bridge) = &state.bridge {
@@ -442,6 +453,8 @@ impl InboxUpdates {
                 let row = rows.get_mut(&conversation).expect("loaded above");
                 row.apply(pending);
                 if row.summary.last_seq > 0 {
+                    let scope = crate::store::routing::Scope { team: row.summary.team, assignee: row.summary.assignee };
+                    hub.set_scope(conversation, scope);
                     let mut summary = row.summary.clone();
                     summary.visitor_online = hub.visitor_online(conversation);
                     hub.to_advisors(Event::Conversation(summary));
@@ -463,6 +476,10 @@ impl Row {
             s.visitor_delivered_seq = c.visitor_delivered_seq;
             s.status = c.status;
             s.snoozed_until = c.snoozed_until;
+            s.team = c.team;
+            s.assignee = c.assignee;
+            s.waiting_since = c.waiting_since;
+            s.first_response_due = c.first_response_due;
         }
         if let Some(m) = pending.last_message {
             if m.seq == s.last_seq {

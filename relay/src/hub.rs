@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use shared::{AdvisorId, ConversationId, ConversationSummary, Message, Seq};
+
+use crate::access::Viewer;
+use crate::store::routing::Scope;
 use tokio::sync::{mpsc, Notify};
 
 /// Events are built once and shared by every socket they go to; each socket turns them into its
@@ -32,6 +35,27 @@ pub enum Event {
     Channels(Vec<shared::ChannelStatus>),
     /// An attachment of a message was fetched, or failed for good (advisors).
     Attachment { conversation: ConversationId, seq: Seq, attachment: shared::Attachment },
+    /// Advisors' status or load, or the teams, changed (advisors).
+    Roster { roster: Vec<shared::RosterEntry>, teams: Vec<shared::TeamInfo> },
+    /// A conversation left this advisor's sight (sent only to those who lost it).
+    Removed { conversation: ConversationId },
+    /// The visitor's place in their team's queue (its visitor).
+    Queue { position: u32, wait_ms: Option<i64> },
+}
+
+impl Event {
+    /// The conversation an advisor event is about: only advisors who may see it get it.
+    fn conversation(&self) -> Option<ConversationId> {
+        match self {
+            Event::Message { message, .. } => Some(message.conversation),
+            Event::Conversation(summary) => Some(summary.id),
+            Event::VisitorTyping { conversation, .. }
+            | Event::PlatformDelivery { conversation, .. }
+            | Event::Attachment { conversation, .. }
+            | Event::Removed { conversation } => Some(*conversation),
+            _ => None,
+        }
+    }
 }
 
 /// An event on its way to sockets. Every advisor socket sends the same frame for it, so the first
@@ -70,6 +94,8 @@ struct Conn {
     kick: Arc<Notify>,
     /// An advisor socket's account, so its sockets can be ended when the account is.
     advisor: Option<AdvisorId>,
+    /// What an advisor socket may see.
+    viewer: Option<Viewer>,
     ended: Arc<Notify>,
 }
 
@@ -78,6 +104,10 @@ struct Inner {
     next_id: u64,
     visitors: HashMap<ConversationId, Vec<Conn>>,
     advisors: Vec<Conn>,
+    /// Whose each conversation is, as last committed: which advisor sockets hear about it. A
+    /// conversation not in here is heard about by admins only, so every source of advisor events
+    /// records the scope first (`access::ensure_scope`).
+    scopes: HashMap<ConversationId, Scope>,
 }
 
 #[derive(Default)]
@@ -111,8 +141,59 @@ impl Hub {
         self.join(Room::Visitor(conversation), None)
     }
 
-    pub fn join_advisors(self: &Arc<Self>, advisor: AdvisorId) -> Member {
-        self.join(Room::Advisors, Some(advisor))
+    pub fn join_advisors(self: &Arc<Self>, viewer: Viewer) -> Member {
+        self.join(Room::Advisors, Some(viewer))
+    }
+
+    /// Record whose a conversation is now. Advisor sockets that could see it before and can't any
+    /// more are told to drop it.
+    pub fn set_scope(&self, conversation: ConversationId, scope: Scope) {
+        let mut inner = self.lock();
+        let old = inner.scopes.insert(conversation, scope);
+        if let Some(old) = old.filter(|old| *old != scope) {
+            let lost: Vec<&Conn> = inner
+                .advisors
+                .iter()
+                .filter(|c| c.viewer.as_ref().is_some_and(|v| v.can_see(old.team, old.assignee) && !v.can_see(scope.team, scope.assignee)))
+                .collect();
+            if !lost.is_empty() {
+                let event = Delivery::new(Event::Removed { conversation });
+                deliver(lost.into_iter(), &event);
+            }
+        }
+    }
+
+    /// Record a scope read from the store, unless a newer one was recorded meanwhile.
+    pub fn init_scope(&self, conversation: ConversationId, scope: Scope) {
+        self.lock().scopes.entry(conversation).or_insert(scope);
+    }
+
+    pub fn scope(&self, conversation: ConversationId) -> Option<Scope> {
+        self.lock().scopes.get(&conversation).copied()
+    }
+
+    /// An advisor's role or teams changed: their sockets see accordingly from now on.
+    pub fn set_viewer(&self, viewer: &Viewer) {
+        let mut inner = self.lock();
+        for conn in inner.advisors.iter_mut().filter(|c| c.advisor == Some(viewer.advisor)) {
+            conn.viewer = Some(viewer.clone());
+        }
+    }
+
+    /// What this advisor socket may see now.
+    pub fn viewer(&self, conn: ConnId) -> Option<Viewer> {
+        self.lock().advisors.iter().find(|c| c.id == conn).and_then(|c| c.viewer.clone())
+    }
+
+    /// Open dashboard tabs per advisor.
+    pub fn advisor_tabs(&self) -> HashMap<AdvisorId, usize> {
+        let mut tabs = HashMap::new();
+        for conn in &self.lock().advisors {
+            if let Some(a) = conn.advisor {
+                *tabs.entry(a).or_default() += 1;
+            }
+        }
+        tabs
     }
 
     /// Close every socket of this advisor (their sessions were ended); returns how many.
@@ -125,7 +206,8 @@ impl Hub {
         mine.len()
     }
 
-    fn join(self: &Arc<Self>, room: Room, advisor: Option<AdvisorId>) -> Member {
+    fn join(self: &Arc<Self>, room: Room, viewer: Option<Viewer>) -> Member {
+        let advisor = viewer.as_ref().map(|v| v.advisor);
         let queue = match room {
             Room::Visitor(_) => VISITOR_QUEUE,
             Room::Advisors => ADVISOR_QUEUE,
@@ -136,7 +218,7 @@ impl Hub {
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = ConnId(inner.next_id);
-        let conn = Conn { id, tx, kick: kicked.clone(), advisor, ended: ended.clone() };
+        let conn = Conn { id, tx, kick: kicked.clone(), advisor, viewer, ended: ended.clone() };
         match room {
             Room::Visitor(c) => inner.visitors.entry(c).or_default().push(conn),
             Room::Advisors => {
@@ -153,13 +235,22 @@ impl Hub {
     pub fn to_visitor(&self, conversation: ConversationId, event: Event) -> usize {
         let event = Delivery::new(event);
         let inner = self.lock();
-        inner.visitors.get(&conversation).map_or(0, |conns| deliver(conns, &event))
+        inner.visitors.get(&conversation).map_or(0, |conns| deliver(conns.iter(), &event))
     }
 
-    /// Every advisor socket; returns how many took the event.
+    /// Every advisor socket that may see the event's conversation (all of them for an event
+    /// about no conversation); returns how many took it.
     pub fn to_advisors(&self, event: Event) -> usize {
+        let inner = self.lock();
+        let scope = event.conversation().map(|c| inner.scopes.get(&c).copied());
         let event = Delivery::new(event);
-        deliver(&self.lock().advisors, &event)
+        let allowed = |conn: &&Conn| match (&scope, &conn.viewer) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(Some(s)), Some(v)) => v.can_see(s.team, s.assignee),
+            (Some(None), Some(v)) => v.admin,
+        };
+        deliver(inner.advisors.iter().filter(allowed), &event)
     }
 
     pub fn advisors_online(&self) -> bool {
@@ -187,13 +278,13 @@ impl Inner {
     fn to_all_visitors(&self, event: Event) {
         let event = Delivery::new(event);
         for conns in self.visitors.values() {
-            deliver(conns, &event);
+            deliver(conns.iter(), &event);
         }
     }
 }
 
 /// Queue `event` on every socket; returns how many took it.
-fn deliver(conns: &[Conn], event: &Arc<Delivery>) -> usize {
+fn deliver<'a>(conns: impl Iterator<Item = &'a Conn>, event: &Arc<Delivery>) -> usize {
     let mut taken = 0;
     for conn in conns {
         match conn.tx.try_send(event.clone()) {
@@ -234,6 +325,35 @@ impl Drop for Member {
 mod tests {
     use super::*;
 
+    fn admin(id: i64) -> Viewer {
+        Viewer { advisor: AdvisorId(id), admin: true, teams: vec![] }
+    }
+
+    #[tokio::test]
+    async fn advisors_hear_only_of_conversations_they_may_see_and_are_told_when_one_leaves() {
+        let hub = Hub::new();
+        let mut boss = hub.join_advisors(admin(1));
+        let mut sales = hub.join_advisors(Viewer { advisor: AdvisorId(2), admin: false, teams: vec![10] });
+        let typing = |c| Event::VisitorTyping { conversation: ConversationId(c), on: true };
+        // Unknown scope: admins only.
+        assert_eq!(hub.to_advisors(typing(1)), 1);
+        hub.set_scope(ConversationId(1), Scope { team: Some(10), assignee: None });
+        assert_eq!(hub.to_advisors(typing(1)), 2);
+        hub.set_scope(ConversationId(2), Scope { team: Some(20), assignee: None });
+        assert_eq!(hub.to_advisors(typing(2)), 1);
+        // Transferred away from sales: the sales advisor is told to drop it, the admin isn't.
+        while sales.events.try_recv().is_ok() {}
+        while boss.events.try_recv().is_ok() {}
+        hub.set_scope(ConversationId(1), Scope { team: Some(20), assignee: None });
+        assert!(matches!(sales.events.try_recv().unwrap().event, Event::Removed { conversation: ConversationId(1) }));
+        assert!(boss.events.try_recv().is_err());
+        // Assigned to them across teams: they see it again.
+        hub.set_scope(ConversationId(1), Scope { team: Some(20), assignee: Some(AdvisorId(2)) });
+        assert_eq!(hub.to_advisors(typing(1)), 2);
+        // Events about no conversation reach everyone.
+        assert_eq!(hub.to_advisors(Event::Channels(vec![])), 2);
+    }
+
     #[tokio::test]
     async fn visitor_events_reach_only_that_conversation_and_leaving_cleans_up() {
         let hub = Hub::new();
@@ -253,8 +373,8 @@ mod tests {
     async fn visitors_hear_when_the_first_advisor_comes_and_the_last_one_goes() {
         let hub = Hub::new();
         let mut visitor = hub.join_visitor(ConversationId(1));
-        let first = hub.join_advisors(AdvisorId(1));
-        let second = hub.join_advisors(AdvisorId(1));
+        let first = hub.join_advisors(admin(1));
+        let second = hub.join_advisors(admin(1));
         assert!(matches!(visitor.events.recv().await.unwrap().event, Event::Presence { advisors_online: true }));
         drop(first);
         assert!(visitor.events.try_recv().is_err(), "one advisor is still online");
@@ -266,7 +386,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_kicks_the_slow_socket() {
         let hub = Hub::new();
-        let slow = hub.join_advisors(AdvisorId(1));
+        let slow = hub.join_advisors(admin(1));
         for _ in 0..=ADVISOR_QUEUE {
             hub.to_advisors(Event::VisitorTyping { conversation: ConversationId(1), on: true });
         }

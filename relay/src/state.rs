@@ -30,6 +30,8 @@ pub struct AppState {
     pub login_limiter: Arc<crate::http::login_limit::LoginLimiter>,
     /// Wakes the router: something it depends on changed (see `routing::changed`).
     pub routing_wake: Arc<tokio::sync::Notify>,
+    /// Live routing state: tabs, waiting visitors' places, the roster (see `routing::router`).
+    pub router: Arc<crate::routing::router::Router>,
 }
 
 impl AppState {
@@ -49,9 +51,11 @@ impl AppState {
             attachments,
             login_limiter: Arc::default(),
             routing_wake: Arc::default(),
+            router: Arc::default(),
         };
         tokio::spawn(state.inbox_updates.clone().run(state.store.clone(), state.hub.clone(), state.stopping.clone()));
         tokio::spawn(crate::conversation::wake_snoozed(state.clone()));
+        tokio::spawn(crate::routing::router::run(state.clone()));
         crate::channels::bridge::start(&state);
         state
     }

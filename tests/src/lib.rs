@@ -324,6 +324,7 @@ impl VisitorClient {
                 | VisitorServerFrame::Read { .. }
                 | VisitorServerFrame::Delivered { .. }
                 | VisitorServerFrame::Presence { .. }
+                | VisitorServerFrame::Queue { .. }
                 | VisitorServerFrame::Message { .. }) => passed.push(other),
                 other => panic!("expected ack for {id}, got {other:?}"),
             }
@@ -338,7 +339,8 @@ impl VisitorClient {
                 VisitorServerFrame::Typing { .. }
                 | VisitorServerFrame::Read { .. }
                 | VisitorServerFrame::Delivered { .. }
-                | VisitorServerFrame::Presence { .. } => {}
+                | VisitorServerFrame::Presence { .. }
+                | VisitorServerFrame::Queue { .. } => {}
                 other => panic!("expected a message, got {other:?}"),
             }
         }
@@ -405,7 +407,8 @@ impl AdvisorClient {
                 | AdvisorServerFrame::Typing { .. }
                 | AdvisorServerFrame::Delivery { .. }
                 | AdvisorServerFrame::Attachment { .. }
-                | AdvisorServerFrame::Channels { .. } => {}
+                | AdvisorServerFrame::Channels { .. }
+                | AdvisorServerFrame::Roster { .. } => {}
                 other => panic!("expected a message, got {other:?}"),
             }
         }
@@ -430,7 +433,8 @@ impl AdvisorClient {
                 | AdvisorServerFrame::Typing { .. }
                 | AdvisorServerFrame::Delivery { .. }
                 | AdvisorServerFrame::Attachment { .. }
-                | AdvisorServerFrame::Channels { .. } => {}
+                | AdvisorServerFrame::Channels { .. }
+                | AdvisorServerFrame::Roster { .. } => {}
                 other => panic!("expected a conversation update, got {other:?}"),
             }
         }
@@ -454,6 +458,7 @@ impl AdvisorClient {
                 | AdvisorServerFrame::Delivery { .. }
                 | AdvisorServerFrame::Attachment { .. }
                 | AdvisorServerFrame::Channels { .. }
+                | AdvisorServerFrame::Roster { .. }
                 | AdvisorServerFrame::Typing { .. }) => passed.push(other),
                 other => panic!("expected history, got {other:?}"),
             }
@@ -479,6 +484,7 @@ impl AdvisorClient {
                 | AdvisorServerFrame::Delivery { .. }
                 | AdvisorServerFrame::Attachment { .. }
                 | AdvisorServerFrame::Channels { .. }
+                | AdvisorServerFrame::Roster { .. }
                 | AdvisorServerFrame::Typing { .. }) => passed.push(other),
                 other => panic!("expected ack, got {other:?}"),
             }
@@ -493,7 +499,8 @@ impl AdvisorClient {
                 | AdvisorServerFrame::Typing { .. }
                 | AdvisorServerFrame::Delivery { .. }
                 | AdvisorServerFrame::Attachment { .. }
-                | AdvisorServerFrame::Channels { .. } => {}
+                | AdvisorServerFrame::Channels { .. }
+                | AdvisorServerFrame::Roster { .. } => {}
                 other => panic!("expected an error frame, got {other:?}"),
             }
         }

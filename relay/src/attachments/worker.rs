@@ -118,6 +118,7 @@ async fn attempt(state: &AppState, bridge: &Bridge, http: &reqwest::Client, file
     };
     match recorded {
         Ok(Some(AttachmentChange { conversation, seq, attachment })) => {
+            crate::access::ensure_scope(state, conversation).await;
             state.hub.to_advisors(Event::Attachment { conversation, seq, attachment });
         }
         Ok(None) => {} // settled meanwhile

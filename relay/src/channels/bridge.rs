@@ -438,6 +438,7 @@ async fn apply_event(state: &AppState, bridge: &Bridge, event: InboundEvent) -> 
                 .await
                 .map_err(|e| e.to_string())?;
             for (conversation, seq, delivery) in changed {
+                crate::access::ensure_scope(state, conversation).await;
                 state.hub.to_advisors(Event::PlatformDelivery { conversation, seq, delivery });
             }
             Ok(())
@@ -466,6 +467,7 @@ async fn apply_event(state: &AppState, bridge: &Bridge, event: InboundEvent) -> 
 async fn report(state: &AppState, platform_id: &str, platform_state: PlatformState, error: Option<&str>) -> Result<(), String> {
     match state.store.set_platform_state(platform_id, platform_state, error).await {
         Ok(Some((conversation, seq, delivery))) => {
+            crate::access::ensure_scope(state, conversation).await;
             state.hub.to_advisors(Event::PlatformDelivery { conversation, seq, delivery });
             Ok(())
         }
@@ -789,6 +791,7 @@ async fn run_outbox(state: AppState, bridge: Arc<Bridge>) {
 /// Send one reply and record the outcome.
 async fn send(state: &AppState, bridge: &Bridge, item: OutboxItem) {
     let outcome = post(bridge, &item).await;
+    crate::access::ensure_scope(state, item.conversation).await;
     let store = &state.store;
     let result = match outcome {
         Ok(platform_id) => {

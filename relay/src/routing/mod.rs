@@ -11,6 +11,7 @@ mod assign;
 mod breach;
 mod presence;
 mod queue;
+pub mod router;
 
 pub use assign::{assign, drain_queue, Decision, Reason};
 pub use breach::{breach, first_response_due, BreachState};

@@ -198,19 +198,30 @@ fn commit(conn: &mut Connection, batch: &[Job], version: &mut u64) -> rusqlite::
 }
 
 /// The conversation columns every write returns, in [`counters`]'s order.
-const COUNTERS: &str = "last_seq, last_activity_at, advisor_unread, visitor_read_seq, visitor_delivered_seq, status, snoozed_until";
+const COUNTERS: &str = "last_seq, last_activity_at, advisor_unread, visitor_read_seq, visitor_delivered_seq, status, snoozed_until,
+     team_id, assignee_id, waiting_since,
+     waiting_since + (SELECT t.first_response_target_ms FROM teams t WHERE t.id = conversations.team_id)";
 
-fn counters(row: &rusqlite::Row<'_>, version: u64) -> rusqlite::Result<Counters> {
+/// [`Counters`] from the [`COUNTERS`] columns starting at `at`.
+fn counters_at(row: &rusqlite::Row<'_>, at: usize, version: u64) -> rusqlite::Result<Counters> {
     Ok(Counters {
         version,
-        last_seq: row.get::<_, i64>(0)? as Seq,
-        last_activity_at: row.get(1)?,
-        unread: row.get::<_, i64>(2)? as u32,
-        visitor_read_seq: row.get::<_, i64>(3)? as Seq,
-        visitor_delivered_seq: row.get::<_, i64>(4)? as Seq,
-        status: shared::ConversationStatus::parse(&row.get::<_, String>(5)?),
-        snoozed_until: row.get(6)?,
+        last_seq: row.get::<_, i64>(at)? as Seq,
+        last_activity_at: row.get(at + 1)?,
+        unread: row.get::<_, i64>(at + 2)? as u32,
+        visitor_read_seq: row.get::<_, i64>(at + 3)? as Seq,
+        visitor_delivered_seq: row.get::<_, i64>(at + 4)? as Seq,
+        status: shared::ConversationStatus::parse(&row.get::<_, String>(at + 5)?),
+        snoozed_until: row.get(at + 6)?,
+        team: row.get(at + 7)?,
+        assignee: row.get::<_, Option<i64>>(at + 8)?.map(shared::AdvisorId),
+        waiting_since: row.get(at + 9)?,
+        first_response_due: row.get(at + 10)?,
     })
+}
+
+fn counters(row: &rusqlite::Row<'_>, version: u64) -> rusqlite::Result<Counters> {
+    counters_at(row, 0, version)
 }
 
 /// One message inside the batch's transaction: two statements in the common case. The outer `Err`
@@ -266,6 +277,14 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
     // An advisor who replies has read the thread up to their reply (nothing after it is unread).
     // A note is not a reply: it moves no cursor.
     let by_advisor = kind == AUTHOR_ADVISOR && !new.note;
+    if by_advisor {
+        // Replying to an unassigned conversation takes it: recorded like a hand assignment.
+        tx.prepare_cached(
+            "INSERT INTO assignments (conversation_id, advisor_id, team_id, kind, by_advisor, at)
+             SELECT id, ?2, team_id, 'manual', ?2, ?3 FROM conversations WHERE id = ?1 AND assignee_id IS NULL",
+        )?
+        .execute(params![new.conversation.0, advisor_id, new.now])?;
+    }
     let counters = tx
         .prepare_cached(&format!(
             "UPDATE conversations SET last_seq = ?1, last_activity_at = ?2, advisor_unread = CASE WHEN ?7 THEN 0 ELSE advisor_unread + ?3 END,
@@ -275,7 +294,19 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
                     channel = CASE WHEN ?3 THEN ?8 ELSE channel END,
                     status = CASE WHEN ?3 THEN 'open' ELSE status END,
                     snoozed_until = CASE WHEN ?3 THEN NULL ELSE snoozed_until END,
-                    resolved_at = CASE WHEN ?3 THEN NULL ELSE resolved_at END
+                    resolved_at = CASE WHEN ?3 THEN NULL ELSE resolved_at END,
+                    -- Routing (docs/ROUTING.md). A customer writing into a closed conversation
+                    -- sends it through routing again; into an unassigned one, queues it (keeping
+                    -- its place if it already waits). An advisor's reply takes an unassigned
+                    -- conversation out of the queue, and answers whatever the customer waited for.
+                    assignee_id = CASE WHEN ?3 AND status != 'open' THEN NULL
+                                       WHEN ?7 AND assignee_id IS NULL THEN ?9 ELSE assignee_id END,
+                    assigned_at = CASE WHEN ?7 AND assignee_id IS NULL THEN ?2 ELSE assigned_at END,
+                    queued_at = CASE WHEN ?7 THEN NULL
+                                     WHEN ?3 AND (status != 'open' OR assignee_id IS NULL) THEN COALESCE(queued_at, ?2)
+                                     ELSE queued_at END,
+                    waiting_since = CASE WHEN ?7 THEN NULL WHEN ?3 THEN COALESCE(waiting_since, ?2) ELSE waiting_since END,
+                    last_helped_by = CASE WHEN ?7 THEN ?9 ELSE last_helped_by END
               WHERE id = ?4 RETURNING {COUNTERS}"
         ))?
         .query_row(
@@ -288,7 +319,8 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
                 to_visitor,
                 by_advisor,
                 // Replies go where the customer last wrote from.
-                channel_str(new.channel)
+                channel_str(new.channel),
+                advisor_id
             ],
             |row| counters(row, version),
         )?;
@@ -353,17 +385,7 @@ fn advance(
         .prepare_cached(&sql)?
         .query_row(params![up_to, conversation.0], |row| {
             let seq = row.get::<_, i64>(0)? as Seq;
-            let counters = Counters {
-                version,
-                last_seq: row.get::<_, i64>(1)? as Seq,
-                last_activity_at: row.get(2)?,
-                unread: row.get::<_, i64>(3)? as u32,
-                visitor_read_seq: row.get::<_, i64>(4)? as Seq,
-                visitor_delivered_seq: row.get::<_, i64>(5)? as Seq,
-                status: shared::ConversationStatus::parse(&row.get::<_, String>(6)?),
-                snoozed_until: row.get(7)?,
-            };
-            Ok(Advanced { seq, counters })
+            Ok(Advanced { seq, counters: counters_at(row, 1, version)? })
         })
         .optional()?;
     Ok(advanced.ok_or(StoreError::NotFound))

@@ -3,12 +3,14 @@
 
 pub mod attachments;
 mod group_commit;
+pub mod routing;
 pub mod sqlite;
 
 use async_trait::async_trait;
 use shared::{AdvisorId, AdvisorInfo, Author, Channel, ClientMsgId, ConversationId, ConversationSummary, Message, Seq};
 
 pub use attachments::{AttachmentStore, NewAttachment};
+pub use routing::RoutingStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +202,12 @@ pub struct Counters {
     /// A visitor's message reopens a resolved or snoozed conversation in the same commit.
     pub status: shared::ConversationStatus,
     pub snoozed_until: Option<i64>,
+    /// Routing: the conversation's team and advisor, how long the customer has waited for an
+    /// answer, and when the team's first-response target falls due.
+    pub team: Option<i64>,
+    pub assignee: Option<AdvisorId>,
+    pub waiting_since: Option<i64>,
+    pub first_response_due: Option<i64>,
 }
 
 /// A cursor after a move, and the conversation's counters as of that commit.
@@ -268,7 +276,7 @@ pub const SESSION_IDLE_MS: i64 = 7 * 24 * 3600 * 1000;
 pub const SESSION_TOUCH_MS: i64 = 3600 * 1000;
 
 #[async_trait]
-pub trait Store: AttachmentStore + Send + Sync + 'static {
+pub trait Store: AttachmentStore + RoutingStore + Send + Sync + 'static {
     /// Cheap round trip, for health checks.
     async fn ping(&self) -> StoreResult<()>;
     async fn close(&self);

@@ -16,6 +16,7 @@ use super::group_commit::{Cursor, Writer};
 use super::*;
 
 pub(super) mod attachments;
+mod routing;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -276,8 +277,8 @@ async fn insert_visitor(
             .fetch_one(&mut **tx)
             .await?;
     let conversation: i64 = sqlx::query_scalar(
-        "INSERT INTO conversations (site_id, visitor_id, channel, created_at, last_activity_at)
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO conversations (site_id, visitor_id, channel, created_at, last_activity_at, team_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, (SELECT team_id FROM sites WHERE id = ?1)) RETURNING id",
     )
     .bind(site.0)
     .bind(visitor)

@@ -47,7 +47,12 @@ struct AdvisorSession {
 
 async fn session(state: AppState, advisor: AdvisorInfo, socket: WebSocket) {
     let stopping = state.stopping.clone();
-    super::drive(AdvisorSession { state, advisor, member: None, typing: Default::default() }, socket, stopping).await;
+    let id = advisor.id;
+    super::drive(AdvisorSession { state: state.clone(), advisor, member: None, typing: Default::default() }, socket, stopping)
+        .await;
+    // Auto-away counts from the last tab closing.
+    state.router.tab_closed(id, crate::now_ms());
+    crate::routing::changed(&state);
 }
 
 impl super::Session for AdvisorSession {
@@ -67,6 +72,13 @@ impl super::Session for AdvisorSession {
             Err(e) => return send(sink, &Out::Error(e.into())).await,
         };
         let greeted = self.member.is_some();
+        if greeted {
+            if let Some(conversation) = conversation_of(&frame) {
+                if let Some(refusal) = self.refuse(conversation, &frame).await {
+                    return send(sink, &Out::Error(refusal)).await;
+                }
+            }
+        }
         match frame {
             In::Hello { v } if !greeted => self.hello(v, sink).await,
             In::Hello { .. } => {
@@ -158,6 +170,37 @@ impl super::Session for AdvisorSession {
                     Err(e) => send(sink, &Out::Error(e.with_ref(Some(reference)))).await,
                 }
             }
+            In::Assign { reference, conversation, advisor, team } => {
+                let handover = crate::store::routing::Handover { conversation, advisor, team, by: self.advisor.id, now: crate::now_ms() };
+                match self.state.store.hand_over(handover).await {
+                    Ok(scope) => {
+                        self.state.hub.set_scope(conversation, scope);
+                        crate::routing::router::handed_over(&self.state, conversation);
+                        true
+                    }
+                    Err(crate::store::StoreError::NotFound) => {
+                        let e = ErrorFrame::new(
+                            ErrorCode::NotFound,
+                            "no such conversation, active advisor or team: reload the dashboard and try again",
+                        );
+                        send(sink, &Out::Error(e.with_ref(Some(reference)))).await
+                    }
+                    Err(e) => self.internal(sink, Some(reference), "assigning a conversation", e).await,
+                }
+            }
+            In::SetPresence { presence } => {
+                if presence == shared::Presence::Unknown {
+                    let e = ErrorFrame::new(ErrorCode::InvalidFrame, "presence must be online, away or offline");
+                    return send(sink, &Out::Error(e)).await;
+                }
+                match self.state.store.set_presence(self.advisor.id, presence).await {
+                    Ok(()) => {
+                        crate::routing::changed(&self.state);
+                        true
+                    }
+                    Err(e) => self.internal(sink, None, "storing a presence", e).await,
+                }
+            }
             In::Unknown => unreachable!("decode_frame turns Unknown into an error"),
             #[allow(unreachable_patterns)]
             _ => true,
@@ -179,7 +222,10 @@ impl super::Session for AdvisorSession {
             Event::Attachment { conversation, seq, attachment } => {
                 Some(Out::Attachment { conversation: *conversation, seq: *seq, attachment: attachment.clone() })
             }
+            Event::Roster { roster, teams } => Some(Out::Roster { roster: roster.clone(), teams: teams.clone() }),
+            Event::Removed { conversation } => Some(Out::Removed { conversation: *conversation }),
             Event::AdvisorTyping { .. }
+            | Event::Queue { .. }
             | Event::AdvisorsRead { .. }
             | Event::DeliveredToAdvisors { .. }
             | Event::Presence { .. } => None,
@@ -197,7 +243,53 @@ impl super::Session for AdvisorSession {
     }
 }
 
+/// The conversation a frame acts on, if any.
+fn conversation_of(frame: &In) -> Option<shared::ConversationId> {
+    match frame {
+        In::Open { conversation, .. }
+        | In::Send { conversation, .. }
+        | In::Read { conversation, .. }
+        | In::Typing { conversation, .. }
+        | In::Unlink { conversation, .. }
+        | In::SetStatus { conversation, .. }
+        | In::Note { conversation, .. }
+        | In::Assign { conversation, .. } => Some(*conversation),
+        _ => None,
+    }
+}
+
+/// The `ref` an answer to this frame carries.
+fn reference_of(frame: &In) -> Option<String> {
+    match frame {
+        In::Open { reference, .. }
+        | In::Unlink { reference, .. }
+        | In::SetStatus { reference, .. }
+        | In::Assign { reference, .. } => Some(reference.clone()),
+        In::Send { id, .. } | In::Note { id, .. } => Some(id.0.clone()),
+        _ => None,
+    }
+}
+
 impl AdvisorSession {
+    /// Refuse a frame about a conversation this advisor may not see (another team's).
+    async fn refuse(&self, conversation: shared::ConversationId, frame: &In) -> Option<ErrorFrame> {
+        let viewer = self.member.as_ref().and_then(|m| self.state.hub.viewer(m.id))?;
+        match crate::access::may_see(&self.state, &viewer, conversation).await {
+            Ok(true) => None,
+            Ok(false) => Some(
+                ErrorFrame::new(ErrorCode::Forbidden, format!("conversation {conversation} belongs to a team you are not in"))
+                    .with_ref(reference_of(frame)),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, %conversation, "checking access to a conversation");
+                Some(
+                    ErrorFrame::new(ErrorCode::Internal, "the relay failed to handle this; it has been logged. Try again.")
+                        .with_ref(reference_of(frame)),
+                )
+            }
+        }
+    }
+
     async fn hello(&mut self, v: u32, sink: &mut Sink) -> bool {
         if v != PROTOCOL_VERSION {
             let e = ErrorFrame::new(
@@ -206,9 +298,20 @@ impl AdvisorSession {
             );
             return send(sink, &Out::Error(e)).await;
         }
+        let viewer = match crate::access::Viewer::load(&self.state, self.advisor.id).await {
+            Ok(viewer) => viewer,
+            Err(e) => return self.internal(sink, None, "loading the advisor's access", e).await,
+        };
         // Join first, so a change between the inbox query and joining is not missed.
-        self.member = Some(self.state.hub.join_advisors(self.advisor.id));
-        match self.state.store.list_conversations(INBOX_SIZE).await {
+        self.member = Some(self.state.hub.join_advisors(viewer.clone()));
+        // A tab opened: the advisor may be online now, and able to take waiting conversations.
+        crate::routing::changed(&self.state);
+        let teams = match self.state.store.routing_teams().await {
+            Ok(teams) => teams,
+            Err(e) => return self.internal(sink, None, "loading the teams", e).await,
+        };
+        let roster = self.state.router.roster().map(|(roster, _)| roster).unwrap_or_default();
+        match self.state.store.inbox(&viewer.sql_condition("c"), self.advisor.id, INBOX_SIZE).await {
             Ok(mut conversations) => {
                 for c in &mut conversations {
                     c.visitor_online = self.state.hub.visitor_online(c.id);
@@ -217,9 +320,9 @@ impl AdvisorSession {
                     v: PROTOCOL_VERSION,
                     advisor: self.advisor.clone(),
                     conversations,
-                    admin: false,
-                    teams: Vec::new(),
-                    roster: Vec::new(),
+                    admin: viewer.admin,
+                    teams,
+                    roster,
                 };
                 if !send(sink, &welcome).await {
                     return false;

@@ -164,7 +164,10 @@ impl super::Session for VisitorSession {
             Event::AdvisorsRead { up_to, .. } => Some(Out::Read { up_to: *up_to }),
             Event::DeliveredToAdvisors { up_to, .. } => Some(Out::Delivered { up_to: *up_to }),
             Event::Presence { advisors_online } => Some(Out::Presence { advisors_online: *advisors_online }),
+            Event::Queue { position, wait_ms } => Some(Out::Queue { position: *position, wait_ms: *wait_ms }),
             Event::Conversation(_)
+            | Event::Roster { .. }
+            | Event::Removed { .. }
             | Event::VisitorTyping { .. }
             | Event::PlatformDelivery { .. }
             | Event::Channels(_)
@@ -214,6 +217,7 @@ impl VisitorSession {
         // Join before reading the backlog so nothing committed in between is missed; live copies
         // of replayed messages are skipped by seq.
         self.member = Some(self.state.hub.join_visitor(thread.conversation));
+        crate::access::ensure_scope(&self.state, thread.conversation).await;
         let welcome = Out::Welcome {
             v: PROTOCOL_VERSION,
             token,
@@ -251,6 +255,12 @@ impl VisitorSession {
             }
         }
         self.replayed_up_to = replayed_up_to;
+        // Still waiting in a queue: where they stand.
+        if let Some((position, wait_ms)) = self.state.router.place(conversation) {
+            if !send(sink, &Out::Queue { position, wait_ms }).await {
+                return false;
+            }
+        }
         // The visitor's device now holds the thread up to here; the inbox row shows them online.
         if replayed_up_to > 0 {
             conversation::delivered(&self.state, conversation, Reader::Visitor, replayed_up_to).await;
