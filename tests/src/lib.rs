@@ -173,7 +173,12 @@ impl TestRelay {
     /// A logged-in advisor socket that has said hello; returns the inbox too.
     pub async fn advisor(&self) -> (AdvisorClient, Vec<ConversationSummary>) {
         let cookie = self.login().await;
-        let ws = self.advisor_socket(Some(&cookie), Some(&self.origin())).await.expect("advisor socket");
+        self.advisor_as(&cookie).await
+    }
+
+    /// An advisor socket for this session cookie that has said hello; returns the inbox too.
+    pub async fn advisor_as(&self, cookie: &str) -> (AdvisorClient, Vec<ConversationSummary>) {
+        let ws = self.advisor_socket(Some(cookie), Some(&self.origin())).await.expect("advisor socket");
         let mut a = AdvisorClient { ws, next_ref: 0, backlog: Default::default() };
         a.send(&AdvisorClientFrame::Hello { v: PROTOCOL_VERSION }).await;
         match a.recv().await {
@@ -505,6 +510,15 @@ impl AdvisorClient {
             }
         }
     }
+}
+
+/// Change the relay's SQLite database behind its back (for settings no API sets yet in a test).
+pub async fn execute_sql(data_dir: &Path, sql: &str) {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", data_dir.join("confab.sqlite3").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open database");
+    sqlx::raw_sql(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    conn.close().await.ok();
 }
 
 /// Read the messages of a conversation straight from the relay's SQLite file, bypassing the relay.
