@@ -10,6 +10,9 @@ use shared::{
     ChannelStatus, ClientMsgId, ConversationId, ConversationStatus, ConversationSummary, Message, PlatformDelivery, PlatformState, Seq,
     TemplateInfo, TemplateSend, PROTOCOL_VERSION,
 };
+use shared::{AdvisorId, Presence, RosterEntry, TeamInfo};
+
+pub use crate::views::{Breach, View};
 
 /// Where a reply of ours stands before the relay has committed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +205,15 @@ pub struct Model {
     pub visible: bool,
     /// The inbox shows conversations with this status (None: all).
     pub filter: Option<ConversationStatus>,
+    /// Mine, Unassigned or All; and optional channel and team filters.
+    pub view: View,
+    pub channel_filter: Option<Channel>,
+    pub team_filter: Option<i64>,
+    /// This advisor manages accounts, teams and settings.
+    pub admin: bool,
+    pub teams: Vec<TeamInfo>,
+    /// Every advisor's status and load (for assigning, and for my own status).
+    pub roster: Vec<RosterEntry>,
     next_ref: u64,
 }
 
@@ -220,6 +232,12 @@ impl Default for Model {
             ready: false,
             visible: true,
             filter: Some(ConversationStatus::Open),
+            view: View::All,
+            channel_filter: None,
+            team_filter: None,
+            admin: false,
+            teams: Vec::new(),
+            roster: Vec::new(),
             next_ref: 0,
         }
     }
@@ -259,9 +277,15 @@ impl Model {
             In::Welcome {
                 advisor,
                 mut conversations,
+                admin,
+                teams,
+                roster,
                 ..
             } => {
                 self.me = Some(advisor);
+                self.admin = admin;
+                self.teams = teams;
+                self.roster = roster;
                 sort_inbox(&mut conversations);
                 self.conversations = conversations;
                 self.ready = true;
@@ -411,6 +435,17 @@ impl Model {
                     }
                 }
             }
+            In::Roster { roster, teams } => {
+                self.roster = roster;
+                self.teams = teams;
+            }
+            In::Removed { conversation } => {
+                self.conversations.retain(|c| c.id != conversation);
+                if self.open.as_ref().is_some_and(|o| o.id == conversation) {
+                    self.open = None;
+                    self.notice = Some("That conversation moved to a team you are not in.".into());
+                }
+            }
             In::Typing { conversation, on } => {
                 self.typing.retain(|(c, _)| *c != conversation);
                 if on {
@@ -492,10 +527,44 @@ impl Model {
         vec![Out::SetStatus { reference, conversation, status, snoozed_until }]
     }
 
-    /// The inbox rows the filter lets through.
+    /// The inbox rows the view and filters let through.
     pub fn shown(&self) -> impl Iterator<Item = &ConversationSummary> {
         let filter = self.filter;
-        self.conversations.iter().filter(move |c| filter.is_none_or(|f| c.status == f))
+        let me = self.me.as_ref().map(|a| a.id);
+        let (view, channel, team) = (self.view, self.channel_filter, self.team_filter);
+        self.conversations.iter().filter(move |c| {
+            filter.is_none_or(|f| c.status == f)
+                && view.admits(c, me)
+                && channel.is_none_or(|ch| c.channel == ch || c.identities.iter().any(|i| i.channel == ch))
+                && team.is_none_or(|t| c.team == Some(t))
+        })
+    }
+
+    /// Give a conversation to an advisor, or to a team's queue (`advisor` None), or back to the
+    /// queue (both None). The relay answers with the row.
+    pub fn assign(&mut self, conversation: ConversationId, advisor: Option<AdvisorId>, team: Option<i64>) -> Vec<Out> {
+        if !self.ready {
+            self.notice = Some("Not connected; try again in a moment.".into());
+            return Vec::new();
+        }
+        self.next_ref += 1;
+        let reference = format!("assign-{}", self.next_ref);
+        vec![Out::Assign { reference, conversation, advisor, team }]
+    }
+
+    /// Choose my status: online, away or offline.
+    pub fn set_presence(&mut self, presence: Presence) -> Vec<Out> {
+        if !self.ready {
+            self.notice = Some("Not connected; try again in a moment.".into());
+            return Vec::new();
+        }
+        vec![Out::SetPresence { presence }]
+    }
+
+    /// My own roster entry.
+    pub fn my_roster(&self) -> Option<&RosterEntry> {
+        let me = self.me.as_ref()?.id;
+        self.roster.iter().find(|r| r.id == me)
     }
 
     /// Queue an approved WhatsApp template with its placeholders filled in by `params` (in order).

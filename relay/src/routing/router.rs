@@ -235,7 +235,7 @@ pub async fn pass(state: &AppState) -> StoreResult<()> {
     }
 
     // 5. The roster.
-    let teams = store.routing_teams().await?;
+    let teams = teams_with(store.routing_teams().await?, &settings);
     let roster = roster_entries(&facts, &advisors);
     let changed = {
         let mut inner = router.lock();
@@ -248,6 +248,14 @@ pub async fn pass(state: &AppState) -> StoreResult<()> {
         state.hub.to_advisors(Event::Roster { roster, teams });
     }
     Ok(())
+}
+
+/// The teams as dashboards get them: with the warning window of the settings.
+pub fn teams_with(mut teams: Vec<TeamInfo>, settings: &RoutingSettings) -> Vec<TeamInfo> {
+    for t in &mut teams {
+        t.warn_before_ms = settings.warn_before_ms;
+    }
+    teams
 }
 
 fn roster_entries(facts: &[RosterFact], advisors: &[AdvisorState]) -> Vec<RosterEntry> {

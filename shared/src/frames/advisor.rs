@@ -121,6 +121,9 @@ pub struct TeamInfo {
     /// The team's first-response target (ms), if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_response_target_ms: Option<i64>,
+    /// The inbox highlights a conversation this long (ms) before its target falls due.
+    #[serde(default)]
+    pub warn_before_ms: i64,
 }
 
 /// One advisor as the others see them: for assigning and transferring, and for the load.

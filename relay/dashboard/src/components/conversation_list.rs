@@ -10,6 +10,7 @@ use super::initials;
 use crate::channel;
 use crate::format;
 use crate::state::Model;
+use crate::views::{self, Breach};
 use crate::text::{one_line, preview};
 use crate::Ctx;
 
@@ -32,6 +33,11 @@ pub struct RowView {
     /// The badges: that channel first, then the customer's other channels.
     pub channels: Vec<Channel>,
     pub status: ConversationStatus,
+    /// Who has it: initials and name (None: unassigned).
+    pub assignee: Option<(String, String)>,
+    /// How long the customer has waited for an answer, and the first-response highlight.
+    pub waiting: Option<String>,
+    pub breach: Breach,
 }
 
 /// The rows of the inbox the status filter lets through, in the model's order.
@@ -55,6 +61,15 @@ pub fn rows(model: &Model, now: i64, tz: impl Fn(i64) -> i32 + Copy) -> Vec<RowV
                 .chain(channel::customer_channels(c).into_iter().filter(|x| *x != c.channel))
                 .collect(),
             status: c.status,
+            assignee: c.assignee.map(|a| {
+                let name = model.roster.iter().find(|r| r.id == a).map_or_else(|| format!("Advisor {}", a.0), |r| r.name.clone());
+                (initials(&name), name)
+            }),
+            waiting: c
+                .waiting_since
+                .filter(|_| c.status == ConversationStatus::Open)
+                .map(|since| format!("waiting {}", format::time_left(now - since))),
+            breach: views::breach(c, &model.teams, now),
         })
         .collect()
 }
@@ -130,6 +145,7 @@ pub fn ConversationList() -> impl IntoView {
                         .collect_view()}
                 </select>
             </div>
+            <super::routing::ViewTabs />
             <ul class="conv-list" on:keydown=on_keydown>
                 <For each=move || rows.with(|r| r.iter().map(|row| row.id).collect::<Vec<_>>()) key=|id| *id let:id>
                     <ConversationRow id rows selected />
@@ -216,6 +232,7 @@ fn ConversationRow(
                 data-online=move || if online() { "true" } else { "false" }
                 data-channel=channel_key
                 data-status=move || status().as_str()
+                data-breach=move || row.with(|r| r.as_ref().map_or("none", |r| r.breach.key()))
                 aria-current=move || active().then_some("true")
                 aria-label=label
                 on:click=move |_| ctx.select(id)
@@ -241,6 +258,25 @@ fn ConversationRow(
                             {move || badges.get().into_iter().map(|channel| view! { <Badge channel /> }).collect_view()}
                         </span>
                         <span class="conv-site">{field(|r| one_line(&r.site, 60))}</span>
+                        {move || {
+                            row.with(|r| r.as_ref().and_then(|r| r.waiting.clone().map(|w| (w, r.breach))))
+                                .map(|(waiting, breach)| {
+                                    let title = match breach {
+                                        Breach::Soon(left) => format!("First response due in {}", format::time_left(left)),
+                                        Breach::Breached(over) => format!("First response overdue by {}", format::time_left(over)),
+                                        _ => String::new(),
+                                    };
+                                    view! { <span class="conv-waiting" data-breach=breach.key() title=title>{waiting}</span> }
+                                })
+                        }}
+                        {move || {
+                            row.with(|r| r.as_ref().and_then(|r| r.assignee.clone()))
+                                .map(|(initials, name)| {
+                                    view! {
+                                        <span class="conv-assignee" title=format!("Assigned to {name}")>{initials}</span>
+                                    }
+                                })
+                        }}
                     </span>
                     <span class="conv-line">
                         <span class="conv-preview" class:typing=typing class:empty=no_preview>

@@ -54,6 +54,7 @@ pub fn Inbox(me: AdvisorInfo) -> impl IntoView {
                             "Log out"
                         </button>
                     </div>
+                    <super::routing::PresencePicker />
                 </header>
                 <ConversationList />
             </aside>

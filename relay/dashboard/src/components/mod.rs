@@ -5,6 +5,7 @@ pub mod composer;
 pub mod conversation_list;
 pub mod inbox;
 pub mod login;
+pub mod routing;
 pub mod thread;
 
 use leptos::prelude::*;

@@ -343,6 +343,7 @@ pub fn ThreadHeader(id: ConversationId) -> impl IntoView {
     view! {
         <header class="thread-head">
             {head}
+            <super::routing::AssignControl id />
             <StatusActions id />
             <Identities id />
         </header>

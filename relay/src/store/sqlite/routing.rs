@@ -44,6 +44,7 @@ impl RoutingStore for SqliteStore {
                     id: r.try_get("id")?,
                     name: r.try_get("name")?,
                     first_response_target_ms: r.try_get("first_response_target_ms")?,
+                    warn_before_ms: 0,
                 })
             })
             .collect()
