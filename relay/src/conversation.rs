@@ -228,6 +228,9 @@ pub async fn wake_snoozed(state: AppState) {
         }
         match state.store.wake_snoozed(crate::now_ms()).await {
             Ok(woken) => {
+                if !woken.is_empty() {
+                    crate::routing::changed(&state);
+                }
                 for conversation in woken {
                     state.inbox_updates.changed(conversation, Change::Reload);
                 }

@@ -69,6 +69,8 @@ pub struct State {
     pub refused: RwSignal<Option<String>>,
     /// An advisor is online (false while we aren't connected: we don't know).
     pub advisors_online: RwSignal<bool>,
+    /// Waiting for an advisor: place in line (0: not waiting) and the expected wait (ms).
+    pub queue: RwSignal<(u32, Option<i64>)>,
     /// The visitor's messages up to this seq reached an advisor's dashboard.
     pub delivered: RwSignal<Seq>,
     /// The advisors read the visitor's messages up to this seq.
@@ -148,6 +150,7 @@ impl App {
             draft: RwSignal::new(String::new()),
             refused: RwSignal::new(None),
             advisors_online: RwSignal::new(false),
+            queue: RwSignal::new((0, None)),
             delivered: RwSignal::new(0),
             seen: RwSignal::new(0),
         };
@@ -335,6 +338,7 @@ impl App {
                 s.conn.set(Conn::Offline);
                 s.typing.set(None);
                 s.advisors_online.set(false);
+                s.queue.set((0, None));
                 self.typing_at.set(0);
                 if !self.checked.replace(true) {
                     self.check_site();
@@ -416,6 +420,7 @@ impl App {
             VisitorServerFrame::Presence { advisors_online } => {
                 s.advisors_online.set(advisors_online)
             }
+            VisitorServerFrame::Queue { position, wait_ms } => s.queue.set((position, wait_ms)),
             VisitorServerFrame::Error(err) => {
                 let failed = err.reference.as_deref().is_some_and(|r| {
                     let mut hit = false;

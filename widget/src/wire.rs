@@ -395,6 +395,13 @@ pub fn decode(text: &str) -> Option<VisitorServerFrame> {
         "presence" => VisitorServerFrame::Presence {
             advisors_online: j.get("advisors_online") == &Json::Bool(true),
         },
+        "queue" => VisitorServerFrame::Queue {
+            position: j.num("position") as u32,
+            wait_ms: match j.get("wait_ms") {
+                Json::Num(n) => Some(*n),
+                _ => None,
+            },
+        },
         "error" => {
             let code = j.str("code");
             VisitorServerFrame::Error(ErrorFrame {
@@ -592,6 +599,14 @@ mod tests {
             },
             VisitorServerFrame::Presence {
                 advisors_online: false,
+            },
+            VisitorServerFrame::Queue {
+                position: 3,
+                wait_ms: Some(240_000),
+            },
+            VisitorServerFrame::Queue {
+                position: 0,
+                wait_ms: None,
             },
             VisitorServerFrame::Error(ErrorFrame {
                 code: ErrorCode::TextTooLong,

@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
 
 async fn download(
     State(state): State<AppState>,
-    SignedIn(_advisor): SignedIn,
+    SignedIn(advisor): SignedIn,
     Path(id): Path<String>,
     request_headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -36,6 +36,12 @@ async fn download(
     let files = state.attachments.files();
     let Some(path) = files.path(&id) else { return Err(not_found("No such file.")) };
     let Some(stored) = state.store.attachment(&id).await? else { return Err(not_found("No such file.")) };
+    // Only to advisors who may see the conversation (the same answer as for no file: an id
+    // tells nothing about a conversation of another team).
+    let viewer = crate::access::Viewer::load(&state, advisor.id).await?;
+    if !crate::access::may_see(&state, &viewer, stored.conversation).await? {
+        return Err(not_found("No such file."));
+    }
     let attachment = &stored.attachment;
     match attachment.state {
         AttachmentState::Ready => {}

@@ -193,6 +193,8 @@ async fn deactivate(
     let account = state.store.set_advisor_active(advisor, false).await.map_err(store_error)?;
     // Open dashboards close now, not at their next request.
     let sockets = state.hub.end_advisor(advisor);
+    // Their conversations go back to the queue at once.
+    crate::routing::changed(&state);
     tracing::info!(admin = admin.info.id.0, advisor = advisor.0, sockets, "advisor deactivated; sessions ended");
     Ok(Json(account.into()))
 }

@@ -9,8 +9,14 @@ pub fn header(app: &App) -> impl IntoView {
     let site = app.s.site;
     let online = app.s.advisors_online;
     // "Online" while an advisor is, else what the company says of its reply time (the CSS capitalises it).
+    let queue = app.s.queue;
     let presence = move || {
-        if online.get() {
+        let (place, wait) = queue.get();
+        if place > 0 {
+            // Waiting for an advisor: their place, and a wait only when the relay could estimate one.
+            let wait = wait.map_or_else(|| site.with(|s| s.reply_time.clone()), |ms| format!("about {} min", (ms + 59_999) / 60_000));
+            format!("You're number {place} in line · {wait}")
+        } else if online.get() {
             "Online".to_owned()
         } else {
             site.with(|s| s.reply_time.clone())
