@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use shared::{AdvisorId, ConversationId, Presence, RosterEntry, TeamInfo};
 
-use super::{auto_status, drain_queue, expected_wait, queue_position, to_requeue, AdvisorState, Status, Waiting};
+use super::{auto_status, drain_queue, expected_wait, to_requeue, AdvisorState, Status, Waiting};
 use crate::access::Viewer;
 use crate::conversation::{self, Change};
 use crate::hub::Event;
@@ -28,6 +28,9 @@ use crate::store::StoreResult;
 
 /// How often the router looks again without being woken.
 pub const TICK: Duration = Duration::from_secs(2);
+/// Passes start at most this often: under load (every customer message into an unassigned
+/// conversation wakes the router) one pass serves every wake-up of its window.
+const MIN_GAP: Duration = Duration::from_millis(50);
 /// A conversation that sat in the queue at least this long "waited": its assignment is one of the
 /// departures the expected wait is estimated from.
 const WAITED_MS: i64 = 2_000;
@@ -119,6 +122,7 @@ pub async fn run(state: AppState) {
         if let Err(e) = pass(&state).await {
             tracing::warn!(error = %e, "routing pass failed; retrying");
         }
+        tokio::time::sleep(MIN_GAP).await;
     }
 }
 
@@ -211,18 +215,26 @@ pub async fn pass(state: &AppState) -> StoreResult<()> {
     }
 
     // 4. Tell waiting visitors where they stand.
+    // The store lists the queue in the order the drain serves it (`queue_position`'s order), so a
+    // conversation's place is its index among its team's: one walk, however long the line.
     let still: Vec<Waiting> = waiting.into_iter().filter(|w| !taken.contains(&w.conversation)).collect();
+    debug_assert!(still.windows(2).all(|p| (p[0].waiting_since, p[0].conversation) <= (p[1].waiting_since, p[1].conversation)));
     let mut places = HashMap::new();
     let mut departures: HashMap<Option<i64>, Vec<i64>> = HashMap::new();
+    let mut in_line: HashMap<Option<i64>, usize> = HashMap::new();
     for w in &still {
-        let Some(place) = queue_position(&still, w.conversation) else { continue };
+        let position = {
+            let n = in_line.entry(w.team).or_default();
+            *n += 1;
+            *n
+        };
         if !departures.contains_key(&w.team) {
             let times = store.queue_departures(w.team, DEPARTURES).await?;
             departures.insert(w.team, times.windows(2).map(|p| p[0] - p[1]).collect());
         }
         let online = advisors.iter().filter(|a| a.status == Status::Online && w.team.is_none_or(|t| a.teams.contains(&t))).count();
-        let wait = expected_wait(place.position, &departures[&w.team], online).map(|d| d.as_millis() as i64);
-        places.insert(ConversationId(w.conversation), (place.position as u32, wait));
+        let wait = expected_wait(position, &departures[&w.team], online).map(|d| d.as_millis() as i64);
+        places.insert(ConversationId(w.conversation), (position as u32, wait));
     }
     let told = std::mem::replace(&mut router.lock().places, places.clone());
     for (conversation, place) in &places {
