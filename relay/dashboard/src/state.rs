@@ -1556,4 +1556,51 @@ mod tests {
         assert_eq!(m.unlink(C1, 5), vec![]);
         assert_eq!(m.unlink_state(C1, 5), None);
     }
+
+    #[test]
+    fn views_filters_roster_and_removal() {
+        let mut mine = row(C1, 20, 1, 0);
+        mine.assignee = Some(AdvisorId(7));
+        mine.team = Some(3);
+        let mut waiting = row(C2, 10, 1, 1);
+        waiting.channel = Channel::Whatsapp;
+        let mut m = welcomed(vec![mine, waiting]);
+        let ids = |m: &Model| m.shown().map(|c| c.id).collect::<Vec<_>>();
+        assert_eq!(ids(&m), [C1, C2]);
+        m.view = View::Mine;
+        assert_eq!(ids(&m), [C1]);
+        m.view = View::Unassigned;
+        assert_eq!(ids(&m), [C2]);
+        m.view = View::All;
+        m.channel_filter = Some(Channel::Whatsapp);
+        assert_eq!(ids(&m), [C2]);
+        m.channel_filter = None;
+        m.team_filter = Some(3);
+        assert_eq!(ids(&m), [C1]);
+        m.team_filter = None;
+
+        let entry = RosterEntry {
+            id: AdvisorId(7),
+            name: "Dana".into(),
+            presence: Presence::Away,
+            chosen: Presence::Online,
+            open: 1,
+            capacity: 4,
+            teams: vec![3],
+        };
+        m.apply(In::Roster { roster: vec![entry.clone()], teams: vec![] });
+        assert_eq!(m.my_roster(), Some(&entry));
+
+        // Handing over and choosing a status are frames; the relay answers with rows and rosters.
+        assert!(matches!(&m.assign(C2, Some(AdvisorId(7)), None)[..],
+            [Out::Assign { conversation: C2, advisor: Some(AdvisorId(7)), team: None, .. }]));
+        assert_eq!(m.set_presence(Presence::Offline), vec![Out::SetPresence { presence: Presence::Offline }]);
+
+        // A conversation transferred out of sight leaves the inbox, and the thread if it was open.
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "hi")]);
+        m.apply(In::Removed { conversation: C1 });
+        assert_eq!(ids(&m), [C2]);
+        assert!(m.open.is_none());
+        assert!(m.notice.as_deref().is_some_and(|n| n.contains("team you are not in")));
+    }
 }
