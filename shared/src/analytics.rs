@@ -1,0 +1,77 @@
+//! The analytics report: what `GET /api/v1/analytics` answers and the dashboard's analytics page
+//! draws (docs/ANALYTICS.md describes every field). Times are milliseconds; durations too.
+//! Fields the dashboard doesn't know yet are ignored, so the relay may add some.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalyticsReport {
+    /// First day of the period (`YYYY-MM-DD`, in the caller's UTC offset), included.
+    pub from: String,
+    /// Last day of the period, included.
+    pub to: String,
+    /// Minutes east of UTC the days are counted in (120 for UTC+2).
+    pub tz_offset_min: i32,
+    /// When the report was made (the backlog is "now").
+    pub generated_at: i64,
+    /// One entry per day of the period, oldest first, days without conversations included.
+    pub days: Vec<DayCount>,
+    pub first_response: Durations,
+    pub resolution: Durations,
+    pub backlog: Backlog,
+    /// Advisors with anything to show in the period or now, by name.
+    pub advisors: Vec<AdvisorFigures>,
+}
+
+/// Conversations started on one day, per channel of their first message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCount {
+    pub date: String,
+    pub web: u32,
+    pub whatsapp: u32,
+    pub messenger: u32,
+}
+
+impl DayCount {
+    pub fn total(&self) -> u32 {
+        self.web + self.whatsapp + self.messenger
+    }
+}
+
+/// A set of measured durations: how many, and their median and 90th percentile (nearest rank;
+/// `None` when there are none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Durations {
+    pub count: u32,
+    pub median_ms: Option<i64>,
+    pub p90_ms: Option<i64>,
+    /// First response only: waits that started in the period and have no reply yet (not in the
+    /// median: an unanswered wait is not a zero).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unanswered: Option<u32>,
+}
+
+/// Open conversations now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backlog {
+    pub open: u32,
+    pub unassigned: u32,
+    /// The oldest unanswered customer message among them (ms since the epoch).
+    pub oldest_waiting_since: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisorFigures {
+    pub id: i64,
+    pub name: String,
+    /// Replies sent in the period (private notes not counted).
+    pub replies: u32,
+    /// Conversations they replied in during the period.
+    pub conversations_replied: u32,
+    /// Times a conversation was assigned to them in the period.
+    pub assigned: u32,
+    /// Open conversations assigned to them now.
+    pub open_assigned: u32,
+    /// The waits they answered first (from waits that started in the period).
+    pub first_response: Durations,
+}
