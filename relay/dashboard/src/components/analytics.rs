@@ -198,7 +198,8 @@ fn DayChart(days: Vec<DayCount>) -> impl IntoView {
                     })
                 })
                 .collect_view();
-            let label = (i % every == 0).then(|| {
+            // Counted from the end, so the last day (today) always has its label.
+            let label = ((days.len() - 1 - i) % every == 0).then(|| {
                 view! {
                     <text class="tick" x=fmt(x + slot * 0.35) y=fmt(base + 16.0) text-anchor="middle">
                         {short_date(&d.date)}
