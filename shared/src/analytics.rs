@@ -75,3 +75,48 @@ pub struct AdvisorFigures {
     /// The waits they answered first (from waits that started in the period).
     pub first_response: Durations,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_round_trips_with_the_documented_field_names() {
+        let report = AnalyticsReport {
+            from: "2026-11-16".into(),
+            to: "2026-11-16".into(),
+            tz_offset_min: -300,
+            generated_at: 1,
+            days: vec![DayCount { date: "2026-11-16".into(), web: 1, whatsapp: 2, messenger: 3 }],
+            first_response: Durations { count: 1, median_ms: Some(5), p90_ms: Some(5), unanswered: Some(0) },
+            resolution: Durations::default(),
+            backlog: Backlog { open: 2, unassigned: 1, oldest_waiting_since: None },
+            advisors: vec![AdvisorFigures {
+                id: 4,
+                name: "Ana".into(),
+                replies: 1,
+                conversations_replied: 1,
+                assigned: 0,
+                open_assigned: 1,
+                first_response: Durations::default(),
+            }],
+        };
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["days"][0], serde_json::json!({"date": "2026-11-16", "web": 1, "whatsapp": 2, "messenger": 3}));
+        assert_eq!(json["first_response"], serde_json::json!({"count": 1, "median_ms": 5, "p90_ms": 5, "unanswered": 0}));
+        assert_eq!(json["resolution"], serde_json::json!({"count": 0, "median_ms": null, "p90_ms": null}), "no `unanswered` there");
+        assert_eq!(json["backlog"], serde_json::json!({"open": 2, "unassigned": 1, "oldest_waiting_since": null}));
+        assert_eq!(json["advisors"][0]["open_assigned"], 1);
+        assert_eq!(serde_json::from_value::<AnalyticsReport>(json).unwrap(), report);
+    }
+
+    #[test]
+    fn a_report_with_fields_this_client_does_not_know_still_reads() {
+        let text = r#"{"from":"2026-11-16","to":"2026-11-16","tz_offset_min":0,"generated_at":0,"days":[],
+            "first_response":{"count":0,"median_ms":null,"p90_ms":null,"unanswered":0,"p99_ms":null},
+            "resolution":{"count":0,"median_ms":null,"p90_ms":null},"backlog":{"open":0,"unassigned":0,
+            "oldest_waiting_since":null},"advisors":[],"labels":[]}"#;
+        let report: AnalyticsReport = serde_json::from_str(text).unwrap();
+        assert_eq!(report.first_response.unanswered, Some(0));
+    }
+}
