@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod analytics;
 pub mod assets;
 pub mod attachments;
 pub mod channels;

@@ -10,6 +10,8 @@
 //!   relay's answer points back to through its `ref` field.
 //! - The handshake (`hello`) carries [`PROTOCOL_VERSION`] and the client's resume cursor.
 
+/// The analytics report (`GET /api/v1/analytics`).
+pub mod analytics;
 /// The reconnect backoff both clients use.
 pub mod backoff;
 pub mod decode;

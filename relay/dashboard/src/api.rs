@@ -101,3 +101,11 @@ async fn error_of(response: Response) -> ApiError {
         ApiError::Refused(body)
     }
 }
+
+/// The analytics report for the days `from..=to` (`YYYY-MM-DD`), counted in the browser's UTC
+/// offset (minutes east of UTC).
+pub async fn analytics(from: &str, to: &str, tz_offset_min: i32) -> Result<shared::analytics::AnalyticsReport, ApiError> {
+    let url = format!("/api/v1/analytics?from={from}&to={to}&tz_offset_min={tz_offset_min}");
+    let response = send(Request::get(&url)).await?;
+    json_or_error(response).await
+}

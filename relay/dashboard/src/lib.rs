@@ -23,6 +23,7 @@ use shared::{AdvisorClientFrame, AdvisorInfo, AdvisorServerFrame, Channel, Clien
 use wasm_bindgen::prelude::*;
 
 use crate::api::ApiError;
+use crate::components::analytics::Analytics;
 use crate::components::inbox::Inbox;
 use crate::components::login::Login;
 use crate::socket::{Socket, SocketEvent};
@@ -68,7 +69,24 @@ pub fn App() -> impl IntoView {
             let on_login = Callback::new(move |me: AdvisorInfo| auth.set(Auth::LoggedIn(me)));
             view! { <Login on_login notice /> }.into_any()
         }
-        Auth::LoggedIn(me) => view! { <Inbox me /> }.into_any(),
+        Auth::LoggedIn(me) => view! { <Pages me /> }.into_any(),
+    }
+}
+
+/// The logged-in pages, switched by the location's hash: `#analytics`, else the inbox (whose own
+/// `#c=ID` keeps the open conversation).
+#[component]
+fn Pages(me: AdvisorInfo) -> impl IntoView {
+    let hash = RwSignal::new(location_hash().unwrap_or_default());
+    let on_hash = window_event_listener_untyped("hashchange", move |_| hash.set(location_hash().unwrap_or_default()));
+    on_cleanup(move || on_hash.remove());
+    let analytics = Memo::new(move |_| hash.with(|h| h == "analytics"));
+    move || {
+        if analytics.get() {
+            view! { <Analytics /> }.into_any()
+        } else {
+            view! { <Inbox me=me.clone() /> }.into_any()
+        }
     }
 }
 

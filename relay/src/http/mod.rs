@@ -1,6 +1,7 @@
 //! HTTP routes. Each module owns its handlers; `app` puts them together.
 
 pub mod admin_api;
+pub mod analytics;
 pub mod assets;
 pub mod auth;
 pub mod dashboard;
@@ -37,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::channels::bridge::router())
         .merge(crate::attachments::router())
         .merge(admin_api::router())
+        .merge(analytics::router())
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

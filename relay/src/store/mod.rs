@@ -1,6 +1,7 @@
 //! Durable state. The relay talks to a [`Store`]; SQLite ([`sqlite::SqliteStore`]) is the embedded
 //! default and PostgreSQL drops in beside it as a second implementation of the same trait.
 
+pub mod analytics;
 pub mod attachments;
 mod group_commit;
 pub mod routing;
@@ -9,6 +10,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use shared::{AdvisorId, AdvisorInfo, Author, Channel, ClientMsgId, ConversationId, ConversationSummary, Message, Seq};
 
+pub use analytics::AnalyticsStore;
 pub use attachments::{AttachmentStore, NewAttachment};
 pub use routing::RoutingStore;
 pub use sqlite::SqliteStore;
@@ -276,7 +278,7 @@ pub const SESSION_IDLE_MS: i64 = 7 * 24 * 3600 * 1000;
 pub const SESSION_TOUCH_MS: i64 = 3600 * 1000;
 
 #[async_trait]
-pub trait Store: AttachmentStore + RoutingStore + Send + Sync + 'static {
+pub trait Store: AttachmentStore + AnalyticsStore + RoutingStore + Send + Sync + 'static {
     /// Cheap round trip, for health checks.
     async fn ping(&self) -> StoreResult<()>;
     async fn close(&self);

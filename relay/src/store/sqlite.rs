@@ -15,6 +15,7 @@ use sqlx::{Row, SqlitePool};
 use super::group_commit::{Cursor, Writer};
 use super::*;
 
+pub(super) mod analytics;
 pub(super) mod attachments;
 mod routing;
 

@@ -37,6 +37,7 @@ pub fn Inbox(me: AdvisorInfo) -> impl IntoView {
                     <div class="brand-row">
                         <span class="logo" aria-hidden="true">"C"</span>
                         <span class="brand">"Confab"</span>
+                        <a class="header-link" href="#analytics">"Analytics"</a>
                         <ConnectionIndicator />
                     </div>
                     <div class="me">

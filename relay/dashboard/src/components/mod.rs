@@ -1,5 +1,6 @@
 //! The dashboard's views. `inbox` lays out the page; each other module is one part of it.
 
+pub mod analytics;
 pub mod channels;
 pub mod composer;
 pub mod conversation_list;
