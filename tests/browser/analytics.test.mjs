@@ -67,6 +67,12 @@ test('the analytics page charts the traffic and shows the figures as numbers', {
     await a.locator('.period[data-days="30"][aria-pressed="true"]').waitFor();
     await a.locator('svg.day-chart rect.bar').first().waitFor();
     await screenshot(a, 'analytics-30-days');
+    const asked90 = a.waitForResponse((r) => r.url().includes('/api/v1/analytics') && r.status() === 200);
+    await a.locator('.period[data-days="90"]').click();
+    assert.equal((await (await asked90).json()).days.length, 90);
+    await a.locator('.period[data-days="90"][aria-pressed="true"]').waitFor();
+    await a.locator('svg.day-chart rect.bar').first().waitFor();
+    await screenshot(a, 'analytics-90-days');
 
     // Back to the inbox, where the row now shows the reply as its last message.
     await a.locator('a.back-link').click();

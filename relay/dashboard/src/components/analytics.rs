@@ -23,7 +23,8 @@ const CHANNELS: [(&str, &str); 3] = [("web", "Web chat"), ("whatsapp", "WhatsApp
 const W: i64 = 760;
 const H: i64 = 260;
 const LEFT: i64 = 48;
-const RIGHT: i64 = 12;
+// Room for the last day's label, centred under its bar.
+const RIGHT: i64 = 28;
 const TOP: i64 = 14;
 const BOTTOM: i64 = 48;
 
