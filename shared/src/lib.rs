@@ -12,6 +12,7 @@
 
 /// The reconnect backoff both clients use.
 pub mod backoff;
+pub mod customer;
 pub mod decode;
 pub mod error;
 pub mod frames;
@@ -23,6 +24,7 @@ pub mod text;
 /// Calendar arithmetic on day numbers: a presentation helper both clients share; pure, no I/O.
 pub mod time;
 
+pub use customer::{CustomerPatch, CustomerProfile, PastConversation};
 pub use decode::{decode_frame, DecodeError};
 pub use error::{ErrorCode, ErrorFrame};
 pub use frames::advisor::{
