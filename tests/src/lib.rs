@@ -253,6 +253,11 @@ pub struct VisitorClient {
 }
 
 impl VisitorClient {
+    /// A client on a socket opened by the test itself (custom headers), not yet greeted.
+    pub fn from_ws(ws: Ws) -> Self {
+        VisitorClient { ws, backlog: Default::default() }
+    }
+
     pub async fn send(&mut self, frame: &VisitorClientFrame) {
         self.send_raw(&serde_json::to_string(frame).unwrap()).await;
     }
