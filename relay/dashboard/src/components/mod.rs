@@ -3,8 +3,11 @@
 pub mod channels;
 pub mod composer;
 pub mod conversation_list;
+pub mod customer_panel;
 pub mod inbox;
 pub mod login;
+pub mod notifications;
+pub mod shortcuts;
 pub mod thread;
 
 use leptos::prelude::*;
