@@ -111,6 +111,8 @@ pub struct Ctx {
     pub overlay: RwSignal<Overlay>,
     /// The customer panel is expanded.
     pub panel_open: RwSignal<bool>,
+    /// The next conversation opened keeps the focus where it is (opened from the keyboard).
+    pub skip_autofocus: StoredValue<bool>,
     socket: StoredValue<Option<Socket>, LocalStorage>,
 }
 
@@ -125,6 +127,7 @@ impl Ctx {
             prefs: RwSignal::new(components::notifications::load_prefs()),
             overlay: RwSignal::new(Overlay::None),
             panel_open: RwSignal::new(components::customer_panel::load_panel_open()),
+            skip_autofocus: StoredValue::new(false),
             socket: StoredValue::new_local(None),
         }
     }

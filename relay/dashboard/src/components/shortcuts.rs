@@ -24,6 +24,7 @@ pub fn listen(ctx: Ctx) -> WindowListenerHandle {
         match action {
             Action::Next | Action::Previous => {
                 if let Some(id) = ctx.model.with_untracked(|m| m.step(action == Action::Next)) {
+                    ctx.skip_autofocus.set_value(true);
                     ctx.select(id);
                     scroll_to_row(id.0);
                 }
