@@ -84,6 +84,15 @@ test('the customer panel, keyboard shortcuts and a desktop notification', { time
     await waitForText(panel.locator('.customer-referrer'), referrer, 'the referrer');
     await screenshot(a, 'panel-customer');
 
+    // The panel folds away and comes back, and remembers it.
+    await panel.locator('button.customer-toggle').click();
+    await a.locator('aside.customer[data-open="false"]').waitFor();
+    assert.equal(await panel.locator('.customer-browser').count(), 0);
+    assert.equal(await a.evaluate(() => localStorage.getItem('confab.panel')), 'closed');
+    await screenshot(a, 'panel-collapsed');
+    await panel.locator('button.customer-toggle').click();
+    await waitForText(panel.locator('.customer-language'), 'de-CH', 'the panel open again');
+
     // Correct the name inline: the inbox row follows.
     await panel.locator('input.customer-name').fill('Heidi Muster');
     await panel.locator('input.customer-name').press('Enter');
@@ -144,5 +153,11 @@ test('the customer panel, keyboard shortcuts and a desktop notification', { time
     await a.evaluate(() => window.__setHidden(false));
     await waitForText(a.locator('.thread .msg'), later, 'the message in the opened thread');
     await screenshot(a, 'panel-after-notification');
+
+    // e resolves the open conversation: it leaves the "Open" inbox.
+    await a.keyboard.press('Escape');
+    await a.keyboard.press('e');
+    await a.locator(`.conv-item[data-id="${id1}"]`).waitFor({ state: 'detached' });
+    await a.locator('.thread-actions button.reopen').waitFor();
   });
 });

@@ -178,6 +178,23 @@ async fn another_teams_conversation_is_refused_and_no_session_gets_401() {
     let profile: CustomerProfile = call(&relay, Some(&admin), Method::GET, &path, None).await.json().await.unwrap();
     assert_eq!(profile.name, None, "the refused edit changed nothing");
 
+    // The same customer's conversation without a team: Bo sees it, but not the Sales one in its
+    // previous conversations; the admin sees both.
+    let other = swiss_visitor(&relay, "https://search.example/").await;
+    for id in [conversation, other] {
+        let r = call(&relay, Some(&admin), Method::PATCH, &customer_path(id), Some(json!({"email": "heidi@mail.example"}))).await;
+        assert_eq!(r.status(), 200);
+    }
+    let seen_by = |cookie: String| {
+        let relay = &relay;
+        async move {
+            let profile: CustomerProfile = call(relay, Some(&cookie), Method::GET, &customer_path(other), None).await.json().await.unwrap();
+            profile.previous.iter().map(|p| p.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(seen_by(bo_cookie.clone()).await, vec![]);
+    assert_eq!(seen_by(admin.clone()).await, vec![conversation]);
+
     let r = call(&relay, None, Method::GET, &path, None).await;
     assert_eq!(r.status(), 401);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "not_authenticated");

@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::admin_api::csrf;
 use crate::http::auth::SignedIn;
 use crate::state::AppState;
-use crate::store::CustomerEdit;
+use crate::store::{CustomerEdit, StoreError};
 
 /// How many of the customer's other conversations the panel lists.
 const PREVIOUS_LIMIT: usize = 20;
@@ -45,7 +45,11 @@ async fn visible_conversation(
 ) -> ApiResult<(Viewer, shared::ConversationSummary)> {
     let Ok(Path(id)) = path else { return Err(not_found()) };
     let row = state.store.conversation_summary(ConversationId(id)).await?.ok_or_else(not_found)?;
-    let viewer = Viewer::load(state, advisor.id).await.map_err(|_| ApiError::not_authenticated())?;
+    let viewer = Viewer::load(state, advisor.id).await.map_err(|e| match e {
+        // The account went away after the session was checked.
+        StoreError::NotFound => ApiError::not_authenticated(),
+        e => e.into(),
+    })?;
     if !viewer.can_see_row(&row) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
