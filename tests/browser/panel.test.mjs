@@ -1,7 +1,8 @@
 // Issue 5, the advisor's side of a conversation: the customer panel shows a real widget visitor's
 // browser, language, local time and referrer; `j` / `k` move through the inbox, `?` lists the
 // shortcuts; with desktop notifications on and the tab hidden, a visitor's message raises a
-// notification (window.Notification replaced by a recording stub) that opens its conversation.
+// notification (window.Notification replaced by a recording stub) that opens its conversation;
+// `a` sends an assign frame for me, `e` resolves.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,6 +63,15 @@ test('the customer panel, keyboard shortcuts and a desktop notification', { time
     const advisor = await browser('advisor');
     const a = advisor.page;
     await a.addInitScript(stubs);
+    // What the dashboard sends on its socket (passed through unchanged).
+    const sent = [];
+    await advisor.context.routeWebSocket((url) => new URL(url).pathname === '/ws/advisor', (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((m) => {
+        sent.push(JSON.parse(typeof m === 'string' ? m : m.toString()));
+        server.send(m);
+      });
+    });
     await logIn(a, relay);
     const row1 = a.locator('.conv-list .conv-item').filter({ hasText: first });
     const row2 = a.locator('.conv-list .conv-item').filter({ hasText: second });
@@ -132,6 +142,9 @@ test('the customer panel, keyboard shortcuts and a desktop notification', { time
     await a.locator('.bell-menu label', { hasText: 'Desktop notifications' }).locator('input').check();
     await screenshot(a, 'panel-bell');
     assert.equal(await a.evaluate(() => localStorage.getItem('confab.notify.desktop')), 'on');
+    // Sound too: the chime is generated with WebAudio (any error in it fails the test).
+    await a.locator('.bell-menu label', { hasText: 'Sound' }).locator('input').check();
+    assert.equal(await a.evaluate(() => localStorage.getItem('confab.notify.sound')), 'on');
     await a.keyboard.press('Escape');
     await a.locator(`.conv-item[data-id="${id2}"]`).click();
     await a.evaluate(() => window.__setHidden(true));
@@ -154,8 +167,23 @@ test('the customer panel, keyboard shortcuts and a desktop notification', { time
     await waitForText(a.locator('.thread .msg'), later, 'the message in the opened thread');
     await screenshot(a, 'panel-after-notification');
 
-    // e resolves the open conversation: it leaves the "Open" inbox.
+    // a assigns the open conversation to me (the relay's side of it is routing's).
     await a.keyboard.press('Escape');
+    await a.keyboard.press('a');
+    const assign = await (async () => {
+      for (let i = 0; i < 50; i++) {
+        const found = sent.find((f) => f.type === 'assign');
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return undefined;
+    })();
+    assert.ok(assign, `an assign frame was sent: ${JSON.stringify(sent.map((f) => f.type))}`);
+    assert.equal(String(assign.conversation), id1);
+    assert.equal(typeof assign.advisor, 'number');
+    assert.equal(assign.team, undefined);
+
+    // e resolves the open conversation: it leaves the "Open" inbox.
     await a.keyboard.press('e');
     await a.locator(`.conv-item[data-id="${id1}"]`).waitFor({ state: 'detached' });
     await a.locator('.thread-actions button.reopen').waitFor();
