@@ -107,6 +107,11 @@ test('the customer panel, keyboard shortcuts and a desktop notification', { time
     await panel.locator('input.customer-name').fill('Heidi Muster');
     await panel.locator('input.customer-name').press('Enter');
     await waitForText(row1.locator('.conv-name'), 'Heidi Muster', 'the corrected name in the row');
+    // Esc in a field undoes the typing instead of saving it.
+    await panel.locator('input.customer-email').fill('half-typed');
+    await panel.locator('input.customer-email').press('Escape');
+    assert.equal(await panel.locator('input.customer-email').inputValue(), '');
+    assert.equal(await a.evaluate(() => document.activeElement?.tagName), 'BODY', 'Esc left the field');
 
     // j / k: the inbox is newest first, so row2 (written later) is above row1.
     const selected = a.locator('.conv-list .conv-item[aria-current="true"]');

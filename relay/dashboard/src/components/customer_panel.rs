@@ -81,6 +81,16 @@ pub fn CustomerPanel(id: ConversationId) -> impl IntoView {
     }
 }
 
+/// Esc in an inline field puts the saved value back, so the blur that follows (the page's Esc
+/// shortcut leaves the field) saves nothing.
+fn undo_on_escape(saved: String) -> impl Fn(leptos::ev::KeyboardEvent) + 'static {
+    move |ev| {
+        if ev.key() == "Escape" {
+            event_target::<web_sys::HtmlInputElement>(&ev).set_value(&saved);
+        }
+    }
+}
+
 #[component]
 fn Details(id: ConversationId, profile: CustomerProfile, on_saved: Callback<CustomerProfile>) -> impl IntoView {
     let ctx = expect_context::<Ctx>();
@@ -118,7 +128,8 @@ fn Details(id: ConversationId, profile: CustomerProfile, on_saved: Callback<Cust
                     aria-label="Customer name"
                     placeholder=placeholder
                     maxlength="80"
-                    prop:value=name
+                    prop:value=name.clone()
+                    on:keydown=undo_on_escape(name)
                     on:change=move |ev| save(CustomerPatch { name: Some(event_target_value(&ev)), email: None })
                 />
                 <input
@@ -126,7 +137,8 @@ fn Details(id: ConversationId, profile: CustomerProfile, on_saved: Callback<Cust
                     type="email"
                     aria-label="Customer e-mail"
                     placeholder="Add an e-mail"
-                    prop:value=email
+                    prop:value=email.clone()
+                    on:keydown=undo_on_escape(email)
                     on:change=move |ev| save(CustomerPatch { name: None, email: Some(event_target_value(&ev)) })
                 />
                 {move || error.get().map(|e| view! { <p class="customer-error" role="alert">{e}</p> })}
