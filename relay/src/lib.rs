@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod channels;
 pub mod config;
 pub mod conversation;
+pub mod customer;
 pub mod demo;
 pub mod error;
 pub mod http;

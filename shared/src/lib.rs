@@ -14,6 +14,7 @@
 pub mod analytics;
 /// The reconnect backoff both clients use.
 pub mod backoff;
+pub mod customer;
 pub mod decode;
 pub mod error;
 pub mod frames;
@@ -25,6 +26,7 @@ pub mod text;
 /// Calendar arithmetic on day numbers: a presentation helper both clients share; pure, no I/O.
 pub mod time;
 
+pub use customer::{CustomerPatch, CustomerProfile, PastConversation};
 pub use decode::{decode_frame, DecodeError};
 pub use error::{ErrorCode, ErrorFrame};
 pub use frames::advisor::{

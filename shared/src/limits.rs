@@ -14,6 +14,15 @@ pub const MAX_CLIENT_ID_LEN: usize = 64;
 /// Most messages the relay replays in one go on resume or when an advisor opens a thread.
 pub const MAX_REPLAY: usize = 500;
 
+/// Longest page URL or referrer the relay keeps, in bytes (longer ones are dropped).
+pub const MAX_URL_BYTES: usize = 2048;
+
+/// Longest IANA time zone name the relay accepts ("America/Argentina/ComodRivadavia" is 32).
+pub const MAX_TIMEZONE_BYTES: usize = 64;
+
+/// Longest customer e-mail address the relay accepts (RFC 5321's path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
 /// Longest visitor-chosen display name, in characters.
 pub const MAX_NAME_CHARS: usize = 80;
 

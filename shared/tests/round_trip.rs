@@ -55,8 +55,25 @@ fn summary() -> ConversationSummary {
 
 #[test]
 fn visitor_client_frames_round_trip() {
-    let hello = round_trip(VisitorClientFrame::Hello { v: 1, token: Some("t".into()), last_seq: 4, page: None });
+    let hello = round_trip(VisitorClientFrame::Hello {
+        v: 1,
+        token: Some("t".into()),
+        last_seq: 4,
+        page: None,
+        referrer: None,
+        timezone: None,
+    });
     assert_eq!(hello, json!({"type":"hello","v":1,"token":"t","last_seq":4}));
+    let full = round_trip(VisitorClientFrame::Hello {
+        v: 1,
+        token: None,
+        last_seq: 0,
+        page: Some("https://shop.example/".into()),
+        referrer: Some("https://search.example/?q=tents".into()),
+        timezone: Some("Europe/Paris".into()),
+    });
+    assert_eq!(full["referrer"], "https://search.example/?q=tents");
+    assert_eq!(full["timezone"], "Europe/Paris");
     let send = round_trip(VisitorClientFrame::Send { id: "m1".into(), text: "hi".into() });
     assert_eq!(send, json!({"type":"send","id":"m1","text":"hi"}));
     round_trip(VisitorClientFrame::Read { up_to: 9 });

@@ -119,7 +119,7 @@ export async function startRelay(name) {
  * A person with their own Chromium profile. Every uncaught page error and console error is
  * recorded; `assertNoErrors` fails the test with them (minus those matching `allow`).
  */
-export async function openBrowser(who, { viewport = { width: 1280, height: 800 }, mobile = false } = {}) {
+export async function openBrowser(who, { viewport = { width: 1280, height: 800 }, mobile = false, locale, timezoneId } = {}) {
   const profile = tmpDir(`profile-${who}`);
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -128,6 +128,9 @@ export async function openBrowser(who, { viewport = { width: 1280, height: 800 }
     viewport,
     isMobile: mobile,
     hasTouch: mobile,
+    // Optional: the browser's language (also its Accept-Language) and time zone.
+    ...(locale ? { locale } : {}),
+    ...(timezoneId ? { timezoneId } : {}),
     timeout: 30_000,
   });
   context.setDefaultTimeout(STEP_MS);

@@ -258,6 +258,11 @@ pub struct VisitorClient {
 }
 
 impl VisitorClient {
+    /// A client on a socket opened by the test itself (custom headers), not yet greeted.
+    pub fn from_ws(ws: Ws) -> Self {
+        VisitorClient { ws, backlog: Default::default() }
+    }
+
     pub async fn send(&mut self, frame: &VisitorClientFrame) {
         self.send_raw(&serde_json::to_string(frame).unwrap()).await;
     }
@@ -287,7 +292,7 @@ impl VisitorClient {
 
     /// Say hello and collect the welcome and every replayed message; the error frame on refusal.
     pub async fn hello(&mut self, token: Option<&str>, last_seq: Seq) -> Result<Welcome, ErrorFrame> {
-        self.send(&VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: token.map(str::to_owned), last_seq, page: None })
+        self.send(&VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: token.map(str::to_owned), last_seq, page: None, referrer: None, timezone: None })
             .await;
         let (token, conversation, last_seq_now, site, continue_on) = match self.recv().await {
             VisitorServerFrame::Welcome { token, conversation, last_seq, site, continue_on, .. } => {

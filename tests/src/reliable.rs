@@ -397,7 +397,7 @@ impl ReliableVisitor {
             Resume::Contiguous => self.thread.contiguous(),
             Resume::Highest => self.thread.messages.keys().next_back().copied().unwrap_or(0),
         };
-        let hello = VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: self.token.clone(), last_seq: cursor, page: None };
+        let hello = VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: self.token.clone(), last_seq: cursor, page: None, referrer: None, timezone: None };
         if !send_json(&mut ws, &hello, GREET_WAIT).await {
             return Err("hello could not be sent".into());
         }

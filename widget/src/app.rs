@@ -331,6 +331,8 @@ impl App {
                     token: self.token(),
                     last_seq: s.thread.with_untracked(Thread::last_seq),
                     page: window().location().href().ok(),
+                    referrer: Some(document().referrer()).filter(|r| !r.is_empty()),
+                    timezone: time_zone(),
                 };
                 self.socket.send(&hello);
             }
@@ -587,4 +589,22 @@ impl App {
             let _ = f.call0(&JsValue::NULL);
         }
     }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    type Resolved;
+    /// `Intl.DateTimeFormat().resolvedOptions()`, bound directly: lighter than js-sys' `Intl`.
+    #[wasm_bindgen(js_namespace = Intl, js_name = DateTimeFormat, catch)]
+    fn date_time_format() -> Result<DateTimeFormat, wasm_bindgen::JsValue>;
+    type DateTimeFormat;
+    #[wasm_bindgen(method, js_name = resolvedOptions)]
+    fn resolved_options(this: &DateTimeFormat) -> Resolved;
+    #[wasm_bindgen(method, getter, js_name = timeZone)]
+    fn time_zone(this: &Resolved) -> Option<String>;
+}
+
+/// The browser's IANA time zone, for the advisor's "local time".
+fn time_zone() -> Option<String> {
+    date_time_format().ok()?.resolved_options().time_zone()
 }

@@ -264,14 +264,18 @@ pub fn encode(frame: &VisitorClientFrame) -> String {
             token,
             last_seq,
             page,
+            referrer,
+            timezone,
         } => {
             let mut o = Obj::new("hello").raw("v", &v.to_string());
             if let Some(t) = token {
                 o = o.str("token", t);
             }
             o = o.raw("last_seq", &last_seq.to_string());
-            if let Some(p) = page {
-                o = o.str("page", p);
+            for (k, v) in [("page", page), ("referrer", referrer), ("timezone", timezone)] {
+                if let Some(v) = v {
+                    o = o.str(k, v);
+                }
             }
             o.end()
         }
@@ -465,12 +469,16 @@ mod tests {
                 token: None,
                 last_seq: 0,
                 page: None,
+                referrer: None,
+                timezone: None,
             },
             VisitorClientFrame::Hello {
                 v: 1,
                 token: Some("tok\"en".into()),
                 last_seq: 42,
                 page: Some("https://shop.example/a?b=\"c\"&d=é\n\u{1}".into()),
+                referrer: Some("https://search.example/?q=tent".into()),
+                timezone: Some("America/Argentina/Buenos_Aires".into()),
             },
             VisitorClientFrame::Send {
                 id: ClientMsgId("m-1".into()),

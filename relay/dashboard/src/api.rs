@@ -1,7 +1,7 @@
 //! The relay's HTTP endpoints the dashboard calls (same origin, session cookie).
 
 use gloo_net::http::{Request, RequestBuilder, Response};
-use shared::{AdvisorInfo, ErrorCode, ErrorFrame};
+use shared::{AdvisorInfo, ConversationId, CustomerPatch, CustomerProfile, ErrorCode, ErrorFrame};
 use web_sys::RequestCredentials;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +64,22 @@ pub async fn logout() -> Result<(), ApiError> {
     } else {
         Err(error_of(response).await)
     }
+}
+
+/// The customer panel's profile of a conversation's customer.
+pub async fn customer(conversation: ConversationId) -> Result<CustomerProfile, ApiError> {
+    let response = send(Request::get(&format!("/api/v1/conversations/{}/customer", conversation.0))).await?;
+    json_or_error(response).await
+}
+
+/// Correct the customer's name or e-mail (an empty string clears it); answers the new profile.
+pub async fn edit_customer(conversation: ConversationId, patch: &CustomerPatch) -> Result<CustomerProfile, ApiError> {
+    let request = Request::patch(&format!("/api/v1/conversations/{}/customer", conversation.0))
+        .credentials(RequestCredentials::Include)
+        .json(patch)
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    let response = request.send().await.map_err(|e| ApiError::Network(e.to_string()))?;
+    json_or_error(response).await
 }
 
 async fn send(builder: RequestBuilder) -> Result<Response, ApiError> {

@@ -3,12 +3,15 @@
 //! - [`App`] decides between the login page and the inbox from `GET /api/v1/auth/me`.
 //! - [`state::Model`] is the pure model of the advisor socket (inbox, open thread, outbox);
 //!   [`Ctx`] keeps it in a signal and passes the frames it returns to the [`socket::Socket`].
-//! - `components/` renders it; `format` and `text` are the pure helpers they use.
+//! - `components/` renders it; `format` and `text` are the pure helpers they use, `shortcuts` maps
+//!   keys to actions and `notify` decides which frames raise a desktop notification or a sound.
 
 pub mod api;
 pub mod channel;
 pub mod components;
 pub mod format;
+pub mod notify;
+pub mod shortcuts;
 pub mod socket;
 pub mod state;
 pub mod text;
@@ -100,6 +103,16 @@ pub enum Conn {
     Reconnecting,
 }
 
+/// What is shown over the page; Esc closes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    /// The list of keyboard shortcuts (`?`).
+    Help,
+    /// The notification toggles under the bell.
+    Bell,
+}
+
 /// Everything the inbox's components share. `Copy`: signals and a handle to the socket.
 #[derive(Clone, Copy)]
 pub struct Ctx {
@@ -112,6 +125,13 @@ pub struct Ctx {
     /// The channel chosen in "Reply via" per conversation (absent: the default, where the
     /// customer last wrote).
     pub via: RwSignal<HashMap<ConversationId, Channel>>,
+    /// Desktop notifications and sound, on or off.
+    pub prefs: RwSignal<notify::Prefs>,
+    pub overlay: RwSignal<Overlay>,
+    /// The customer panel is expanded.
+    pub panel_open: RwSignal<bool>,
+    /// The next conversation opened keeps the focus where it is (opened from the keyboard).
+    pub skip_autofocus: StoredValue<bool>,
     socket: StoredValue<Option<Socket>, LocalStorage>,
 }
 
@@ -123,6 +143,10 @@ impl Ctx {
             now: RwSignal::new(now_ms()),
             drafts: RwSignal::new(HashMap::new()),
             via: RwSignal::new(HashMap::new()),
+            prefs: RwSignal::new(components::notifications::load_prefs()),
+            overlay: RwSignal::new(Overlay::None),
+            panel_open: RwSignal::new(components::customer_panel::load_panel_open()),
+            skip_autofocus: StoredValue::new(false),
             socket: StoredValue::new_local(None),
         }
     }
@@ -182,7 +206,14 @@ impl Ctx {
                     AdvisorServerFrame::Typing { conversation, on: true } => Some(conversation),
                     _ => None,
                 };
+                // Judged before the frame changes the model: a conversation it adds is new.
+                let hidden = document().visibility_state() != web_sys::VisibilityState::Visible;
+                let prefs = self.prefs.get_untracked();
+                let alert = self.model.with_untracked(|m| notify::should_notify(&frame, m, prefs, hidden));
                 self.run(|m| m.apply(*frame));
+                if let Some(alert) = alert {
+                    components::notifications::raise(*self, alert);
+                }
                 if let Some(c) = typing {
                     self.expire_typing_later(c);
                 }
@@ -238,6 +269,15 @@ impl Ctx {
     }
 }
 
+/// The tab's title: the unread count first, so it shows in a narrow tab.
+pub fn inbox_title(unread: u32) -> String {
+    if unread > 0 {
+        format!("({unread}) Inbox · {PRODUCT}")
+    } else {
+        format!("Inbox · {PRODUCT}")
+    }
+}
+
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
@@ -279,16 +319,12 @@ pub fn start_inbox(me: AdvisorInfo) -> Ctx {
     });
     let on_online = window_event_listener_untyped("online", move |_| ctx.reconnect_now());
 
-    // "(3) Confab" while anything is unread.
+    // "(3) Inbox · Confab" while anything is unread.
     Effect::new(move |_| {
         let unread = ctx.model.with(Model::total_unread);
-        let title = if unread > 0 {
-            format!("({unread}) {PRODUCT}")
-        } else {
-            PRODUCT.to_owned()
-        };
-        document().set_title(&title);
+        document().set_title(&inbox_title(unread));
     });
+    let on_key = components::shortcuts::listen(ctx);
 
     on_cleanup(move || {
         if let Some(tick) = tick {
@@ -296,6 +332,7 @@ pub fn start_inbox(me: AdvisorInfo) -> Ctx {
         }
         on_visibility.remove();
         on_online.remove();
+        on_key.remove();
         ctx.socket.try_update_value(|s| {
             if let Some(s) = s.take() {
                 s.stop();
@@ -304,4 +341,13 @@ pub fn start_inbox(me: AdvisorInfo) -> Ctx {
         document().set_title(PRODUCT);
     });
     ctx
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_title_leads_with_the_unread_count() {
+        assert_eq!(super::inbox_title(3), "(3) Inbox · Confab");
+        assert_eq!(super::inbox_title(0), "Inbox · Confab");
+    }
 }

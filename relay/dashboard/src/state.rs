@@ -527,6 +527,25 @@ impl Model {
         vec![Out::SetStatus { reference, conversation, status, snoozed_until }]
     }
 
+    /// Give the conversation to me (the `a` shortcut); the relay answers with its row.
+    pub fn assign_to_me(&mut self, conversation: ConversationId) -> Vec<Out> {
+        let Some(me) = self.me.as_ref().map(|m| m.id) else { return Vec::new() };
+        self.assign(conversation, Some(me), None)
+    }
+
+    /// The conversation after (or before) the open one among the rows shown, for `j` and `k`:
+    /// the first (or last) row when none is open, None past either end.
+    pub fn step(&self, forward: bool) -> Option<ConversationId> {
+        let ids: Vec<ConversationId> = self.shown().map(|c| c.id).collect();
+        let at = self.open.as_ref().and_then(|o| ids.iter().position(|id| *id == o.id));
+        match (at, forward) {
+            (None, true) => ids.first().copied(),
+            (None, false) => ids.last().copied(),
+            (Some(i), true) => ids.get(i + 1).copied(),
+            (Some(i), false) => i.checked_sub(1).and_then(|i| ids.get(i).copied()),
+        }
+    }
+
     /// The inbox rows the view and filters let through.
     pub fn shown(&self) -> impl Iterator<Item = &ConversationSummary> {
         let filter = self.filter;
@@ -825,6 +844,36 @@ mod tests {
             id: AdvisorId(7),
             name: "Dana".into(),
             email: "dana@shop.example".into(),
+        }
+    }
+
+    #[test]
+    fn j_and_k_step_through_the_rows_shown() {
+        let mut m = Model::new(Some(me()));
+        let mut resolved = row(ConversationId(3), 50, 1, 0);
+        resolved.status = ConversationStatus::Resolved;
+        m.conversations = vec![row(C1, 300, 1, 0), resolved, row(C2, 100, 1, 0)];
+        assert_eq!(m.step(true), Some(C1), "nothing open: j opens the first");
+        assert_eq!(m.step(false), Some(C2), "nothing open: k opens the last");
+        m.open = Some(OpenThread::new(C1));
+        assert_eq!(m.step(true), Some(C2), "the resolved row is filtered out, so skipped");
+        assert_eq!(m.step(false), None);
+        m.open = Some(OpenThread::new(C2));
+        assert_eq!(m.step(true), None);
+        assert_eq!(m.step(false), Some(C1));
+    }
+
+    #[test]
+    fn assign_to_me_sends_assign_with_my_id() {
+        let mut m = Model::new(Some(me()));
+        assert!(m.assign_to_me(C1).is_empty(), "not connected");
+        assert!(m.notice.is_some());
+        m.ready = true;
+        match m.assign_to_me(C1).as_slice() {
+            [Out::Assign { conversation, advisor, team, .. }] => {
+                assert_eq!((*conversation, *advisor, *team), (C1, Some(me().id), None));
+            }
+            other => panic!("expected one assign frame, got {other:?}"),
         }
     }
 

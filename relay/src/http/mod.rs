@@ -4,6 +4,7 @@ pub mod admin_api;
 pub mod analytics;
 pub mod assets;
 pub mod auth;
+pub mod customer;
 pub mod dashboard;
 pub mod login_limit;
 pub mod sites;
@@ -39,6 +40,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::attachments::router())
         .merge(admin_api::router())
         .merge(analytics::router())
+        .merge(customer::router())
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

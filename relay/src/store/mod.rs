@@ -95,6 +95,30 @@ pub struct VisitorThread {
     pub advisors_read_seq: Seq,
 }
 
+/// What the relay knows about a conversation's customer (the visitor row), for the customer panel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerRecord {
+    pub visitor: VisitorId,
+    /// The name given by the platform or an advisor; None: shown as "Visitor N".
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub user_agent: Option<String>,
+    pub language: Option<String>,
+    pub timezone: Option<String>,
+    pub referrer: Option<String>,
+    /// When the visitor was created (ms).
+    pub first_seen: i64,
+    /// Their last connection (ms); None for a customer who never had the widget open.
+    pub last_seen: Option<i64>,
+}
+
+/// A change an advisor makes to a customer: `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerEdit {
+    pub name: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub conversation: ConversationId,
@@ -292,6 +316,17 @@ pub trait Store: AttachmentStore + AnalyticsStore + RoutingStore + Send + Sync +
     async fn create_visitor(&self, site: SiteId, token_hash: &[u8], now: i64) -> StoreResult<VisitorThread>;
     async fn visitor_by_token(&self, site: SiteId, token_hash: &[u8]) -> StoreResult<Option<VisitorThread>>;
     async fn set_conversation_page(&self, conversation: ConversationId, page: &str) -> StoreResult<()>;
+    /// A visitor connected: keep what their browser told (a part that is None is left as it was),
+    /// their last-seen time, and the referrer on the conversation unless it already has one.
+    async fn record_visit(&self, visitor: VisitorId, conversation: ConversationId, visit: &crate::customer::Visit, now: i64) -> StoreResult<()>;
+    /// The customer of a conversation. None for an unknown conversation.
+    async fn customer(&self, conversation: ConversationId) -> StoreResult<Option<CustomerRecord>>;
+    /// Correct the customer's name or e-mail. `NotFound` for an unknown conversation.
+    async fn edit_customer(&self, conversation: ConversationId, edit: &CustomerEdit) -> StoreResult<()>;
+    /// The customer's other conversations, newest activity first: those of the same visitor, of
+    /// visitors with the same e-mail, and those a linked channel identity came from or went to.
+    /// Only rows matching `visible` (an SQL condition on `c`, from `access::Viewer::sql_condition`).
+    async fn related_conversations(&self, conversation: ConversationId, visible: &str, limit: usize) -> StoreResult<Vec<ConversationSummary>>;
 
     /// Commit a message with the next seq of its conversation, or return the one already stored
     /// under the same client id. Returns only after the commit is durable.

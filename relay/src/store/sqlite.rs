@@ -441,6 +441,90 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn record_visit(&self, visitor: VisitorId, conversation: ConversationId, visit: &crate::customer::Visit, now: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE visitors SET user_agent = COALESCE(?, user_agent), language = COALESCE(?, language),
+                    timezone = COALESCE(?, timezone), last_seen_at = ? WHERE id = ?",
+        )
+        .bind(&visit.user_agent)
+        .bind(&visit.language)
+        .bind(&visit.timezone)
+        .bind(now)
+        .bind(visitor.0)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(referrer) = &visit.referrer {
+            sqlx::query("UPDATE conversations SET referrer = ? WHERE id = ? AND referrer IS NULL")
+                .bind(referrer)
+                .bind(conversation.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn customer(&self, conversation: ConversationId) -> StoreResult<Option<CustomerRecord>> {
+        let row = sqlx::query(
+            "SELECT v.id, v.name, v.email, v.user_agent, v.language, v.timezone, v.created_at, v.last_seen_at, c.referrer
+               FROM conversations c JOIN visitors v ON v.id = c.visitor_id WHERE c.id = ?",
+        )
+        .bind(conversation.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(CustomerRecord {
+                visitor: VisitorId(r.try_get("id")?),
+                name: r.try_get("name")?,
+                email: r.try_get("email")?,
+                user_agent: r.try_get("user_agent")?,
+                language: r.try_get("language")?,
+                timezone: r.try_get("timezone")?,
+                referrer: r.try_get("referrer")?,
+                first_seen: r.try_get("created_at")?,
+                last_seen: r.try_get("last_seen_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn edit_customer(&self, conversation: ConversationId, edit: &CustomerEdit) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE visitors SET name = CASE WHEN ?1 THEN ?2 ELSE name END, email = CASE WHEN ?3 THEN ?4 ELSE email END
+              WHERE id = (SELECT visitor_id FROM conversations WHERE id = ?5)",
+        )
+        .bind(edit.name.is_some())
+        .bind(edit.name.clone().flatten())
+        .bind(edit.email.is_some())
+        .bind(edit.email.clone().flatten())
+        .bind(conversation.0)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn related_conversations(&self, conversation: ConversationId, visible: &str, limit: usize) -> StoreResult<Vec<ConversationSummary>> {
+        let sql = format!(
+            "{SUMMARY_SELECT}
+              WHERE c.id != ?1 AND c.last_seq > 0 AND {visible} AND (
+                    c.visitor_id IN (
+                        SELECT me.id FROM conversations this JOIN visitors me ON me.id = this.visitor_id WHERE this.id = ?1
+                        UNION
+                        SELECT other.id FROM conversations this JOIN visitors me ON me.id = this.visitor_id
+                          JOIN visitors other ON other.email = me.email COLLATE NOCASE
+                         WHERE this.id = ?1 AND me.email IS NOT NULL)
+                    OR c.id IN (SELECT previous_conversation_id FROM channel_identities WHERE conversation_id = ?1)
+                    OR c.id IN (SELECT conversation_id FROM channel_identities WHERE previous_conversation_id = ?1))
+              ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?2"
+        );
+        let rows = sqlx::query(&sql).bind(conversation.0).bind(limit as i64).fetch_all(&self.pool).await?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
     async fn append_message(&self, new: NewMessage) -> StoreResult<Appended> {
         self.writer.append(new).await
     }

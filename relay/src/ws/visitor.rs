@@ -3,10 +3,10 @@
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
-use shared::limits::MAX_REPLAY;
+use shared::limits::{MAX_REPLAY, MAX_URL_BYTES};
 use shared::{
     decode_frame, Author, ErrorCode, ErrorFrame, Seq, VisitorClientFrame as In, VisitorServerFrame as Out,
     PROTOCOL_VERSION,
@@ -14,6 +14,7 @@ use shared::{
 
 use super::{send, Sink};
 use crate::conversation;
+use crate::customer::Visit;
 use crate::error::{ApiError, ApiResult};
 use crate::hub::{Event, Member};
 use crate::origin;
@@ -33,7 +34,9 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> ApiResult<Response> {
     let site = checked_site(&state, query.site.as_deref(), &headers).await?;
-    Ok(super::limits(ws).on_upgrade(move |socket| session(state, site, socket)))
+    let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let browser = Browser { user_agent: header(header::USER_AGENT), accept_language: header(header::ACCEPT_LANGUAGE) };
+    Ok(super::limits(ws).on_upgrade(move |socket| session(state, site, browser, socket)))
 }
 
 /// The site named by `key`, if the request's `Origin` may use it. Shared with the site API.
@@ -72,9 +75,16 @@ pub async fn checked_site(state: &AppState, key: Option<&str>, headers: &HeaderM
     Ok(site)
 }
 
+/// What the upgrade request said about the visitor's browser, stored at `hello`.
+struct Browser {
+    user_agent: Option<String>,
+    accept_language: Option<String>,
+}
+
 struct VisitorSession {
     state: AppState,
     site: Site,
+    browser: Browser,
     thread: Option<VisitorThread>,
     member: Option<Member>,
     /// Messages up to this seq were replayed after `hello`; live copies of them are skipped.
@@ -82,9 +92,9 @@ struct VisitorSession {
     typing: conversation::TypingThrottle,
 }
 
-async fn session(state: AppState, site: Site, socket: WebSocket) {
+async fn session(state: AppState, site: Site, browser: Browser, socket: WebSocket) {
     let stopping = state.stopping.clone();
-    let session = VisitorSession { state, site, thread: None, member: None, replayed_up_to: 0, typing: Default::default() };
+    let session = VisitorSession { state, site, browser, thread: None, member: None, replayed_up_to: 0, typing: Default::default() };
     super::drive(session, socket, stopping).await;
 }
 
@@ -113,7 +123,9 @@ impl super::Session for VisitorSession {
             Err(e) => return send(sink, &Out::Error(e.into())).await,
         };
         match (frame, &self.thread) {
-            (In::Hello { v, token, last_seq, page }, None) => self.hello(v, token, last_seq, page, sink).await,
+            (In::Hello { v, token, last_seq, page, referrer, timezone }, None) => {
+                self.hello(v, token, last_seq, Landing { page, referrer, timezone }, sink).await
+            }
             (In::Hello { .. }, Some(_)) => {
                 send(sink, &Out::Error(ErrorFrame::new(ErrorCode::AlreadyGreeted, "hello was already sent on this connection"))).await
             }
@@ -176,8 +188,15 @@ impl super::Session for VisitorSession {
     }
 }
 
+/// Where the hello says the visitor is and came from.
+struct Landing {
+    page: Option<String>,
+    referrer: Option<String>,
+    timezone: Option<String>,
+}
+
 impl VisitorSession {
-    async fn hello(&mut self, v: u32, token: Option<String>, last_seq: Seq, page: Option<String>, sink: &mut Sink) -> bool {
+    async fn hello(&mut self, v: u32, token: Option<String>, last_seq: Seq, landing: Landing, sink: &mut Sink) -> bool {
         if v != PROTOCOL_VERSION {
             let e = ErrorFrame::new(
                 ErrorCode::UnsupportedVersion,
@@ -209,10 +228,19 @@ impl VisitorSession {
             }
             (Err(e), _) => return self.internal(sink, "looking up a visitor token", e).await,
         };
-        if let Some(page) = page.as_deref().filter(|p| p.len() <= 2048) {
+        if let Some(page) = landing.page.as_deref().filter(|p| p.len() <= MAX_URL_BYTES) {
             if let Err(e) = store.set_conversation_page(thread.conversation, page).await {
                 tracing::warn!(error = %e, "could not store the visitor's page");
             }
+        }
+        let visit = Visit::new(
+            self.browser.user_agent.as_deref(),
+            self.browser.accept_language.as_deref(),
+            landing.referrer.as_deref(),
+            landing.timezone.as_deref(),
+        );
+        if let Err(e) = store.record_visit(thread.visitor, thread.conversation, &visit, now).await {
+            tracing::warn!(error = %e, "could not store the visitor's browser and referrer");
         }
         // Join before reading the backlog so nothing committed in between is missed; live copies
         // of replayed messages are skipped by seq.

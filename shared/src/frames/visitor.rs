@@ -24,6 +24,12 @@ pub enum VisitorClientFrame {
         /// The page the visitor is on (shown to the advisor).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         page: Option<String>,
+        /// Where the visitor came from (`document.referrer`), kept with the conversation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        referrer: Option<String>,
+        /// The browser's IANA time zone ("Europe/Paris"), for the advisor's "local time".
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timezone: Option<String>,
     },
     /// A new message. Answered by `ack` (or `error` with `ref` = `id`).
     Send { id: ClientMsgId, text: String },

@@ -189,10 +189,15 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
         fit();
     };
 
-    // Ready to type as soon as a conversation opens.
+    // Ready to type as soon as a conversation opens (unless opened with `j` / `k`, which must keep
+    // working from the keyboard: `r` goes to the box).
     Effect::new(move |_| {
         if let Some(el) = textarea.get() {
-            let _ = el.focus();
+            if ctx.skip_autofocus.get_value() {
+                ctx.skip_autofocus.set_value(false);
+            } else {
+                let _ = el.focus();
+            }
             fit();
         }
     });

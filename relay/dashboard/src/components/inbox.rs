@@ -7,9 +7,12 @@ use shared::AdvisorInfo;
 use super::channels::ChannelAlerts;
 use super::composer::Composer;
 use super::conversation_list::ConversationList;
+use super::customer_panel::CustomerPanel;
+use super::notifications::NotificationMenu;
+use super::shortcuts::ShortcutHelp;
 use super::initials;
 use super::thread::{Thread, ThreadHeader};
-use crate::{api, start_inbox, Auth, Conn, Ctx};
+use crate::{api, start_inbox, Auth, Conn, Ctx, Overlay};
 
 #[component]
 pub fn Inbox(me: AdvisorInfo) -> impl IntoView {
@@ -39,6 +42,16 @@ pub fn Inbox(me: AdvisorInfo) -> impl IntoView {
                         <span class="brand">"Confab"</span>
                         <a class="header-link" href="#analytics">"Analytics"</a>
                         <ConnectionIndicator />
+                        <button
+                            type="button"
+                            class="icon-button keys"
+                            aria-label="Keyboard shortcuts"
+                            title="Keyboard shortcuts (?)"
+                            on:click=move |_| ctx.overlay.set(Overlay::Help)
+                        >
+                            "?"
+                        </button>
+                        <NotificationMenu />
                     </div>
                     <div class="me">
                         <span class="avatar avatar-me" aria-hidden="true">{initials(&name)}</span>
@@ -63,11 +76,14 @@ pub fn Inbox(me: AdvisorInfo) -> impl IntoView {
                 <Notice />
                 {move || match open_id.get() {
                     Some(id) => view! {
-                        <section class="conversation" aria-label="Conversation">
-                            <ThreadHeader id />
-                            <Thread id />
-                            <Composer id />
-                        </section>
+                        <div class="conversation-area">
+                            <section class="conversation" aria-label="Conversation">
+                                <ThreadHeader id />
+                                <Thread id />
+                                <Composer id />
+                            </section>
+                            <CustomerPanel id />
+                        </div>
                     }
                     .into_any(),
                     None => view! {
@@ -89,6 +105,7 @@ pub fn Inbox(me: AdvisorInfo) -> impl IntoView {
                     .into_any(),
                 }}
             </main>
+            <ShortcutHelp />
         </div>
     }
 }

@@ -4,9 +4,12 @@ pub mod analytics;
 pub mod channels;
 pub mod composer;
 pub mod conversation_list;
+pub mod customer_panel;
 pub mod inbox;
 pub mod login;
+pub mod notifications;
 pub mod routing;
+pub mod shortcuts;
 pub mod thread;
 
 use leptos::prelude::*;

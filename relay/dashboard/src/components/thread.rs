@@ -395,7 +395,7 @@ fn StatusActions(id: ConversationId) -> impl IntoView {
 }
 
 /// The visitor's page as a link when it is an http(s) URL, else as text.
-fn page_link(page: &str) -> AnyView {
+pub fn page_link(page: &str) -> AnyView {
     match linkify(page).as_slice() {
         &[Segment::Link(url)] => view! {
             <a href=url.to_owned() target="_blank" rel="noopener noreferrer nofollow" title=url.to_owned()>
