@@ -35,7 +35,7 @@ pub fn router() -> Router<AppState> {
 
 /// CSRF for every state-changing admin request: same origin, and a JSON content type (which a
 /// cross-site form can't send), even for a request without a body.
-async fn csrf(request: Request, next: Next) -> Response {
+pub(crate) async fn csrf(request: Request, next: Next) -> Response {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         if let Err(e) = require_same_origin(request.headers()) {
             return e.into_response();

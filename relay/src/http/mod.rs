@@ -4,6 +4,7 @@ pub mod admin_api;
 pub mod assets;
 pub mod auth;
 pub mod dashboard;
+pub mod inbox_api;
 pub mod login_limit;
 pub mod sites;
 
@@ -37,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::channels::bridge::router())
         .merge(crate::attachments::router())
         .merge(admin_api::router())
+        .merge(inbox_api::router())
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -3,12 +3,14 @@
 
 pub mod attachments;
 mod group_commit;
+pub mod inbox;
 pub mod sqlite;
 
 use async_trait::async_trait;
 use shared::{AdvisorId, AdvisorInfo, Author, Channel, ClientMsgId, ConversationId, ConversationSummary, Message, Seq};
 
 pub use attachments::{AttachmentStore, NewAttachment};
+pub use inbox::InboxStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -268,7 +270,7 @@ pub const SESSION_IDLE_MS: i64 = 7 * 24 * 3600 * 1000;
 pub const SESSION_TOUCH_MS: i64 = 3600 * 1000;
 
 #[async_trait]
-pub trait Store: AttachmentStore + Send + Sync + 'static {
+pub trait Store: AttachmentStore + InboxStore + Send + Sync + 'static {
     /// Cheap round trip, for health checks.
     async fn ping(&self) -> StoreResult<()>;
     async fn close(&self);

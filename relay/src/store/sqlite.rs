@@ -16,6 +16,7 @@ use super::group_commit::{Cursor, Writer};
 use super::*;
 
 pub(super) mod attachments;
+mod inbox;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -514,6 +515,7 @@ impl Store for SqliteStore {
         let Some(row) = row else { return Ok(None) };
         let mut rows = [summary_from_row(&row)?];
         identities_of(&self.pool, &mut rows).await?;
+        inbox::labels_of(&self.pool, &mut rows).await?;
         let [row] = rows;
         Ok(Some(row))
     }
@@ -523,6 +525,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(&sql).bind(limit as i64).fetch_all(&self.pool).await?;
         let mut rows = rows.iter().map(summary_from_row).collect::<StoreResult<Vec<_>>>()?;
         identities_of(&self.pool, &mut rows).await?;
+        inbox::labels_of(&self.pool, &mut rows).await?;
         Ok(rows)
     }
 
