@@ -12,6 +12,7 @@ pub mod format;
 pub mod socket;
 pub mod state;
 pub mod text;
+pub mod tools;
 
 use std::collections::HashMap;
 use std::time::Duration;
