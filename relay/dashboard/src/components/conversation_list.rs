@@ -7,10 +7,13 @@ use wasm_bindgen::JsCast;
 
 use super::channels::Badge;
 use super::initials;
+use super::labels::{LabelChip, LabelFilter};
+use super::search::{SearchBox, SearchResults};
 use crate::channel;
 use crate::format;
 use crate::state::Model;
 use crate::text::{one_line, preview};
+use crate::tools::{has_label, Tools};
 use crate::Ctx;
 
 /// What one row shows; a row is re-rendered exactly when this changes.
@@ -32,6 +35,7 @@ pub struct RowView {
     /// The badges: that channel first, then the customer's other channels.
     pub channels: Vec<Channel>,
     pub status: ConversationStatus,
+    pub labels: Vec<String>,
 }
 
 /// The rows of the inbox the status filter lets through, in the model's order.
@@ -55,6 +59,7 @@ pub fn rows(model: &Model, now: i64, tz: impl Fn(i64) -> i32 + Copy) -> Vec<RowV
                 .chain(channel::customer_channels(c).into_iter().filter(|x| *x != c.channel))
                 .collect(),
             status: c.status,
+            labels: c.labels.clone(),
         })
         .collect()
 }
@@ -70,10 +75,18 @@ const FILTERS: [(&str, &str, Option<ConversationStatus>); 4] = [
 #[component]
 pub fn ConversationList() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
+    let tools = expect_context::<Tools>();
     let rows = Memo::new(move |_| {
         let now = ctx.now.get();
-        ctx.model.with(|m| rows(m, now, format::tz_offset))
+        let label = tools.label_filter.get();
+        let mut rows = ctx.model.with(|m| rows(m, now, format::tz_offset));
+        if let Some(label) = label {
+            rows.retain(|r| has_label(&r.labels, &label));
+        }
+        rows
     });
+    let searching = Memo::new(move |_| tools.query.with(|q| !q.trim().is_empty()));
+    let hide_when_searching = move || if searching.get() { "none" } else { "" };
     let ready = Memo::new(move |_| ctx.model.with(|m| m.ready || !m.conversations.is_empty()));
     let selected = Memo::new(move |_| ctx.model.with(|m| m.open.as_ref().map(|o| o.id)));
     let total = Memo::new(move |_| rows.with(|r| r.len()));
@@ -108,7 +121,8 @@ pub fn ConversationList() -> impl IntoView {
 
     view! {
         <nav class="inbox" aria-label="Conversations">
-            <div class="inbox-head">
+            <SearchBox />
+            <div class="inbox-head" style:display=hide_when_searching>
                 <h2 class="inbox-title">"Conversations"</h2>
                 <span class="inbox-count">{move || total.get()}</span>
                 <select
@@ -129,20 +143,24 @@ pub fn ConversationList() -> impl IntoView {
                         })
                         .collect_view()}
                 </select>
+                <LabelFilter />
             </div>
-            <ul class="conv-list" on:keydown=on_keydown>
+            {move || searching.get().then(|| view! { <SearchResults /> })}
+            <ul class="conv-list" on:keydown=on_keydown style:display=hide_when_searching>
                 <For each=move || rows.with(|r| r.iter().map(|row| row.id).collect::<Vec<_>>()) key=|id| *id let:id>
                     <ConversationRow id rows selected />
                 </For>
             </ul>
             {move || {
-                (total.get() == 0)
+                (total.get() == 0 && !searching.get())
                     .then(|| {
                         if ready.get() {
                             view! {
                                 <p class="conv-empty">
                                     {move || if ctx.model.with(|m| m.conversations.is_empty()) {
                                         "No conversations yet — they appear here as soon as a visitor writes."
+                                    } else if tools.label_filter.with(Option::is_some) {
+                                        "No conversations with this status and label."
                                     } else {
                                         "No conversations with this status."
                                     }}
@@ -178,6 +196,7 @@ fn ConversationRow(
     let status = move || row.with(|r| r.as_ref().map_or(ConversationStatus::Open, |r| r.status));
     let channel_key = move || row.with(|r| channel::key(r.as_ref().map_or(Channel::Web, |r| r.channel)));
     let badges = Memo::new(move |_| row.with(|r| r.as_ref().map(|r| r.channels.clone()).unwrap_or_default()));
+    let labels = Memo::new(move |_| row.with(|r| r.as_ref().map(|r| r.labels.clone()).unwrap_or_default()));
     let label = move || {
         row.with(|r| match r {
             Some(r) => {
@@ -241,6 +260,9 @@ fn ConversationRow(
                             {move || badges.get().into_iter().map(|channel| view! { <Badge channel /> }).collect_view()}
                         </span>
                         <span class="conv-site">{field(|r| one_line(&r.site, 60))}</span>
+                        <span class="conv-labels">
+                            {move || labels.get().into_iter().map(|name| view! { <LabelChip name /> }).collect_view()}
+                        </span>
                     </span>
                     <span class="conv-line">
                         <span class="conv-preview" class:typing=typing class:empty=no_preview>

@@ -1,10 +1,14 @@
 //! The dashboard's views. `inbox` lays out the page; each other module is one part of it.
 
+pub mod canned;
 pub mod channels;
 pub mod composer;
 pub mod conversation_list;
+pub mod emoji;
 pub mod inbox;
+pub mod labels;
 pub mod login;
+pub mod search;
 pub mod thread;
 
 use leptos::prelude::*;

@@ -345,6 +345,7 @@ pub fn ThreadHeader(id: ConversationId) -> impl IntoView {
             {head}
             <StatusActions id />
             <Identities id />
+            <super::labels::LabelEditor id />
         </header>
     }
 }
