@@ -242,7 +242,7 @@ pub fn ManageReplies() -> impl IntoView {
                                                     <span class="canned-actions">
                                                         <button type="button" class="link-button canned-edit"
                                                             on:click=move |_| edit(this.clone())>"Edit"</button>
-                                                        <button type="button" class="link-button danger canned-delete"
+                                                        <button type="button" class="link-button canned-delete"
                                                             on:click=move |_| delete(id)>"Delete"</button>
                                                     </span>
                                                 })}

@@ -64,7 +64,7 @@ pub fn SearchBox() -> impl IntoView {
             <input
                 type="search"
                 class="search-input"
-                placeholder="Search name, e-mail, phone or message"
+                placeholder="Search name, e-mail, phone, text"
                 aria-label="Search conversations"
                 prop:value=move || tools.query.get()
                 on:input=on_input
