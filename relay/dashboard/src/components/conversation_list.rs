@@ -121,7 +121,12 @@ pub fn ConversationList() -> impl IntoView {
 
     view! {
         <nav class="inbox" aria-label="Conversations">
-            <SearchBox />
+            <div class="search-row">
+                <SearchBox />
+                <span class="label-filter-wrap" style:display=hide_when_searching>
+                    <LabelFilter />
+                </span>
+            </div>
             <div class="inbox-head" style:display=hide_when_searching>
                 <h2 class="inbox-title">"Conversations"</h2>
                 <span class="inbox-count">{move || total.get()}</span>
@@ -143,7 +148,6 @@ pub fn ConversationList() -> impl IntoView {
                         })
                         .collect_view()}
                 </select>
-                <LabelFilter />
             </div>
             {move || searching.get().then(|| view! { <SearchResults /> })}
             <ul class="conv-list" on:keydown=on_keydown style:display=hide_when_searching>

@@ -64,7 +64,8 @@ pub fn SearchBox() -> impl IntoView {
             <input
                 type="search"
                 class="search-input"
-                placeholder="Search name, e-mail, phone, text"
+                placeholder="Search conversations"
+                title="Customer name, e-mail, phone number or message text"
                 aria-label="Search conversations"
                 prop:value=move || tools.query.get()
                 on:input=on_input
