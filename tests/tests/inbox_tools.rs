@@ -303,6 +303,11 @@ async fn another_teams_conversation_is_neither_found_nor_labelled() {
     assert_eq!(json_of(get(&relay, &bo, "/api/v1/labels").await).await, json!([]), "the refused call created no label");
     let r = call(&relay, &bo, Method::PUT, &format!("/api/v1/conversations/{ours}/labels"), json!({"labels": ["vip"]})).await;
     assert_eq!(r.status(), 200);
+    // Bo can't see the other team's labelled conversation, so it isn't counted for him.
+    call(&relay, &admin, Method::PUT, &format!("/api/v1/conversations/{theirs}/labels"), json!({"labels": ["vip"]})).await;
+    let count = |list: Value| list[0]["conversations"].as_i64().unwrap();
+    assert_eq!(count(json_of(get(&relay, &bo, "/api/v1/labels").await).await), 1);
+    assert_eq!(count(json_of(get(&relay, &admin, "/api/v1/labels").await).await), 2);
 
     // Assigned to Bo across teams: now he may.
     sql(&relay, &format!("UPDATE conversations SET assignee_id = {bo_id} WHERE id = {theirs}")).await;

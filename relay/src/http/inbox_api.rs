@@ -257,8 +257,10 @@ pub fn check_labels(names: &[String]) -> ApiResult<Vec<String>> {
     Ok(out)
 }
 
-async fn list_labels(State(state): State<AppState>, SignedIn(_): SignedIn) -> ApiResult<Json<Vec<LabelView>>> {
-    Ok(Json(state.store.list_labels().await?.into_iter().map(LabelView::from).collect()))
+/// Every label (names are shared by all advisors), counted over the conversations the advisor can see.
+async fn list_labels(State(state): State<AppState>, SignedIn(advisor): SignedIn) -> ApiResult<Json<Vec<LabelView>>> {
+    let viewer = viewer(&state, advisor.id).await?;
+    Ok(Json(state.store.list_labels(&viewer.sql_condition("c")).await?.into_iter().map(LabelView::from).collect()))
 }
 
 #[derive(Deserialize)]

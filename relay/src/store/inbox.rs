@@ -24,7 +24,7 @@ pub struct Label {
     pub id: i64,
     pub name: String,
     pub color: String,
-    /// Conversations carrying it.
+    /// Conversations carrying it (that the asking advisor can see).
     pub conversations: i64,
 }
 
@@ -60,8 +60,9 @@ pub trait InboxStore: Send + Sync {
     async fn update_canned(&self, id: i64, shortcut: &str, text: &str, now: i64) -> StoreResult<CannedResponse>;
     async fn delete_canned(&self, id: i64) -> StoreResult<()>;
 
-    /// Every label by name, with how many conversations carry it.
-    async fn list_labels(&self) -> StoreResult<Vec<Label>>;
+    /// Every label by name, with how many conversations carry it among those matching `visible`
+    /// (an SQL condition on `conversations c`, see `access::Viewer::sql_condition`).
+    async fn list_labels(&self, visible: &str) -> StoreResult<Vec<Label>>;
     /// Replace a conversation's labels by these, each a name and the colour it gets if it is new
     /// (names match without regard to case). Returns the labels' names as stored.
     async fn set_conversation_labels(

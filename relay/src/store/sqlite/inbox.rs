@@ -124,13 +124,14 @@ impl InboxStore for SqliteStore {
         Ok(())
     }
 
-    async fn list_labels(&self) -> StoreResult<Vec<Label>> {
-        let rows = sqlx::query(
-            "SELECT l.id, l.name, l.color, (SELECT COUNT(*) FROM conversation_labels cl WHERE cl.label_id = l.id) AS n
-               FROM labels l ORDER BY l.name COLLATE NOCASE",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+    async fn list_labels(&self, visible: &str) -> StoreResult<Vec<Label>> {
+        let sql = format!(
+            "SELECT l.id, l.name, l.color,
+                    (SELECT COUNT(*) FROM conversation_labels cl JOIN conversations c ON c.id = cl.conversation_id
+                      WHERE cl.label_id = l.id AND {visible}) AS n
+               FROM labels l ORDER BY l.name COLLATE NOCASE"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(Label { id: r.try_get("id")?, name: r.try_get("name")?, color: r.try_get("color")?, conversations: r.try_get("n")? })
