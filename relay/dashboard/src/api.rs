@@ -107,7 +107,7 @@ async fn error_of(response: Response) -> ApiError {
 use crate::tools::{Canned, LabelInfo, SearchResult};
 
 /// A state-changing JSON request (the relay's CSRF check wants the JSON content type on each).
-async fn send_json(builder: RequestBuilder, body: &serde_json::Value) -> Result<Response, ApiError> {
+async fn send_json(builder: RequestBuilder, body: &impl serde::Serialize) -> Result<Response, ApiError> {
     let request = builder
         .credentials(RequestCredentials::Include)
         .json(body)
@@ -127,18 +127,30 @@ pub async fn canned() -> Result<Vec<Canned>, ApiError> {
     json_or_error(send(Request::get("/api/v1/canned")).await?).await
 }
 
+#[derive(serde::Serialize)]
+struct CannedBody<'a> {
+    shortcut: &'a str,
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared: Option<bool>,
+}
+
+/// An empty JSON object, for a request whose only content is its JSON content type.
+#[derive(serde::Serialize)]
+struct Empty {}
+
 pub async fn create_canned(shortcut: &str, text: &str, shared: bool) -> Result<Canned, ApiError> {
-    let body = serde_json::json!({ "shortcut": shortcut, "text": text, "shared": shared });
+    let body = CannedBody { shortcut, text, shared: Some(shared) };
     json_or_error(send_json(Request::post("/api/v1/canned"), &body).await?).await
 }
 
 pub async fn update_canned(id: i64, shortcut: &str, text: &str) -> Result<Canned, ApiError> {
-    let body = serde_json::json!({ "shortcut": shortcut, "text": text });
+    let body = CannedBody { shortcut, text, shared: None };
     json_or_error(send_json(Request::patch(&format!("/api/v1/canned/{id}")), &body).await?).await
 }
 
 pub async fn delete_canned(id: i64) -> Result<(), ApiError> {
-    ok_or_error(send_json(Request::delete(&format!("/api/v1/canned/{id}")), &serde_json::json!({})).await?).await
+    ok_or_error(send_json(Request::delete(&format!("/api/v1/canned/{id}")), &Empty {}).await?).await
 }
 
 pub async fn labels() -> Result<Vec<LabelInfo>, ApiError> {
@@ -147,13 +159,16 @@ pub async fn labels() -> Result<Vec<LabelInfo>, ApiError> {
 
 /// Replace a conversation's labels; returns them as the relay stored them.
 pub async fn set_labels(conversation: shared::ConversationId, labels: &[String]) -> Result<Vec<String>, ApiError> {
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        labels: &'a [String],
+    }
     #[derive(serde::Deserialize)]
     struct Labels {
         labels: Vec<String>,
     }
-    let body = serde_json::json!({ "labels": labels });
     let url = format!("/api/v1/conversations/{conversation}/labels");
-    let answer: Labels = json_or_error(send_json(Request::put(&url), &body).await?).await?;
+    let answer: Labels = json_or_error(send_json(Request::put(&url), &Body { labels }).await?).await?;
     Ok(answer.labels)
 }
 
