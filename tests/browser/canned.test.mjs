@@ -71,6 +71,12 @@ test('a canned reply via "/", an emoji, a label and search', { timeout: 150_000 
     await composer.press('Escape');
     await menu.waitFor({ state: 'detached' });
     assert.equal(await composer.inputValue(), '/zz');
+    // The mouse works too: a click on an item inserts it.
+    await composer.fill('');
+    await composer.pressSequentially('/');
+    await item.click();
+    await menu.waitFor({ state: 'detached' });
+    assert.equal(await composer.inputValue(), 'Hi there, your order ships today.');
     await composer.fill('');
 
     // A label: in the header and on the inbox row; the filter keeps the row.

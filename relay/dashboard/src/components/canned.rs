@@ -42,11 +42,15 @@ impl CannedMenu {
     }
 
     /// The draft changed: a new query starts at the top, and a draft that is no query any more
-    /// lets the next `/` open the menu again.
+    /// lets the next `/` open the menu again. A fresh `/` reloads the list, so replies other
+    /// advisors saved since are there.
     pub fn on_input(&self, value: &str) {
         self.active.set(0);
         if canned_query(value).is_none() {
             self.dismissed.set(false);
+        }
+        if value == "/" {
+            expect_context::<Tools>().reload_canned();
         }
     }
 
