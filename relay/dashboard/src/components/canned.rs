@@ -17,6 +17,7 @@ pub struct CannedMenu {
     pub active: RwSignal<usize>,
     /// Esc closes the menu until the draft stops being a query.
     pub dismissed: RwSignal<bool>,
+    tools: Tools,
 }
 
 /// What a key press in the composer did to the menu.
@@ -38,7 +39,7 @@ impl CannedMenu {
             })
         });
         let open = Memo::new(move |_| !dismissed.get() && draft.with(|d| canned_query(d).is_some()));
-        CannedMenu { matches, open, active: RwSignal::new(0), dismissed }
+        CannedMenu { matches, open, active: RwSignal::new(0), dismissed, tools }
     }
 
     /// The draft changed: a new query starts at the top, and a draft that is no query any more
@@ -50,7 +51,7 @@ impl CannedMenu {
             self.dismissed.set(false);
         }
         if value == "/" {
-            expect_context::<Tools>().reload_canned();
+            self.tools.reload_canned();
         }
     }
 
