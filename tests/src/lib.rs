@@ -640,3 +640,14 @@ pub async fn stored_outbox(data_dir: &Path) -> Vec<StoredOutbox> {
         .map(|(conversation_id, seq, state, attempts, last_error)| StoredOutbox { conversation_id, seq, state, attempts, last_error })
         .collect()
 }
+
+/// An advisor socket for the session `cookie` (any account) that has said hello; returns the inbox too.
+pub async fn advisor_with_cookie(relay: &TestRelay, cookie: &str) -> (AdvisorClient, Vec<ConversationSummary>) {
+    let ws = relay.advisor_socket(Some(cookie), Some(&relay.origin())).await.expect("advisor socket");
+    let mut a = AdvisorClient { ws, next_ref: 0, backlog: Default::default() };
+    a.send(&AdvisorClientFrame::Hello { v: PROTOCOL_VERSION }).await;
+    match a.recv().await {
+        AdvisorServerFrame::Welcome { conversations, .. } => (a, conversations),
+        other => panic!("expected welcome, got {other:?}"),
+    }
+}

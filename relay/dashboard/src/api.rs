@@ -125,3 +125,78 @@ pub async fn analytics(from: &str, to: &str, tz_offset_min: i32) -> Result<share
     let response = send(Request::get(&url)).await?;
     json_or_error(response).await
 }
+
+// ---- the advisor's tools (canned responses, labels, search) ----
+
+use crate::tools::{Canned, LabelInfo, SearchResult};
+
+/// A state-changing JSON request (the relay's CSRF check wants the JSON content type on each).
+async fn send_json(builder: RequestBuilder, body: &impl serde::Serialize) -> Result<Response, ApiError> {
+    let request = builder
+        .credentials(RequestCredentials::Include)
+        .json(body)
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    request.send().await.map_err(|e| ApiError::Network(e.to_string()))
+}
+
+async fn ok_or_error(response: Response) -> Result<(), ApiError> {
+    if response.ok() {
+        Ok(())
+    } else {
+        Err(error_of(response).await)
+    }
+}
+
+pub async fn canned() -> Result<Vec<Canned>, ApiError> {
+    json_or_error(send(Request::get("/api/v1/canned")).await?).await
+}
+
+#[derive(serde::Serialize)]
+struct CannedBody<'a> {
+    shortcut: &'a str,
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared: Option<bool>,
+}
+
+/// An empty JSON object, for a request whose only content is its JSON content type.
+#[derive(serde::Serialize)]
+struct Empty {}
+
+pub async fn create_canned(shortcut: &str, text: &str, shared: bool) -> Result<Canned, ApiError> {
+    let body = CannedBody { shortcut, text, shared: Some(shared) };
+    json_or_error(send_json(Request::post("/api/v1/canned"), &body).await?).await
+}
+
+pub async fn update_canned(id: i64, shortcut: &str, text: &str) -> Result<Canned, ApiError> {
+    let body = CannedBody { shortcut, text, shared: None };
+    json_or_error(send_json(Request::patch(&format!("/api/v1/canned/{id}")), &body).await?).await
+}
+
+pub async fn delete_canned(id: i64) -> Result<(), ApiError> {
+    ok_or_error(send_json(Request::delete(&format!("/api/v1/canned/{id}")), &Empty {}).await?).await
+}
+
+pub async fn labels() -> Result<Vec<LabelInfo>, ApiError> {
+    json_or_error(send(Request::get("/api/v1/labels")).await?).await
+}
+
+/// Replace a conversation's labels; returns them as the relay stored them.
+pub async fn set_labels(conversation: shared::ConversationId, labels: &[String]) -> Result<Vec<String>, ApiError> {
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        labels: &'a [String],
+    }
+    #[derive(serde::Deserialize)]
+    struct Labels {
+        labels: Vec<String>,
+    }
+    let url = format!("/api/v1/conversations/{conversation}/labels");
+    let answer: Labels = json_or_error(send_json(Request::put(&url), &Body { labels }).await?).await?;
+    Ok(answer.labels)
+}
+
+pub async fn search(query: &str) -> Result<Vec<SearchResult>, ApiError> {
+    let url = format!("/api/v1/search?q={}", js_sys::encode_uri_component(query));
+    json_or_error(send(Request::get(&url)).await?).await
+}

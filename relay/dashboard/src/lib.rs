@@ -15,6 +15,7 @@ pub mod shortcuts;
 pub mod socket;
 pub mod state;
 pub mod text;
+pub mod tools;
 pub mod views;
 
 use std::collections::HashMap;

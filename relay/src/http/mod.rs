@@ -6,6 +6,7 @@ pub mod assets;
 pub mod auth;
 pub mod customer;
 pub mod dashboard;
+pub mod inbox_api;
 pub mod login_limit;
 pub mod sites;
 
@@ -41,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin_api::router())
         .merge(analytics::router())
         .merge(customer::router())
+        .merge(inbox_api::router())
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

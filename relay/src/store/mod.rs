@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod attachments;
 mod group_commit;
+pub mod inbox;
 pub mod routing;
 pub mod sqlite;
 
@@ -12,6 +13,7 @@ use shared::{AdvisorId, AdvisorInfo, Author, Channel, ClientMsgId, ConversationI
 
 pub use analytics::AnalyticsStore;
 pub use attachments::{AttachmentStore, NewAttachment};
+pub use inbox::InboxStore;
 pub use routing::RoutingStore;
 pub use sqlite::SqliteStore;
 
@@ -302,7 +304,7 @@ pub const SESSION_IDLE_MS: i64 = 7 * 24 * 3600 * 1000;
 pub const SESSION_TOUCH_MS: i64 = 3600 * 1000;
 
 #[async_trait]
-pub trait Store: AttachmentStore + AnalyticsStore + RoutingStore + Send + Sync + 'static {
+pub trait Store: AttachmentStore + AnalyticsStore + InboxStore + RoutingStore + Send + Sync + 'static {
     /// Cheap round trip, for health checks.
     async fn ping(&self) -> StoreResult<()>;
     async fn close(&self);

@@ -17,6 +17,7 @@ use super::*;
 
 pub(super) mod analytics;
 pub(super) mod attachments;
+mod inbox;
 mod routing;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -600,6 +601,7 @@ impl Store for SqliteStore {
         let Some(row) = row else { return Ok(None) };
         let mut rows = [summary_from_row(&row)?];
         identities_of(&self.pool, &mut rows).await?;
+        inbox::labels_of(&self.pool, &mut rows).await?;
         let [row] = rows;
         Ok(Some(row))
     }
@@ -609,6 +611,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(&sql).bind(limit as i64).fetch_all(&self.pool).await?;
         let mut rows = rows.iter().map(summary_from_row).collect::<StoreResult<Vec<_>>>()?;
         identities_of(&self.pool, &mut rows).await?;
+        inbox::labels_of(&self.pool, &mut rows).await?;
         Ok(rows)
     }
 

@@ -11,8 +11,11 @@ use leptos::prelude::*;
 use shared::limits::{text_chars, MAX_TEXT_CHARS};
 use shared::{Channel, ConversationId, TemplateInfo};
 
+use super::canned::{CannedMenu, CannedPopup, MenuKey};
 use super::channels::Badge;
+use super::emoji::EmojiButton;
 use crate::channel::{self, WindowState};
+use crate::tools::{expand, insert_at, Canned, Tools};
 use crate::{new_client_id, now_ms, Ctx};
 
 /// The counter shows from this many characters on.
@@ -169,7 +172,56 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
         }
     };
 
+    // Canned responses (`/` at the start) and emoji both replace the draft and keep typing going.
+    let tools = expect_context::<Tools>();
+    let menu = CannedMenu::new(draft);
+    let set_draft = move |value: String, cursor: Option<u32>| {
+        ctx.drafts.update(|d| {
+            d.insert(id, value.clone());
+        });
+        if let Some(el) = textarea.get_untracked() {
+            el.set_value(&value);
+            let _ = el.focus();
+            if let Some(at) = cursor {
+                let _ = el.set_selection_range(at, at);
+            }
+        }
+        if !value.trim().is_empty() {
+            keep_typing();
+        }
+        fit();
+    };
+    let insert_canned = Callback::new(move |c: Canned| {
+        let name = summary.with_untracked(|s| s.as_ref().map(|s| s.visitor_name.clone()).unwrap_or_default());
+        menu.inserted();
+        let text = expand(&c.text, &name);
+        let end = text.encode_utf16().count() as u32;
+        set_draft(text, Some(end));
+    });
+    let insert_emoji = Callback::new(move |emoji: &'static str| {
+        let Some(el) = textarea.get_untracked() else { return };
+        let value = el.value();
+        let len = value.encode_utf16().count() as u32;
+        let start = el.selection_start().ok().flatten().unwrap_or(len);
+        let end = el.selection_end().ok().flatten().unwrap_or(start);
+        let (value, cursor) = insert_at(&value, start, end, emoji);
+        menu.on_input(&value);
+        set_draft(value, Some(cursor));
+    });
+
     let on_keydown = move |ev: KeyboardEvent| {
+        match menu.on_key(&ev) {
+            MenuKey::Ignored => {}
+            MenuKey::Handled => {
+                ev.prevent_default();
+                return;
+            }
+            MenuKey::Insert(canned) => {
+                ev.prevent_default();
+                insert_canned.run(canned);
+                return;
+            }
+        }
         // `is_composing`: Enter that confirms an IME composition is not a send.
         if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() && ev.key_code() != 229 {
             ev.prevent_default();
@@ -178,6 +230,7 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
     };
     let on_input = move |ev| {
         let value = event_target_value(&ev);
+        menu.on_input(&value);
         if value.trim().is_empty() {
             stop_typing();
         } else {
@@ -252,6 +305,7 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
                 })
             }}
             {move || template_mode.get().then(|| view! { <TemplatePicker templates picked params /> })}
+            <CannedPopup menu on_pick=insert_canned />
             <textarea
                 node_ref=textarea
                 class="composer"
@@ -291,6 +345,7 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
                         }
                     })
                 }}
+                <EmojiButton on_pick=insert_emoji />
                 <button
                     type="button"
                     class="send primary"
@@ -302,7 +357,11 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
             </div>
             <div class="composer-foot">
                 <span class="composer-hint">
-                    <kbd>"Enter"</kbd> " to send · " <kbd>"Shift"</kbd> "+" <kbd>"Enter"</kbd> " for a new line"
+                    <kbd>"Enter"</kbd> " to send · " <kbd>"Shift"</kbd> "+" <kbd>"Enter"</kbd> " for a new line · "
+                    <kbd>"/"</kbd> " canned replies "
+                    <button type="button" class="link-button canned-manage" on:click=move |_| tools.managing.set(true)>
+                        "(manage)"
+                    </button>
                 </span>
                 {move || {
                     let n = chars.get();

@@ -7,11 +7,14 @@ use wasm_bindgen::JsCast;
 
 use super::channels::Badge;
 use super::initials;
+use super::labels::{LabelChip, LabelFilter};
+use super::search::{SearchBox, SearchResults};
 use crate::channel;
 use crate::format;
 use crate::state::Model;
 use crate::views::{self, Breach};
 use crate::text::{one_line, preview};
+use crate::tools::{has_label, Tools};
 use crate::Ctx;
 
 /// What one row shows; a row is re-rendered exactly when this changes.
@@ -38,6 +41,7 @@ pub struct RowView {
     /// How long the customer has waited for an answer, and the first-response highlight.
     pub waiting: Option<String>,
     pub breach: Breach,
+    pub labels: Vec<String>,
 }
 
 /// The rows of the inbox the status filter lets through, in the model's order.
@@ -70,6 +74,7 @@ pub fn rows(model: &Model, now: i64, tz: impl Fn(i64) -> i32 + Copy) -> Vec<RowV
                 .filter(|_| c.status == ConversationStatus::Open)
                 .map(|since| format!("waiting {}", format::time_left(now - since))),
             breach: views::breach(c, &model.teams, now),
+            labels: c.labels.clone(),
         })
         .collect()
 }
@@ -85,10 +90,18 @@ const FILTERS: [(&str, &str, Option<ConversationStatus>); 4] = [
 #[component]
 pub fn ConversationList() -> impl IntoView {
     let ctx = expect_context::<Ctx>();
+    let tools = expect_context::<Tools>();
     let rows = Memo::new(move |_| {
         let now = ctx.now.get();
-        ctx.model.with(|m| rows(m, now, format::tz_offset))
+        let label = tools.label_filter.get();
+        let mut rows = ctx.model.with(|m| rows(m, now, format::tz_offset));
+        if let Some(label) = label {
+            rows.retain(|r| has_label(&r.labels, &label));
+        }
+        rows
     });
+    let searching = Memo::new(move |_| tools.query.with(|q| !q.trim().is_empty()));
+    let hide_when_searching = move || if searching.get() { "none" } else { "" };
     let ready = Memo::new(move |_| ctx.model.with(|m| m.ready || !m.conversations.is_empty()));
     let selected = Memo::new(move |_| ctx.model.with(|m| m.open.as_ref().map(|o| o.id)));
     let total = Memo::new(move |_| rows.with(|r| r.len()));
@@ -123,7 +136,13 @@ pub fn ConversationList() -> impl IntoView {
 
     view! {
         <nav class="inbox" aria-label="Conversations">
-            <div class="inbox-head">
+            <div class="search-row">
+                <SearchBox />
+                <span class="label-filter-wrap" style:display=hide_when_searching>
+                    <LabelFilter />
+                </span>
+            </div>
+            <div class="inbox-head" style:display=hide_when_searching>
                 <h2 class="inbox-title">"Conversations"</h2>
                 <span class="inbox-count">{move || total.get()}</span>
                 <select
@@ -146,19 +165,22 @@ pub fn ConversationList() -> impl IntoView {
                 </select>
             </div>
             <super::routing::ViewTabs />
-            <ul class="conv-list" on:keydown=on_keydown>
+            {move || searching.get().then(|| view! { <SearchResults /> })}
+            <ul class="conv-list" on:keydown=on_keydown style:display=hide_when_searching>
                 <For each=move || rows.with(|r| r.iter().map(|row| row.id).collect::<Vec<_>>()) key=|id| *id let:id>
                     <ConversationRow id rows selected />
                 </For>
             </ul>
             {move || {
-                (total.get() == 0)
+                (total.get() == 0 && !searching.get())
                     .then(|| {
                         if ready.get() {
                             view! {
                                 <p class="conv-empty">
                                     {move || if ctx.model.with(|m| m.conversations.is_empty()) {
                                         "No conversations yet — they appear here as soon as a visitor writes."
+                                    } else if tools.label_filter.with(Option::is_some) {
+                                        "No conversations with this status and label."
                                     } else {
                                         "No conversations with this status."
                                     }}
@@ -194,6 +216,7 @@ fn ConversationRow(
     let status = move || row.with(|r| r.as_ref().map_or(ConversationStatus::Open, |r| r.status));
     let channel_key = move || row.with(|r| channel::key(r.as_ref().map_or(Channel::Web, |r| r.channel)));
     let badges = Memo::new(move |_| row.with(|r| r.as_ref().map(|r| r.channels.clone()).unwrap_or_default()));
+    let labels = Memo::new(move |_| row.with(|r| r.as_ref().map(|r| r.labels.clone()).unwrap_or_default()));
     let label = move || {
         row.with(|r| match r {
             Some(r) => {
@@ -277,6 +300,9 @@ fn ConversationRow(
                                     }
                                 })
                         }}
+                        <span class="conv-labels">
+                            {move || labels.get().into_iter().map(|name| view! { <LabelChip name /> }).collect_view()}
+                        </span>
                     </span>
                     <span class="conv-line">
                         <span class="conv-preview" class:typing=typing class:empty=no_preview>

@@ -20,6 +20,7 @@ pub fn Inbox(me: AdvisorInfo) -> impl IntoView {
     let name = me.name.clone();
     let email = me.email.clone();
     let ctx = start_inbox(me);
+    crate::tools::Tools::start();
     let open_id = Memo::new(move |_| ctx.model.with(|m| m.open.as_ref().map(|o| o.id)));
     let logging_out = RwSignal::new(false);
 
@@ -35,6 +36,7 @@ pub fn Inbox(me: AdvisorInfo) -> impl IntoView {
     view! {
         <div class="app">
             <ChannelAlerts />
+            <super::canned::ManageReplies />
             <aside class="sidebar">
                 <header class="sidebar-head">
                     <div class="brand-row">

@@ -1,14 +1,18 @@
 //! The dashboard's views. `inbox` lays out the page; each other module is one part of it.
 
 pub mod analytics;
+pub mod canned;
 pub mod channels;
 pub mod composer;
 pub mod conversation_list;
 pub mod customer_panel;
+pub mod emoji;
 pub mod inbox;
+pub mod labels;
 pub mod login;
 pub mod notifications;
 pub mod routing;
+pub mod search;
 pub mod shortcuts;
 pub mod thread;
 

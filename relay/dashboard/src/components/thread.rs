@@ -346,6 +346,7 @@ pub fn ThreadHeader(id: ConversationId) -> impl IntoView {
             <super::routing::AssignControl id />
             <StatusActions id />
             <Identities id />
+            <super::labels::LabelEditor id />
         </header>
     }
 }
