@@ -6,6 +6,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod login_limit;
 pub mod sites;
+pub mod two_factor;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
@@ -37,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::channels::bridge::router())
         .merge(crate::attachments::router())
         .merge(admin_api::router())
+        .merge(two_factor::router())
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
