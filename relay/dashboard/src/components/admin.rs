@@ -181,6 +181,8 @@ pub fn AdminPage() -> impl IntoView {
                 <a class="link-button" href="#">"Back to the inbox"</a>
             </header>
             {error_line(error)}
+            // Nothing to manage when the lists can't be read (not an admin, or offline).
+            <Show when=move || error.get().is_none()>
             <nav class="tabs" role="tablist">
                 {TABS.iter().map(|&(t, label)| view! {
                     <button
@@ -202,6 +204,7 @@ pub fn AdminPage() -> impl IntoView {
                 Tab::Hours => view! { <HoursForm /> }.into_any(),
                 Tab::Security => view! { <SecurityForm /> }.into_any(),
             }}
+            </Show>
         </section>
     }
 }
