@@ -195,3 +195,28 @@ async fn when_an_admin_requires_two_factor_an_advisor_without_it_must_enrol_befo
     let r = login(&relay, "bo@shop.test", "bo's long password", None).await;
     assert_eq!(status_and_code(r).await, (401, "totp_required".into()));
 }
+
+#[tokio::test]
+async fn an_admin_resets_the_two_factor_of_an_advisor_who_lost_their_phone() {
+    let relay = TestRelay::start().await;
+    let admin = relay.login().await;
+    let body = json!({"email": "bo@shop.test", "name": "Bo", "password": "bo's long password"});
+    let created: Value = call(&relay, Some(&admin), Method::POST, "/api/v1/admin/advisors", body).await.json().await.unwrap();
+    let bo = created["advisor"]["id"].as_i64().unwrap();
+    let session = cookie_of(&login(&relay, "bo@shop.test", "bo's long password", None).await);
+    enrol(&relay, &session).await;
+    assert_eq!(status_and_code(login(&relay, "bo@shop.test", "bo's long password", None).await).await.1, "totp_required");
+
+    let path = format!("/api/v1/admin/advisors/{bo}/reset-two-factor");
+    let r = call(&relay, Some(&session), Method::POST, &path, json!({})).await;
+    assert_eq!(r.status(), 403, "an advisor can't reset anyone's two-factor, their own included");
+    let r = call(&relay, Some(&admin), Method::POST, &path, json!({})).await;
+    assert_eq!(r.status(), 200);
+    let account: Value = r.json().await.unwrap();
+    assert_eq!(account["two_factor"], false);
+    let me = reqwest::Client::new().get(relay.url("/api/v1/auth/me")).header("cookie", &session).send().await.unwrap();
+    assert_eq!(me.status(), 401, "their sessions ended");
+    assert_eq!(login(&relay, "bo@shop.test", "bo's long password", None).await.status(), 200, "password alone again");
+    let r = call(&relay, Some(&admin), Method::POST, "/api/v1/admin/advisors/999/reset-two-factor", json!({})).await;
+    assert_eq!(r.status(), 404);
+}

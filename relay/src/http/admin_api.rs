@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/advisors/{id}/deactivate", post(deactivate))
         .route("/api/v1/admin/advisors/{id}/reactivate", post(reactivate))
         .route("/api/v1/admin/advisors/{id}/reset-password", post(reset_password))
+        .route("/api/v1/admin/advisors/{id}/reset-two-factor", post(reset_two_factor))
         .route("/api/v1/admin/teams", get(list_teams).post(create_team))
         .route("/api/v1/admin/teams/{id}", patch(update_team).delete(delete_team))
         .route("/api/v1/admin/teams/{id}/members", put(set_members))
@@ -247,6 +248,22 @@ async fn reset_password(
     let sockets = state.hub.end_advisor(advisor);
     tracing::info!(admin = admin.info.id.0, advisor = advisor.0, sockets, "password reset; sessions ended");
     Ok(Json(serde_json::json!({ "password": password })))
+}
+
+/// For an advisor who lost their authenticator: two-factor off (they set it up again, at their next
+/// login if it is required), and their sessions end.
+async fn reset_two_factor(
+    State(state): State<AppState>,
+    SignedInAdmin(admin): SignedInAdmin,
+    path: Result<Path<i64>, PathRejection>,
+) -> ApiResult<Json<AccountView>> {
+    let advisor = AdvisorId(id(path)?);
+    state.store.disable_totp(advisor).await?;
+    let account = state.store.account(advisor).await?.ok_or(StoreError::NotFound)?;
+    state.store.end_sessions(advisor).await?;
+    let sockets = state.hub.end_advisor(advisor);
+    tracing::info!(admin = admin.info.id.0, advisor = advisor.0, sockets, "two-factor reset; sessions ended");
+    Ok(Json(AccountView::from(Account { two_factor: false, ..account })))
 }
 
 async fn list_teams(State(state): State<AppState>, _: SignedInAdmin) -> ApiResult<Json<Vec<TeamView>>> {

@@ -428,6 +428,8 @@ pub trait Store: AttachmentStore + Send + Sync + 'static {
     /// The advisor of an unexpired session.
     async fn session_advisor(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<AdvisorInfo>>;
     async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()>;
+    /// End every session of an account.
+    async fn end_sessions(&self, advisor: AdvisorId) -> StoreResult<()>;
 
     // --- accounts and teams ---
 

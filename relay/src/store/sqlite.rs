@@ -1114,6 +1114,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn end_sessions(&self, advisor: AdvisorId) -> StoreResult<()> {
+        sqlx::query("DELETE FROM advisor_sessions WHERE advisor_id = ?").bind(advisor.0).execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn create_account(&self, email: &str, name: &str, password_hash: &str, role: Role, now: i64) -> StoreResult<Account> {
         // One statement, so two first accounts created at once can't both miss being the first.
         let row = sqlx::query(
@@ -1341,10 +1346,13 @@ impl Store for SqliteStore {
     }
 
     async fn disable_totp(&self, advisor: AdvisorId) -> StoreResult<()> {
-        sqlx::query("UPDATE advisors SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL WHERE id = ?")
+        let done = sqlx::query("UPDATE advisors SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL WHERE id = ?")
             .bind(advisor.0)
             .execute(&self.pool)
             .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         Ok(())
     }
 
@@ -1360,8 +1368,17 @@ impl Store for SqliteStore {
     }
 
     async fn create_enrolment_session(&self, token_hash: &[u8], advisor: AdvisorId, now: i64, expires_at: i64) -> StoreResult<()> {
-        self.create_session(token_hash, advisor, now, expires_at).await?;
-        sqlx::query("UPDATE advisor_sessions SET enrol_only = 1 WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO advisor_sessions (token_hash, advisor_id, created_at, expires_at, last_seen_at, enrol_only)
+             VALUES (?, ?, ?, ?, ?, 1)",
+        )
+        .bind(token_hash)
+        .bind(advisor.0)
+        .bind(now)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

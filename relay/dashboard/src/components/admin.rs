@@ -301,6 +301,9 @@ fn Advisors(admin: Admin) -> impl IntoView {
                                         view! { <button type="button" class="secondary adv-reactivate" on:click=move |_| action(id, "reactivate")>"Reactivate"</button> }.into_any()
                                     }}
                                     <button type="button" class="secondary adv-reset" on:click=move |_| reset(a2.clone())>"Reset password"</button>
+                                    {a.two_factor.then(|| view! {
+                                        <button type="button" class="secondary adv-reset-2fa" title="For a lost phone: they set it up again" on:click=move |_| action(id, "reset-two-factor")>"Reset two-factor"</button>
+                                    })}
                                 </div></td>
                             </tr>
                         }
