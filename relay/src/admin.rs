@@ -26,6 +26,14 @@ fn valid_color(color: &str) -> bool {
     matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// `scheme://host[:port]`, normalised; a trailing `/` is tolerated, a path, query, fragment or
+/// user name is not (a browser's `Origin` never has one, so such an entry could never match).
+fn strict_origin(o: &str) -> Option<String> {
+    let url = url::Url::parse(o.trim()).ok()?;
+    let bare = matches!(url.path(), "" | "/") && url.query().is_none() && url.fragment().is_none() && url.username().is_empty() && url.password().is_none();
+    if bare { origin::normalize(o) } else { None }
+}
+
 /// Check and normalise site settings.
 pub fn check_site(mut site: SiteSettings) -> Result<SiteSettings, AdminError> {
     if !valid_key(&site.key) {
@@ -45,8 +53,8 @@ pub fn check_site(mut site: SiteSettings) -> Result<SiteSettings, AdminError> {
     }
     let mut origins = Vec::new();
     for o in &site.allowed_origins {
-        let n = origin::normalize(o)
-            .ok_or_else(|| AdminError::Invalid(format!("{o:?} is not an origin like https://shop.example")))?;
+        let n = strict_origin(o)
+            .ok_or_else(|| AdminError::Invalid(format!("{o:?} is not an origin like https://shop.example or http://localhost:3000 (scheme://host[:port], no path)")))?;
         if !origins.contains(&n) {
             origins.push(n);
         }
@@ -56,11 +64,18 @@ pub fn check_site(mut site: SiteSettings) -> Result<SiteSettings, AdminError> {
 }
 
 /// Create the site, or update it when its key exists. Returns the site and whether it was new.
+/// An update keeps the team an admin gave the site when `site.team_id` is None (the CLI and the
+/// demo don't know teams).
 pub async fn put_site(store: &dyn Store, site: SiteSettings) -> Result<(Site, bool), AdminError> {
-    let site = check_site(site)?;
+    let mut site = check_site(site)?;
     match store.create_site(&site, crate::now_ms()).await {
         Ok(created) => Ok((created, true)),
-        Err(StoreError::Duplicate(_)) => Ok((store.update_site(&site).await?, false)),
+        Err(StoreError::Duplicate(_)) => {
+            if site.team_id.is_none() {
+                site.team_id = store.site_by_key(&site.key).await?.and_then(|s| s.team_id);
+            }
+            Ok((store.update_site(&site).await?, false))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -145,6 +160,7 @@ mod tests {
             color: "#112233".into(),
             reply_time: String::new(),
             allowed_origins: origins.iter().map(|s| s.to_string()).collect(),
+            team_id: None,
         }
     }
 
@@ -165,6 +181,8 @@ mod tests {
         for (s, needle) in [
             (settings("no spaces", &[]), "site key"),
             (settings("ok", &["shop.example"]), "not an origin"),
+            (settings("ok", &["https://shop.example/cart"]), "not an origin"),
+            (settings("ok", &["ftp://shop.example"]), "not an origin"),
             (SiteSettings { color: "blue".into(), ..settings("ok", &[]) }, "colour"),
         ] {
             let err = put_site(&store, s).await.unwrap_err().to_string();

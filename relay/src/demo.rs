@@ -163,6 +163,7 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<boo
         color: "#0f766e".into(),
         reply_time: "usually replies within an hour".into(),
         allowed_origins: vec![format!("http://127.0.0.1:{demo_port}"), format!("http://localhost:{demo_port}")],
+        team_id: None,
     };
     let (site, created) = admin::put_site(store, site).await?;
     let advisor = match admin::create_account(store, DEMO_EMAIL, "Alex from Northwind", DEMO_PASSWORD, Role::Admin).await {

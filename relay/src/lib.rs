@@ -18,8 +18,10 @@ pub mod origin;
 pub mod routing;
 pub mod sandbox;
 pub mod secret;
+pub mod settings;
 pub mod state;
 pub mod store;
+pub mod totp;
 pub mod ws;
 
 use std::future::Future;

@@ -54,7 +54,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Some(Command::Site(SiteCommand::Create { key, name, origins, greeting, color, reply_time })) => {
             let store = Config::from_args(&cli.serve).map_err(|e| e.to_string())?.open_store().await.map_err(|e| e.to_string())?;
-            let settings = SiteSettings { key, name, greeting, color, reply_time, allowed_origins: origins };
+            let settings = SiteSettings { key, name, greeting, color, reply_time, allowed_origins: origins, team_id: None };
             let (site, created) = admin::put_site(&*store, settings).await.map_err(|e| e.to_string())?;
             store.close().await;
             println!(

@@ -51,6 +51,11 @@ pub enum ErrorCode {
     /// The customer's platform (WhatsApp, Messenger) no longer accepts free-form replies: its
     /// customer-service window has closed.
     ChannelWindowClosed,
+    /// Login: the password was right and the account has two-factor: send the TOTP code too.
+    TotpRequired,
+    /// Login: an admin requires two-factor and this account has none yet: enrol first (the answer
+    /// carries a session that can only do that).
+    TotpEnrolmentRequired,
     /// A code this client version doesn't know.
     #[serde(other)]
     Unknown,
@@ -80,6 +85,8 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
             ErrorCode::ChannelWindowClosed => "channel_window_closed",
+            ErrorCode::TotpRequired => "totp_required",
+            ErrorCode::TotpEnrolmentRequired => "totp_enrolment_required",
             ErrorCode::Unknown => "unknown",
         }
     }

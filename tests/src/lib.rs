@@ -84,6 +84,7 @@ impl TestRelay {
             color: "#336699".into(),
             reply_time: "usually replies within a day".into(),
             allowed_origins: vec![SHOP_ORIGIN.into()],
+            team_id: None,
         };
         relay::admin::put_site(&*store, site).await.expect("seed site");
         match relay::admin::create_advisor(&*store, ADVISOR_EMAIL, "Ada", ADVISOR_PASSWORD).await {

@@ -265,7 +265,7 @@ async fn teams_are_created_renamed_given_members_and_deleted() {
     assert_eq!(r.status(), 404, "an unknown advisor changes nothing");
 
     let teams: Value = get(&relay, Some(&admin), "/api/v1/admin/teams").await.json().await.unwrap();
-    assert_eq!(teams, json!([{"id": id, "name": "Support", "members": [bo]}]));
+    assert_eq!(teams, json!([{"id": id, "name": "Support", "members": [bo], "first_response_target_ms": null}]));
     let advisors: Value = get(&relay, Some(&admin), "/api/v1/admin/advisors").await.json().await.unwrap();
     let bo_row = advisors.as_array().unwrap().iter().find(|a| a["id"] == bo).unwrap();
     assert_eq!(bo_row["teams"], json!([id]));

@@ -57,6 +57,7 @@ async fn store_with_site(dir: &std::path::Path) -> (Arc<SqliteStore>, relay::sto
         color: "#000000".into(),
         reply_time: String::new(),
         allowed_origins: vec![],
+        team_id: None,
     };
     let site = store.create_site(&site, 0).await.expect("site");
     let advisor = store.create_advisor("ada@props.test", "Ada", "not-a-real-hash", 0).await.expect("advisor");

@@ -37,19 +37,65 @@ pub async fn me() -> Result<AdvisorInfo, ApiError> {
     session.advisor.ok_or_else(|| ApiError::Unauthorized("Log in to continue.".into()))
 }
 
-pub async fn login(email: &str, password: &str) -> Result<AdvisorInfo, ApiError> {
+/// What a correct password leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    In(AdvisorInfo),
+    /// The account has two-factor: ask for the code (the relay's sentence).
+    NeedCode(String),
+    /// An admin requires two-factor and this account has none: enrol now (the cookie set is an
+    /// enrolment-only session).
+    MustEnrol(String),
+}
+
+pub async fn login(email: &str, password: &str, code: Option<&str>) -> Result<LoginOutcome, ApiError> {
     #[derive(serde::Serialize)]
     struct Login<'a> {
         email: &'a str,
         password: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<&'a str>,
     }
     // `.json` sets `Content-Type: application/json`, which the relay requires (CSRF).
     let request = Request::post("/api/v1/auth/login")
         .credentials(RequestCredentials::Include)
-        .json(&Login { email, password })
+        .json(&Login { email, password, code })
         .map_err(|e| ApiError::Network(e.to_string()))?;
     let response = request.send().await.map_err(|e| ApiError::Network(e.to_string()))?;
-    json_or_error(response).await
+    if response.ok() {
+        return json_or_error(response).await.map(LoginOutcome::In);
+    }
+    let status = response.status();
+    match response.json::<ErrorFrame>().await {
+        Ok(e) if e.code == ErrorCode::TotpRequired => Ok(LoginOutcome::NeedCode(e.message)),
+        Ok(e) if e.code == ErrorCode::TotpEnrolmentRequired => Ok(LoginOutcome::MustEnrol(e.message)),
+        Ok(e) if status == 401 => Err(ApiError::Unauthorized(e.message)),
+        Ok(e) => Err(ApiError::Refused(e)),
+        Err(_) => Err(ApiError::Refused(ErrorFrame::new(ErrorCode::Unknown, format!("The server answered {status}.")))),
+    }
+}
+
+/// `GET` a JSON resource.
+pub async fn get_json<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    json_or_error(send(Request::get(path)).await?).await
+}
+
+/// A state-changing JSON request (`POST`, `PUT`, `PATCH`, `DELETE`); `None` for a 204 answer.
+pub async fn send_json<T: serde::de::DeserializeOwned>(
+    method: gloo_net::http::Method,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<Option<T>, ApiError> {
+    let request = RequestBuilder::new(path)
+        .method(method)
+        .credentials(RequestCredentials::Include)
+        .json(body)
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    let response = request.send().await.map_err(|e| ApiError::Network(e.to_string()))?;
+    if response.status() == 204 {
+        return Ok(None);
+    }
+    json_or_error(response).await.map(Some)
 }
 
 pub async fn logout() -> Result<(), ApiError> {

@@ -19,7 +19,9 @@ use shared::{AdvisorInfo, ErrorCode, ErrorFrame};
 use crate::error::{ApiError, ApiResult};
 use crate::origin;
 use crate::secret;
+use crate::settings::{self, SecuritySettings};
 use crate::state::AppState;
+use crate::totp;
 
 pub const SESSION_COOKIE: &str = "confab_session";
 const SESSION_DAYS: i64 = 14;
@@ -28,6 +30,9 @@ const SESSION_DAYS: i64 = 14;
 pub struct LoginRequest {
     email: String,
     password: String,
+    /// The TOTP code, for an account with two-factor.
+    #[serde(default)]
+    code: Option<String>,
 }
 
 pub async fn login(
@@ -51,7 +56,7 @@ pub async fn login(
     let credentials = state.store.advisor_credentials(&email).await?;
     let password = req.password;
     let verified = tokio::task::spawn_blocking(move || match credentials {
-        Some(c) if secret::verify_password(&password, &c.password_hash) => Some((c.info, c.active)),
+        Some(c) if secret::verify_password(&password, &c.password_hash) => Some((c.info, c.active, c.totp_secret)),
         Some(_) => None,
         None => {
             secret::burn_password_check(&password);
@@ -60,27 +65,72 @@ pub async fn login(
     })
     .await
     .map_err(|e| ApiError::internal("password check panicked", e))?;
-    let Some((advisor, active)) = verified else {
+    let Some((advisor, active, totp_secret)) = verified else {
         state.login_limiter.failed(ip, &email, Instant::now());
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::BadCredentials, "wrong e-mail or password"));
     };
-    state.login_limiter.succeeded(ip, &email);
     // Said only to someone who knows the password, so it reveals nothing to a guesser.
     if !active {
+        state.login_limiter.succeeded(ip, &email);
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
             "This account is deactivated. Ask an admin to reactivate it.",
         ));
     }
-    let token = secret::new_token();
     let now = crate::now_ms();
+    if let Some(totp_secret) = totp_secret {
+        let Some(code) = req.code.as_deref().filter(|c| !c.trim().is_empty()) else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::TotpRequired,
+                "Enter the 6-digit code from your authenticator app.",
+            ));
+        };
+        // A wrong code counts like a wrong password: the password alone must not buy unlimited guesses.
+        let fresh = match totp::verify(&totp_secret, code, now) {
+            Some(step) => state.store.use_totp_step(advisor.id, step).await?,
+            None => false,
+        };
+        if !fresh {
+            state.login_limiter.failed(ip, &email, Instant::now());
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::BadCredentials,
+                "Wrong or already used two-factor code. Wait for the next code and try again.",
+            ));
+        }
+        state.login_limiter.succeeded(ip, &email);
+    } else {
+        state.login_limiter.succeeded(ip, &email);
+        let security: SecuritySettings = settings::get(&*state.store).await?;
+        if security.require_two_factor {
+            let (token, cookie) = new_session_cookie(&state, ENROLMENT_MINUTES * 60);
+            state.store.create_enrolment_session(&secret::token_hash(&token), advisor.id, now, now + ENROLMENT_MINUTES * 60_000).await?;
+            tracing::info!(advisor = advisor.id.0, "password accepted; two-factor enrolment required");
+            let body = ErrorFrame::new(
+                ErrorCode::TotpEnrolmentRequired,
+                "Your admin requires two-factor login: set up an authenticator app to continue.",
+            );
+            return Ok((StatusCode::FORBIDDEN, [(header::SET_COOKIE, cookie)], Json(body)).into_response());
+        }
+    }
     let max_age = SESSION_DAYS * 24 * 3600;
+    let (token, cookie) = new_session_cookie(&state, max_age);
     state.store.create_session(&secret::token_hash(&token), advisor.id, now, now + max_age * 1000).await?;
-    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
-    let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}");
     tracing::info!(advisor = advisor.id.0, "advisor logged in");
     Ok(([(header::SET_COOKIE, cookie)], Json(advisor)).into_response())
+}
+
+/// How long a session that may only enrol in two-factor lasts.
+const ENROLMENT_MINUTES: i64 = 15;
+
+/// A new session token and its cookie.
+fn new_session_cookie(state: &AppState, max_age_seconds: i64) -> (String, String) {
+    let token = secret::new_token();
+    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
+    let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_seconds}{secure}");
+    (token, cookie)
 }
 
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
@@ -97,13 +147,18 @@ pub async fn me(SignedIn(advisor): SignedIn) -> Json<AdvisorInfo> {
 }
 
 /// Whether the browser has a session: always 200, `{"advisor": null}` without one. The dashboard
-/// asks this on start, where "not logged in" is an expected answer, not an error.
+/// asks this on start, where "not logged in" is an expected answer, not an error. A session that
+/// may only enrol in two-factor answers `{"advisor": null, "enrol": true}`.
 pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
-    let advisor = match session_token(&headers) {
-        Some(token) => state.store.session_advisor(&secret::token_hash(token), crate::now_ms()).await?,
+    let found = match session_token(&headers) {
+        Some(token) => state.store.any_session_advisor(&secret::token_hash(token), crate::now_ms()).await?,
         None => None,
     };
-    Ok(Json(serde_json::json!({ "advisor": advisor })))
+    Ok(Json(match found {
+        Some((advisor, false)) => serde_json::json!({ "advisor": advisor }),
+        Some((_, true)) => serde_json::json!({ "advisor": null, "enrol": true }),
+        None => serde_json::json!({ "advisor": null }),
+    }))
 }
 
 pub(crate) fn require_same_origin(headers: &HeaderMap) -> ApiResult<()> {

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod inbox_api;
 pub mod login_limit;
 pub mod sites;
+pub mod two_factor;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .merge(analytics::router())
         .merge(customer::router())
         .merge(inbox_api::router())
+        .merge(two_factor::router())
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -438,6 +438,7 @@ mod tests {
             color: "#000000".into(),
             reply_time: String::new(),
             allowed_origins: vec![],
+            team_id: None,
         };
         let site = store.create_site(&site, 0).await.unwrap();
         let mut conversations = Vec::new();

@@ -37,6 +37,9 @@ pub enum StoreError {
     CommitFailed(String),
     #[error("the store is closed")]
     Closed,
+    /// The change would leave no active admin.
+    #[error("the last active admin can't stop being one")]
+    LastAdmin,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -56,6 +59,8 @@ pub struct Site {
     pub color: String,
     pub reply_time: String,
     pub allowed_origins: Vec<String>,
+    /// The team that answers this site's customers (None: every advisor).
+    pub team_id: Option<TeamId>,
 }
 
 impl Site {
@@ -80,6 +85,7 @@ pub struct SiteSettings {
     /// The usual reply time in words, shown to visitors when no advisor is online.
     pub reply_time: String,
     pub allowed_origins: Vec<String>,
+    pub team_id: Option<TeamId>,
 }
 
 /// A visitor and their (web) conversation.
@@ -258,6 +264,8 @@ pub struct AdvisorCredentials {
     pub password_hash: String,
     /// A deactivated account can't log in.
     pub active: bool,
+    /// The confirmed TOTP secret: login then needs a code too.
+    pub totp_secret: Option<Vec<u8>>,
 }
 
 /// What an account may do: admins also manage accounts and teams. Kept server-side (not in
@@ -289,6 +297,26 @@ pub struct Account {
     pub role: Role,
     pub active: bool,
     pub teams: Vec<TeamId>,
+    /// The most open conversations routing gives this advisor at once.
+    pub capacity: u32,
+    /// Logs in with a TOTP code as well as the password.
+    pub two_factor: bool,
+}
+
+/// What `update_account` changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChanges {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub capacity: Option<u32>,
+}
+
+/// An advisor's TOTP state, server-side only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TotpState {
+    pub secret: Option<Vec<u8>>,
+    pub pending: Option<Vec<u8>>,
+    pub last_step: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -296,6 +324,8 @@ pub struct Team {
     pub id: TeamId,
     pub name: String,
     pub members: Vec<AdvisorId>,
+    /// Answer a waiting customer within this many ms (None: no target).
+    pub first_response_target_ms: Option<i64>,
 }
 
 /// A session unused for this long ends, even before its absolute expiry.
@@ -313,6 +343,8 @@ pub trait Store: AttachmentStore + AnalyticsStore + InboxStore + RoutingStore + 
     /// Replace a site's settings (matched by key).
     async fn update_site(&self, site: &SiteSettings) -> StoreResult<Site>;
     async fn site_by_key(&self, key: &str) -> StoreResult<Option<Site>>;
+    /// Every site, oldest first.
+    async fn list_sites(&self) -> StoreResult<Vec<Site>>;
 
     /// A new visitor with an empty web conversation.
     async fn create_visitor(&self, site: SiteId, token_hash: &[u8], now: i64) -> StoreResult<VisitorThread>;
@@ -443,6 +475,8 @@ pub trait Store: AttachmentStore + AnalyticsStore + InboxStore + RoutingStore + 
     /// The advisor of an unexpired session.
     async fn session_advisor(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<AdvisorInfo>>;
     async fn delete_session(&self, token_hash: &[u8]) -> StoreResult<()>;
+    /// End every session of an account.
+    async fn end_sessions(&self, advisor: AdvisorId) -> StoreResult<()>;
 
     // --- accounts and teams ---
 
@@ -460,4 +494,31 @@ pub trait Store: AttachmentStore + AnalyticsStore + InboxStore + RoutingStore + 
     async fn delete_team(&self, team: TeamId) -> StoreResult<()>;
     /// Replace a team's members. `NotFound` when the team or one of the advisors doesn't exist.
     async fn set_team_members(&self, team: TeamId, members: &[AdvisorId]) -> StoreResult<Team>;
+    async fn set_team_target(&self, team: TeamId, first_response_target_ms: Option<i64>) -> StoreResult<Team>;
+    /// Change an account's name, role or capacity. `LastAdmin` when it would demote the last
+    /// active admin (checked in the same statement, so two admins demoting each other can't both win).
+    async fn update_account(&self, advisor: AdvisorId, changes: &AccountChanges) -> StoreResult<Account>;
+
+    // --- relay-wide settings (JSON values by key) ---
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn put_setting(&self, key: &str, json: &str) -> StoreResult<()>;
+
+    // --- two-factor ---
+
+    async fn totp_state(&self, advisor: AdvisorId) -> StoreResult<TotpState>;
+    /// Hand out a new secret to confirm (replacing one not yet confirmed).
+    async fn set_totp_pending(&self, advisor: AdvisorId, secret: &[u8]) -> StoreResult<()>;
+    /// The pending secret, confirmed by a code of time step `step`, becomes the advisor's secret.
+    async fn confirm_totp(&self, advisor: AdvisorId, step: i64) -> StoreResult<()>;
+    async fn disable_totp(&self, advisor: AdvisorId) -> StoreResult<()>;
+    /// Record that a code of time step `step` was used; false when that step (or a later one) was
+    /// used already: a code works once.
+    async fn use_totp_step(&self, advisor: AdvisorId, step: i64) -> StoreResult<bool>;
+    /// A session that may only enrol in two-factor (see `session_advisor`, which ignores it).
+    async fn create_enrolment_session(&self, token_hash: &[u8], advisor: AdvisorId, now: i64, expires_at: i64) -> StoreResult<()>;
+    /// The advisor of an unexpired session of either kind, and whether it is enrolment-only.
+    async fn any_session_advisor(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<(AdvisorInfo, bool)>>;
+    /// Make an enrolment-only session a full one.
+    async fn upgrade_session(&self, token_hash: &[u8]) -> StoreResult<()>;
 }

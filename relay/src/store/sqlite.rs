@@ -188,6 +188,7 @@ fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
         reply_time: row.try_get("reply_time")?,
         allowed_origins: serde_json::from_str(&origins)
             .map_err(|e| StoreError::Corrupt(format!("allowed_origins of a site: {e}")))?,
+        team_id: row.try_get::<Option<i64>, _>("team_id")?.map(TeamId),
     })
 }
 
@@ -350,8 +351,8 @@ impl Store for SqliteStore {
     async fn create_site(&self, site: &SiteSettings, now: i64) -> StoreResult<Site> {
         let origins = serde_json::to_string(&site.allowed_origins).expect("strings serialize");
         let row = sqlx::query(
-            "INSERT INTO sites (key, name, greeting, color, reply_time, allowed_origins, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            "INSERT INTO sites (key, name, greeting, color, reply_time, allowed_origins, team_id, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         )
         .bind(&site.key)
         .bind(&site.name)
@@ -359,11 +360,13 @@ impl Store for SqliteStore {
         .bind(&site.color)
         .bind(&site.reply_time)
         .bind(origins)
+        .bind(site.team_id.map(|t| t.0))
         .bind(now)
         .fetch_one(&self.pool)
         .await
         .map_err(|e| match e {
             sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate("site key"),
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound,
             e => e.into(),
         })?;
         site_from_row(&row)
@@ -372,16 +375,22 @@ impl Store for SqliteStore {
     async fn update_site(&self, site: &SiteSettings) -> StoreResult<Site> {
         let origins = serde_json::to_string(&site.allowed_origins).expect("strings serialize");
         let row = sqlx::query(
-            "UPDATE sites SET name = ?, greeting = ?, color = ?, reply_time = ?, allowed_origins = ? WHERE key = ? RETURNING *",
+            "UPDATE sites SET name = ?, greeting = ?, color = ?, reply_time = ?, allowed_origins = ?, team_id = ?
+              WHERE key = ? RETURNING *",
         )
         .bind(&site.name)
         .bind(&site.greeting)
         .bind(&site.color)
         .bind(&site.reply_time)
         .bind(origins)
+        .bind(site.team_id.map(|t| t.0))
         .bind(&site.key)
         .fetch_optional(&self.pool)
-        .await?
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound,
+            e => e.into(),
+        })?
         .ok_or(StoreError::NotFound)?;
         site_from_row(&row)
     }
@@ -389,6 +398,11 @@ impl Store for SqliteStore {
     async fn site_by_key(&self, key: &str) -> StoreResult<Option<Site>> {
         let row = sqlx::query("SELECT * FROM sites WHERE key = ?").bind(key).fetch_optional(&self.pool).await?;
         row.as_ref().map(site_from_row).transpose()
+    }
+
+    async fn list_sites(&self) -> StoreResult<Vec<Site>> {
+        let rows = sqlx::query("SELECT * FROM sites ORDER BY id").fetch_all(&self.pool).await?;
+        rows.iter().map(site_from_row).collect()
     }
 
     async fn create_visitor(&self, site: SiteId, token_hash: &[u8], now: i64) -> StoreResult<VisitorThread> {
@@ -1107,7 +1121,7 @@ impl Store for SqliteStore {
     }
 
     async fn advisor_credentials(&self, email: &str) -> StoreResult<Option<AdvisorCredentials>> {
-        let row = sqlx::query("SELECT id, email, name, password_hash, active FROM advisors WHERE email = ?")
+        let row = sqlx::query("SELECT id, email, name, password_hash, active, totp_secret FROM advisors WHERE email = ?")
             .bind(email)
             .fetch_optional(&self.pool)
             .await?;
@@ -1120,6 +1134,7 @@ impl Store for SqliteStore {
                 },
                 password_hash: row.try_get("password_hash")?,
                 active: row.try_get("active")?,
+                totp_secret: row.try_get("totp_secret")?,
             })
         })
         .transpose()
@@ -1160,7 +1175,7 @@ impl Store for SqliteStore {
     async fn session_advisor(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<AdvisorInfo>> {
         let row = sqlx::query(
             "SELECT a.id, a.name, a.email, s.last_seen_at FROM advisor_sessions s JOIN advisors a ON a.id = s.advisor_id
-              WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND a.active",
+              WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND a.active AND NOT s.enrol_only",
         )
         .bind(token_hash)
         .bind(now)
@@ -1188,12 +1203,17 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn end_sessions(&self, advisor: AdvisorId) -> StoreResult<()> {
+        sqlx::query("DELETE FROM advisor_sessions WHERE advisor_id = ?").bind(advisor.0).execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn create_account(&self, email: &str, name: &str, password_hash: &str, role: Role, now: i64) -> StoreResult<Account> {
         // One statement, so two first accounts created at once can't both miss being the first.
         let row = sqlx::query(
             "INSERT INTO advisors (email, name, password_hash, created_at, role)
              VALUES (?, ?, ?, ?, CASE WHEN EXISTS (SELECT 1 FROM advisors) THEN ? ELSE 'admin' END)
-             RETURNING id, role",
+             RETURNING id, role, capacity",
         )
         .bind(email)
         .bind(name)
@@ -1211,6 +1231,8 @@ impl Store for SqliteStore {
             role: role_from(row.try_get("role")?)?,
             active: true,
             teams: Vec::new(),
+            capacity: row.try_get::<i64, _>("capacity")?.try_into().unwrap_or(0),
+            two_factor: false,
         })
     }
 
@@ -1239,7 +1261,8 @@ impl Store for SqliteStore {
 
     async fn list_teams(&self) -> StoreResult<Vec<Team>> {
         let rows = sqlx::query(
-            "SELECT t.id, t.name, (SELECT group_concat(advisor_id) FROM team_members m WHERE m.team_id = t.id) AS members
+            "SELECT t.id, t.name, t.first_response_target_ms,
+                    (SELECT group_concat(advisor_id) FROM team_members m WHERE m.team_id = t.id) AS members
                FROM teams t ORDER BY t.name",
         )
         .fetch_all(&self.pool)
@@ -1250,6 +1273,7 @@ impl Store for SqliteStore {
                     id: TeamId(row.try_get("id")?),
                     name: row.try_get("name")?,
                     members: id_list(row.try_get("members")?)?.into_iter().map(AdvisorId).collect(),
+                    first_response_target_ms: row.try_get("first_response_target_ms")?,
                 })
             })
             .collect()
@@ -1262,7 +1286,7 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(team_name_taken)?;
-        Ok(Team { id: TeamId(id), name: name.to_owned(), members: Vec::new() })
+        Ok(Team { id: TeamId(id), name: name.to_owned(), members: Vec::new(), first_response_target_ms: None })
     }
 
     async fn rename_team(&self, team: TeamId, name: &str) -> StoreResult<Team> {
@@ -1308,9 +1332,171 @@ impl Store for SqliteStore {
         tx.commit().await?;
         self.team(team).await
     }
+
+    async fn set_team_target(&self, team: TeamId, first_response_target_ms: Option<i64>) -> StoreResult<Team> {
+        let done = sqlx::query("UPDATE teams SET first_response_target_ms = ? WHERE id = ?")
+            .bind(first_response_target_ms)
+            .bind(team.0)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.team(team).await
+    }
+
+    async fn update_account(&self, advisor: AdvisorId, changes: &AccountChanges) -> StoreResult<Account> {
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM advisors WHERE id = ?").bind(advisor.0).fetch_optional(&mut *tx).await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(name) = &changes.name {
+            sqlx::query("UPDATE advisors SET name = ? WHERE id = ?").bind(name).bind(advisor.0).execute(&mut *tx).await?;
+        }
+        if let Some(capacity) = changes.capacity {
+            sqlx::query("UPDATE advisors SET capacity = ? WHERE id = ?")
+                .bind(i64::from(capacity))
+                .bind(advisor.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(role) = changes.role {
+            // An admin stays one unless another active admin remains.
+            let done = sqlx::query(
+                "UPDATE advisors SET role = ?1 WHERE id = ?2
+                   AND (?1 = 'admin' OR role <> 'admin' OR NOT active
+                        OR EXISTS (SELECT 1 FROM advisors o WHERE o.role = 'admin' AND o.active AND o.id <> ?2))",
+            )
+            .bind(role.as_str())
+            .bind(advisor.0)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::LastAdmin);
+            }
+        }
+        tx.commit().await?;
+        self.account(advisor).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.pool).await?)
+    }
+
+    async fn put_setting(&self, key: &str, json: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(json)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn totp_state(&self, advisor: AdvisorId) -> StoreResult<TotpState> {
+        let row = sqlx::query("SELECT totp_secret, totp_pending, totp_last_step FROM advisors WHERE id = ?")
+            .bind(advisor.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(TotpState {
+            secret: row.try_get("totp_secret")?,
+            pending: row.try_get("totp_pending")?,
+            last_step: row.try_get("totp_last_step")?,
+        })
+    }
+
+    async fn set_totp_pending(&self, advisor: AdvisorId, secret: &[u8]) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE advisors SET totp_pending = ? WHERE id = ?")
+            .bind(secret)
+            .bind(advisor.0)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn confirm_totp(&self, advisor: AdvisorId, step: i64) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE advisors SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ?
+              WHERE id = ? AND totp_pending IS NOT NULL",
+        )
+        .bind(step)
+        .bind(advisor.0)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn disable_totp(&self, advisor: AdvisorId) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE advisors SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL WHERE id = ?")
+            .bind(advisor.0)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn use_totp_step(&self, advisor: AdvisorId, step: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE advisors SET totp_last_step = ?1 WHERE id = ?2 AND (totp_last_step IS NULL OR totp_last_step < ?1)",
+        )
+        .bind(step)
+        .bind(advisor.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_enrolment_session(&self, token_hash: &[u8], advisor: AdvisorId, now: i64, expires_at: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO advisor_sessions (token_hash, advisor_id, created_at, expires_at, last_seen_at, enrol_only)
+             VALUES (?, ?, ?, ?, ?, 1)",
+        )
+        .bind(token_hash)
+        .bind(advisor.0)
+        .bind(now)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn any_session_advisor(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<(AdvisorInfo, bool)>> {
+        let row = sqlx::query(
+            "SELECT a.id, a.name, a.email, s.enrol_only FROM advisor_sessions s JOIN advisors a ON a.id = s.advisor_id
+              WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND a.active",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .bind(now - SESSION_IDLE_MS)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok((
+                AdvisorInfo { id: AdvisorId(row.try_get("id")?), name: row.try_get("name")?, email: row.try_get("email")? },
+                row.try_get("enrol_only")?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn upgrade_session(&self, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query("UPDATE advisor_sessions SET enrol_only = 0 WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
+        Ok(())
+    }
 }
 
-const ACCOUNT_SELECT: &str = "SELECT a.id, a.name, a.email, a.role, a.active,
+const ACCOUNT_SELECT: &str = "SELECT a.id, a.name, a.email, a.role, a.active, a.capacity, a.totp_secret IS NOT NULL AS two_factor,
         (SELECT group_concat(team_id) FROM team_members m WHERE m.advisor_id = a.id) AS teams
    FROM advisors a";
 
@@ -1320,6 +1506,8 @@ fn account_from_row(row: &SqliteRow) -> StoreResult<Account> {
         role: role_from(row.try_get("role")?)?,
         active: row.try_get("active")?,
         teams: id_list(row.try_get("teams")?)?.into_iter().map(TeamId).collect(),
+        capacity: row.try_get::<i64, _>("capacity")?.try_into().unwrap_or(0),
+        two_factor: row.try_get("two_factor")?,
     })
 }
 

@@ -4,6 +4,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::AdvisorInfo;
 
+use super::account::AccountPage;
+use super::admin::{hash_page, AdminPage, HeaderLinks};
 use super::channels::ChannelAlerts;
 use super::composer::Composer;
 use super::conversation_list::ConversationList;
@@ -23,6 +25,8 @@ pub fn Inbox(me: AdvisorInfo) -> impl IntoView {
     crate::tools::Tools::start();
     let open_id = Memo::new(move |_| ctx.model.with(|m| m.open.as_ref().map(|o| o.id)));
     let logging_out = RwSignal::new(false);
+    // `#admin` and `#account` take the main column; anything else shows the conversation.
+    let page = hash_page();
 
     let logout = move |_| {
         logging_out.set(true);
@@ -71,13 +75,16 @@ pub fn Inbox(me: AdvisorInfo) -> impl IntoView {
                         </button>
                     </div>
                     <super::routing::PresencePicker />
+                    <HeaderLinks />
                 </header>
                 <ConversationList />
             </aside>
             <main class="main">
                 <Notice />
-                {move || match open_id.get() {
-                    Some(id) => view! {
+                {move || match (page.get().as_str(), open_id.get()) {
+                    ("admin", _) => view! { <AdminPage /> }.into_any(),
+                    ("account", _) => view! { <AccountPage /> }.into_any(),
+                    (_, Some(id)) => view! {
                         <div class="conversation-area">
                             <section class="conversation" aria-label="Conversation">
                                 <ThreadHeader id />
@@ -88,7 +95,7 @@ pub fn Inbox(me: AdvisorInfo) -> impl IntoView {
                         </div>
                     }
                     .into_any(),
-                    None => view! {
+                    (_, None) => view! {
                         <div class="empty-main">
                             <svg class="empty-icon" viewBox="0 0 24 24" width="44" height="44" aria-hidden="true">
                                 <path

@@ -1,4 +1,6 @@
-//! The login page: e-mail and password, `POST /api/v1/auth/login`.
+//! The login page: e-mail and password, `POST /api/v1/auth/login`; then, for an account with
+//! two-factor, the code from the authenticator app, or, when an admin requires two-factor and the
+//! account has none, the enrolment ([`TwoFactorSetup`]).
 
 use leptos::ev::SubmitEvent;
 use leptos::html;
@@ -6,7 +8,15 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::AdvisorInfo;
 
-use crate::api;
+use super::account::TwoFactorSetup;
+use crate::api::{self, LoginOutcome};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Password,
+    Code,
+    Enrol,
+}
 
 #[component]
 pub fn Login(
@@ -17,6 +27,9 @@ pub fn Login(
 ) -> impl IntoView {
     let email: NodeRef<html::Input> = NodeRef::new();
     let password: NodeRef<html::Input> = NodeRef::new();
+    let code: NodeRef<html::Input> = NodeRef::new();
+    let step = RwSignal::new(Step::Password);
+    let hint = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
 
@@ -31,15 +44,30 @@ pub fn Login(
             error.set(Some("Enter your e-mail address and password.".into()));
             return;
         }
+        let c = (step.get_untracked() == Step::Code).then(|| value(code).trim().to_owned());
+        if c.as_deref() == Some("") {
+            error.set(Some("Enter the code from your authenticator app.".into()));
+            return;
+        }
         busy.set(true);
         error.set(None);
         spawn_local(async move {
-            match api::login(&e, &p).await {
-                Ok(me) => on_login.run(me),
+            let result = api::login(&e, &p, c.as_deref()).await;
+            busy.set(false);
+            match result {
+                Ok(LoginOutcome::In(me)) => on_login.run(me),
+                Ok(LoginOutcome::NeedCode(message)) => {
+                    hint.set(Some(message));
+                    step.set(Step::Code);
+                }
+                Ok(LoginOutcome::MustEnrol(message)) => {
+                    hint.set(Some(message));
+                    step.set(Step::Enrol);
+                }
                 Err(err) => {
                     error.set(Some(err.message()));
-                    busy.set(false);
-                    if let Some(el) = password.get_untracked() {
+                    let retry = if step.get_untracked() == Step::Code { code } else { password };
+                    if let Some(el) = retry.get_untracked() {
                         let _ = el.focus();
                         el.select();
                     }
@@ -53,6 +81,20 @@ pub fn Login(
             let _ = el.focus();
         }
     });
+    Effect::new(move |_| {
+        if let Some(el) = code.get() {
+            let _ = el.focus();
+        }
+    });
+    // Enrolled: the enrolment session is now a full one.
+    let enrolled = Callback::new(move |()| {
+        spawn_local(async move {
+            match api::me().await {
+                Ok(me) => on_login.run(me),
+                Err(e) => error.set(Some(e.message())),
+            }
+        })
+    });
 
     view! {
         <main class="login-page">
@@ -63,6 +105,8 @@ pub fn Login(
                 </div>
                 <h1 class="login-title">"Log in to your inbox"</h1>
                 {notice.map(|n| view! { <p class="login-notice">{n}</p> })}
+                {move || hint.get().map(|h| view! { <p class="login-notice login-hint">{h}</p> })}
+                <div class="login-credentials" hidden=move || step.get() == Step::Enrol>
                 <label class="field">
                     <span class="field-label">"E-mail"</span>
                     <input
@@ -84,11 +128,33 @@ pub fn Login(
                         required
                     />
                 </label>
+                </div>
+                {move || (step.get() == Step::Code).then(|| view! {
+                    <label class="field">
+                        <span class="field-label">"Two-factor code"</span>
+                        <input
+                            node_ref=code
+                            class="login-code"
+                            name="code"
+                            inputmode="numeric"
+                            autocomplete="one-time-code"
+                            maxlength="7"
+                            required
+                        />
+                    </label>
+                })}
                 {move || error.get().map(|e| view! { <p class="login-error" role="alert">{e}</p> })}
-                <button type="submit" class="primary" disabled=move || busy.get()>
+                <button type="submit" class="primary" disabled=move || busy.get() hidden=move || step.get() == Step::Enrol>
                     {move || if busy.get() { "Logging in…" } else { "Log in" }}
                 </button>
             </form>
+            {move || (step.get() == Step::Enrol).then(|| view! {
+                <div class="login-form login-enrol">
+                    <h1 class="login-title">"Set up two-factor login"</h1>
+                    {move || hint.get().map(|h| view! { <p class="login-notice">{h}</p> })}
+                    <TwoFactorSetup on_done=enrolled />
+                </div>
+            })}
         </main>
     }
 }

@@ -1,5 +1,7 @@
 //! The dashboard's views. `inbox` lays out the page; each other module is one part of it.
 
+pub mod account;
+pub mod admin;
 pub mod analytics;
 pub mod canned;
 pub mod channels;

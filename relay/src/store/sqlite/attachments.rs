@@ -242,6 +242,7 @@ mod tests {
             color: "#000000".into(),
             reply_time: String::new(),
             allowed_origins: vec![],
+            team_id: None,
         };
         let site = store.create_site(&site, 0).await.unwrap();
         store.create_visitor(site.id, b"token", 0).await.unwrap().conversation
