@@ -177,7 +177,7 @@ pub async fn analytics(from: &str, to: &str, tz_offset_min: i32) -> Result<share
 use crate::tools::{Canned, LabelInfo, SearchResult};
 
 /// A state-changing JSON request (the relay's CSRF check wants the JSON content type on each).
-async fn send_json(builder: RequestBuilder, body: &impl serde::Serialize) -> Result<Response, ApiError> {
+async fn send_body(builder: RequestBuilder, body: &impl serde::Serialize) -> Result<Response, ApiError> {
     let request = builder
         .credentials(RequestCredentials::Include)
         .json(body)
@@ -211,16 +211,16 @@ struct Empty {}
 
 pub async fn create_canned(shortcut: &str, text: &str, shared: bool) -> Result<Canned, ApiError> {
     let body = CannedBody { shortcut, text, shared: Some(shared) };
-    json_or_error(send_json(Request::post("/api/v1/canned"), &body).await?).await
+    json_or_error(send_body(Request::post("/api/v1/canned"), &body).await?).await
 }
 
 pub async fn update_canned(id: i64, shortcut: &str, text: &str) -> Result<Canned, ApiError> {
     let body = CannedBody { shortcut, text, shared: None };
-    json_or_error(send_json(Request::patch(&format!("/api/v1/canned/{id}")), &body).await?).await
+    json_or_error(send_body(Request::patch(&format!("/api/v1/canned/{id}")), &body).await?).await
 }
 
 pub async fn delete_canned(id: i64) -> Result<(), ApiError> {
-    ok_or_error(send_json(Request::delete(&format!("/api/v1/canned/{id}")), &Empty {}).await?).await
+    ok_or_error(send_body(Request::delete(&format!("/api/v1/canned/{id}")), &Empty {}).await?).await
 }
 
 pub async fn labels() -> Result<Vec<LabelInfo>, ApiError> {
@@ -238,7 +238,7 @@ pub async fn set_labels(conversation: shared::ConversationId, labels: &[String])
         labels: Vec<String>,
     }
     let url = format!("/api/v1/conversations/{conversation}/labels");
-    let answer: Labels = json_or_error(send_json(Request::put(&url), &Body { labels }).await?).await?;
+    let answer: Labels = json_or_error(send_body(Request::put(&url), &Body { labels }).await?).await?;
     Ok(answer.labels)
 }
 

@@ -20,6 +20,7 @@ use shared::{AdvisorId, ConversationId, Presence, RosterEntry, TeamInfo};
 
 use super::{auto_status, drain_queue, expected_wait, to_requeue, AdvisorState, Status, Waiting};
 use crate::access::Viewer;
+pub use crate::settings::RoutingSettings;
 use crate::conversation::{self, Change};
 use crate::hub::Event;
 use crate::state::AppState;
@@ -36,40 +37,6 @@ const MIN_GAP: Duration = Duration::from_millis(50);
 const WAITED_MS: i64 = 2_000;
 /// Departures the expected wait looks at.
 const DEPARTURES: usize = 10;
-
-/// The delays routing runs on, editable by admins (`settings` key `routing`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct RoutingSettings {
-    /// An advisor whose tabs are all gone counts as away after this.
-    pub away_after_ms: i64,
-    /// An advisor who chose offline has their open conversations returned to the queue after this.
-    pub requeue_delay_ms: i64,
-    /// The inbox highlights a conversation this long before its first-response target.
-    pub warn_before_ms: i64,
-}
-
-impl Default for RoutingSettings {
-    fn default() -> Self {
-        RoutingSettings { away_after_ms: 3 * 60_000, requeue_delay_ms: 10 * 60_000, warn_before_ms: 5 * 60_000 }
-    }
-}
-
-impl RoutingSettings {
-    pub async fn load(store: &crate::SharedStore) -> RoutingSettings {
-        match store.setting("routing").await {
-            Ok(Some(json)) => serde_json::from_str(&json).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "the stored routing settings don't parse; using the defaults");
-                RoutingSettings::default()
-            }),
-            Ok(None) => RoutingSettings::default(),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the routing settings; using the defaults");
-                RoutingSettings::default()
-            }
-        }
-    }
-}
 
 #[derive(Default)]
 pub struct Router {
@@ -139,7 +106,7 @@ pub async fn pass(state: &AppState) -> StoreResult<()> {
     let store = &state.store;
     let router = &state.router;
     let now = crate::now_ms();
-    let settings = RoutingSettings::load(store).await;
+    let settings = RoutingSettings::load(&**store).await;
     let facts = store.roster().await?;
     let tabs = state.hub.advisor_tabs();
 
@@ -154,7 +121,7 @@ pub async fn pass(state: &AppState) -> StoreResult<()> {
                 _ => Status::Offline,
             };
             let open_tabs = tabs.get(&f.id).copied().unwrap_or(0);
-            let status = auto_status(open_tabs, inner.tab_closed_at.get(&f.id).copied(), chosen, now, settings.away_after_ms);
+            let status = auto_status(open_tabs, inner.tab_closed_at.get(&f.id).copied(), chosen, now, settings.away_after_ms as i64);
             if status == Status::Offline {
                 inner.offline_since.entry(f.id).or_insert(now);
             } else {
@@ -178,7 +145,7 @@ pub async fn pass(state: &AppState) -> StoreResult<()> {
 
     // 2. Conversations of advisors who left go back to the queue.
     let held: Vec<(i64, i64)> = store.held_by_leavers().await?.into_iter().map(|(c, a)| (c.0, a.0)).collect();
-    for conversation in to_requeue(&advisors, &held, &offline_since, now, settings.requeue_delay_ms) {
+    for conversation in to_requeue(&advisors, &held, &offline_since, now, settings.requeue_delay_ms as i64) {
         if store.requeue(ConversationId(conversation), now).await? {
             let from = held.iter().find(|(c, _)| *c == conversation).map(|(_, a)| *a);
             if let Some(a) = advisors.iter_mut().find(|a| Some(a.id) == from) {
@@ -265,7 +232,7 @@ pub async fn pass(state: &AppState) -> StoreResult<()> {
 /// The teams as dashboards get them: with the warning window of the settings.
 pub fn teams_with(mut teams: Vec<TeamInfo>, settings: &RoutingSettings) -> Vec<TeamInfo> {
     for t in &mut teams {
-        t.warn_before_ms = settings.warn_before_ms;
+        t.warn_before_ms = settings.warn_before_ms as i64;
     }
     teams
 }

@@ -73,8 +73,6 @@ pub trait RoutingStore: Send + Sync {
     /// first (at most `limit`): how often a place frees up.
     async fn queue_departures(&self, team: Option<i64>, limit: usize) -> StoreResult<Vec<i64>>;
     async fn conversation_scope(&self, conversation: ConversationId) -> StoreResult<Option<Scope>>;
-    /// A relay-wide setting's JSON value.
-    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
     /// The inbox an advisor sees: conversations matching `visible` (an SQL condition on `c`, from
     /// `access::Viewer`), at least every open one assigned to `me` or waiting unassigned, plus
     /// the `limit` most recently active; newest activity first.

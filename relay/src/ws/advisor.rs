@@ -306,7 +306,7 @@ impl AdvisorSession {
         self.member = Some(self.state.hub.join_advisors(viewer.clone()));
         // A tab opened: the advisor may be online now, and able to take waiting conversations.
         crate::routing::changed(&self.state);
-        let settings = crate::routing::router::RoutingSettings::load(&self.state.store).await;
+        let settings = crate::routing::router::RoutingSettings::load(&*self.state.store).await;
         let teams = match self.state.store.routing_teams().await {
             Ok(teams) => crate::routing::router::teams_with(teams, &settings),
             Err(e) => return self.internal(sink, None, "loading the teams", e).await,

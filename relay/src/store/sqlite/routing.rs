@@ -226,10 +226,6 @@ impl RoutingStore for SqliteStore {
         .transpose()
     }
 
-    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.pool).await?)
-    }
-
     async fn inbox(&self, visible: &str, me: AdvisorId, limit: usize) -> StoreResult<Vec<ConversationSummary>> {
         let sql = format!(
             "{SUMMARY_SELECT}
