@@ -2,7 +2,7 @@
 // at most one conversation. Alex steps away: the next customer goes to Bea; the one after waits
 // in line and the widget says so; when Alex comes back online the waiting customer is his at once.
 // Bea transfers her conversation to Alex; Alex writes a private note the customer never sees,
-// answers, resolves; the customer writes again and the conversation reopens, back with Alex.
+// answers with a canned response, resolves; the customer writes again and the conversation reopens, back with Alex.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +21,15 @@ async function api(page, method, path, body) {
   }, { method, path, body });
 }
 
+/** Waits until the open conversation's assignee picker shows `value` (`a:ID`, or `none`). */
+async function assignee(page, value) {
+  await page.waitForFunction((v) => document.querySelector('.assign-pick')?.value === v, value, { timeout: 15_000 })
+    .catch(async (e) => {
+      const now = await page.locator('.assign-pick').inputValue().catch(() => '(no picker)');
+      throw new Error(`assignee: expected ${value}, shows ${now}`, { cause: e });
+    });
+}
+
 /** A customer on the shop who opens the widget and writes `text`. */
 async function customer(browser, who, relay, text) {
   const b = await browser(who);
@@ -29,7 +38,9 @@ async function customer(browser, who, relay, text) {
   await page.locator('#confab-widget .confab-launcher').click();
   await page.locator('textarea.confab-composer').fill(text);
   await page.locator('button.confab-send').click();
-  await page.locator('.confab-msg[data-author="visitor"][data-state="sent"]').waitFor();
+  // Acked: sent, or already delivered to an advisor's dashboard.
+  await page.locator('.confab-msg[data-author="visitor"]:not([data-state="sending"]):not([data-state="failed"])')
+    .filter({ hasText: text }).waitFor();
   return page;
 }
 
@@ -92,17 +103,25 @@ test('two advisors: assignment by capacity and status, the queue, transfer, a no
     const alexRow = alex.locator('.conv-list .conv-item').filter({ hasText: first });
     await alexRow.waitFor();
     await alexRow.click();
-    await waitForText(alex.locator('.assign-pick option:checked'), 'Alex', 'Alex as the assignee');
+    await assignee(alex, 'a:1');
 
-    // A private note, then the answer: the customer sees only the answer.
+    // A private note, then the answer from a canned response: the customer sees only the answer.
     const note = unique('Norway: check customs rules before promising a date');
-    const answer = unique('Yes, we ship to Norway in 3–5 days.');
+    const canned = await api(alex, 'POST', '/api/v1/canned',
+      { shortcut: 'norway', text: 'Hi {{name}}, yes: we ship to Norway in 3–5 days.', shared: true });
+    assert.equal(canned.status, 201, JSON.stringify(canned.body));
     await alex.locator('.composer-mode button.mode-note').click();
     await alex.locator('textarea.composer').fill(note);
     await alex.locator('button.send').click();
     await alex.locator('.thread .msg.note:not([data-state])').filter({ hasText: note }).waitFor();
     await alex.locator('.composer-mode button.mode-reply').click();
-    await alex.locator('textarea.composer').fill(answer);
+    const composer = alex.locator('textarea.composer');
+    await composer.click();
+    await composer.pressSequentially('/norw');
+    await alex.locator('.canned-menu .canned-item[data-shortcut="norway"]').waitFor();
+    await composer.press('Enter');
+    const answer = await composer.inputValue();
+    assert.match(answer, /^Hi there, yes: we ship to Norway/, 'the canned text, with no name known yet');
     await alex.locator('button.send').click();
     await waitForText(v1.locator('.confab-msg[data-author="advisor"] .confab-msg-text'), answer, 'the answer in the widget');
     const shown = await v1.locator('.confab-msg').allInnerTexts();
@@ -118,7 +137,13 @@ test('two advisors: assignment by capacity and status, the queue, transfer, a no
     await alex.locator('.thread-actions button.resolve').waitFor();
     const reopened = alex.locator('.conv-list .conv-item[data-status="open"]').filter({ hasText: again });
     await reopened.waitFor();
-    await waitForText(alex.locator('.assign-pick option:checked'), 'Alex', 'the returning customer back with Alex');
+    await assignee(alex, 'a:1'); // the returning customer is back with Alex
     await screenshot(alex, 'team-inbox-mine');
+
+    // The lead's numbers: this traffic in the analytics page.
+    await alex.locator('a.header-link[href="#analytics"]').click();
+    await alex.locator('.analytics-page .tiles').waitFor();
+    await alex.locator('.analytics-page svg rect').first().waitFor();
+    await screenshot(alex, 'team-analytics');
   });
 });

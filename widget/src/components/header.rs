@@ -53,7 +53,7 @@ pub fn header(app: &App) -> impl IntoView {
             <span class="confab-avatar" aria-hidden="true">{initial}</span>
             <div class="confab-title">
                 <h2 class="confab-header">{name}</h2>
-                <p class="confab-presence" data-online=move || if online.get() { "true" } else { "false" }>{presence}</p>
+                <p class="confab-presence" data-online=move || if online.get() && queue.get().0 == 0 { "true" } else { "false" }>{presence}</p>
             </div>
             {close}
         </div>
