@@ -78,6 +78,6 @@ test('the analytics page charts the traffic and shows the figures as numbers', {
     await a.locator('a.back-link').click();
     await a.locator('.conv-list .conv-item').filter({ hasText: answer }).waitFor();
     await a.waitForFunction(() => !document.title.includes('Analytics'));
-    assert.match(await a.title(), /^(\(\d+\) )?Confab$/, 'the inbox title (with its unread count) is back');
+    assert.match(await a.title(), /^(\(\d+\) )?(Inbox · )?Confab$/, 'the inbox title (with its unread count) is back');
   });
 });

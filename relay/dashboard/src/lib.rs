@@ -40,6 +40,7 @@ const TYPING_SHOWN_FOR: Duration = Duration::from_secs(6);
 
 #[wasm_bindgen(start)]
 pub fn main() {
+    std::panic::set_hook(Box::new(|info| web_sys::console::error_1(&format!("PANIC {info}").into())));
     leptos::mount::mount_to_body(App);
 }
 

@@ -26,7 +26,15 @@ pub fn Inbox(me: AdvisorInfo) -> impl IntoView {
     let open_id = Memo::new(move |_| ctx.model.with(|m| m.open.as_ref().map(|o| o.id)));
     let logging_out = RwSignal::new(false);
     // `#admin` and `#account` take the main column; anything else shows the conversation.
-    let page = hash_page();
+    // A memo of the page only: selecting a conversation changes the hash (`#c=ID`) too, and must
+    // not rebuild the conversation (that would take the keyboard focus away from `j` / `k`).
+    let hash = hash_page();
+    let page = Memo::new(move |_| {
+        hash.with(|h| match h.trim_start_matches('#') {
+            p @ ("admin" | "account") => p.to_owned(),
+            _ => String::new(),
+        })
+    });
 
     let logout = move |_| {
         logging_out.set(true);

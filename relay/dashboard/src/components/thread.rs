@@ -444,8 +444,9 @@ pub fn Thread(id: ConversationId) -> impl IntoView {
         });
         typing.track();
         if stick.get_value() || own_pending {
+            // The thread may be gone by the next frame (another conversation opened).
             request_animation_frame(move || {
-                if let Some(el) = thread.get_untracked() {
+                if let Some(el) = thread.try_get_untracked().flatten() {
                     el.set_scroll_top(el.scroll_height());
                 }
             });
