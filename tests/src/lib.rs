@@ -177,6 +177,37 @@ impl TestRelay {
         self.advisor_as(&cookie).await
     }
 
+    /// An HTTP request as the dashboard sends it: same origin, the session cookie if any, and a JSON
+    /// body if any (without one: no body and no content type, for the CSRF refusals).
+    pub async fn request(
+        &self,
+        cookie: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = reqwest::Client::new().request(method, self.url(path)).header("origin", self.origin());
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// As the admin with this session, create an advisor (role advisor) and log them in; returns
+    /// their id and session cookie.
+    pub async fn new_advisor(&self, admin: &str, email: &str, name: &str) -> (i64, String) {
+        let body = serde_json::json!({"email": email, "name": name, "password": NEW_ADVISOR_PASSWORD});
+        let created = self.request(Some(admin), reqwest::Method::POST, "/api/v1/admin/advisors", Some(&body)).await;
+        assert_eq!(created.status(), 201, "creating {email}");
+        let created: serde_json::Value = created.json().await.unwrap();
+        let login = self.post_login(email, NEW_ADVISOR_PASSWORD, Some(&self.origin())).await;
+        assert_eq!(login.status(), 200, "{email} logs in");
+        (created["advisor"]["id"].as_i64().unwrap(), cookie_of(&login))
+    }
+
     /// An advisor socket for this session cookie that has said hello; returns the inbox too.
     pub async fn advisor_as(&self, cookie: &str) -> (AdvisorClient, Vec<ConversationSummary>) {
         let ws = self.advisor_socket(Some(cookie), Some(&self.origin())).await.expect("advisor socket");
@@ -516,6 +547,15 @@ impl AdvisorClient {
             }
         }
     }
+}
+
+/// The password [`TestRelay::new_advisor`] gives.
+pub const NEW_ADVISOR_PASSWORD: &str = "a long enough password";
+
+/// The session cookie (`name=value`) a login answer sets.
+pub fn cookie_of(response: &reqwest::Response) -> String {
+    let header = response.headers().get("set-cookie").expect("set-cookie").to_str().unwrap();
+    header.split(';').next().unwrap().to_owned()
 }
 
 /// Change the relay's SQLite database behind its back (for settings no API sets yet in a test).

@@ -8,13 +8,8 @@ use shared::*;
 
 /// A JSON request as the dashboard sends it: same origin, JSON body, the session cookie.
 async fn call(relay: &TestRelay, cookie: Option<&str>, method: Method, path: &str, body: Option<Value>) -> Response {
-    let mut request = reqwest::Client::new().request(method, relay.url(path)).header("origin", relay.origin());
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
     // Every state-changing request is JSON, even without a body.
-    request = request.json(&body.unwrap_or(json!({})));
-    request.send().await.unwrap()
+    relay.request(cookie, method, path, Some(&body.unwrap_or(json!({})))).await
 }
 
 async fn get(relay: &TestRelay, cookie: Option<&str>, path: &str) -> Response {
@@ -27,11 +22,6 @@ async fn get(relay: &TestRelay, cookie: Option<&str>, path: &str) -> Response {
 
 async fn login_as(relay: &TestRelay, email: &str, password: &str) -> Response {
     relay.post_login(email, password, Some(&relay.origin())).await
-}
-
-fn cookie_of(response: &Response) -> String {
-    let header = response.headers().get("set-cookie").expect("set-cookie").to_str().unwrap();
-    header.split(';').next().unwrap().to_owned()
 }
 
 async fn error_code(response: Response) -> String {

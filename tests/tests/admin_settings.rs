@@ -7,11 +7,7 @@ use serde_json::{json, Value};
 
 /// A JSON request as the dashboard sends it: same origin, JSON body, the session cookie.
 async fn call(relay: &TestRelay, cookie: Option<&str>, method: Method, path: &str, body: Value) -> Response {
-    let mut request = reqwest::Client::new().request(method, relay.url(path)).header("origin", relay.origin()).json(&body);
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    request.send().await.unwrap()
+    relay.request(cookie, method, path, Some(&body)).await
 }
 
 async fn get(relay: &TestRelay, cookie: &str, path: &str) -> Response {
@@ -23,11 +19,6 @@ async fn json_of(response: Response, status: u16) -> Value {
     let body: Value = response.json().await.unwrap_or(Value::Null);
     assert_eq!(got, status, "{body}");
     body
-}
-
-fn cookie_of(response: &Response) -> String {
-    let header = response.headers().get("set-cookie").expect("set-cookie").to_str().unwrap();
-    header.split(';').next().unwrap().to_owned()
 }
 
 /// As the admin, create an account with a password; returns its id and a session cookie.

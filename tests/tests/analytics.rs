@@ -40,12 +40,7 @@ async fn admin(relay: &TestRelay, cookie: &str, method: Method, path: &str, body
 
 /// A new advisor account (role advisor) and their session cookie.
 async fn new_advisor(relay: &TestRelay, admin_cookie: &str, email: &str, name: &str) -> (i64, String) {
-    let body = json!({"email": email, "name": name, "password": "a long enough password"});
-    let created = admin(relay, admin_cookie, Method::POST, "/api/v1/admin/advisors", body).await;
-    let login = relay.post_login(email, "a long enough password", Some(&relay.origin())).await;
-    assert_eq!(login.status(), 200);
-    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    (created["advisor"]["id"].as_i64().unwrap(), cookie)
+    relay.new_advisor(admin_cookie, email, name).await
 }
 
 /// The test relay's database, for what the API doesn't set yet (teams, waiting times).

@@ -11,14 +11,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 const SAFARI_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15";
 
 async fn call(relay: &TestRelay, cookie: Option<&str>, method: Method, path: &str, body: Option<Value>) -> Response {
-    let mut request = reqwest::Client::new().request(method, relay.url(path)).header("origin", relay.origin());
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
+    relay.request(cookie, method, path, body.as_ref()).await
 }
 
 fn customer_path(id: ConversationId) -> String {

@@ -8,14 +8,7 @@ use serde_json::{json, Value};
 use shared::*;
 
 async fn call(relay: &TestRelay, cookie: &str, method: Method, path: &str, body: Value) -> Response {
-    reqwest::Client::new()
-        .request(method, relay.url(path))
-        .header("origin", relay.origin())
-        .header("cookie", cookie)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    relay.request(Some(cookie), method, path, Some(&body)).await
 }
 
 async fn get(relay: &TestRelay, cookie: &str, path: &str) -> Response {
@@ -28,29 +21,12 @@ async fn json_of(response: Response) -> Value {
 
 /// As the admin, create an advisor; returns their id and a session cookie.
 async fn new_advisor(relay: &TestRelay, admin: &str, email: &str, name: &str) -> (i64, String) {
-    let r = call(
-        relay,
-        admin,
-        Method::POST,
-        "/api/v1/admin/advisors",
-        json!({"email": email, "name": name, "password": "a long enough password"}),
-    )
-    .await;
-    assert_eq!(r.status(), 201);
-    let id = json_of(r).await["advisor"]["id"].as_i64().unwrap();
-    let login = relay.post_login(email, "a long enough password", Some(&relay.origin())).await;
-    assert_eq!(login.status(), 200);
-    let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
-    (id, cookie)
+    relay.new_advisor(admin, email, name).await
 }
 
 /// Run SQL on the relay's database (what routing and the customer panel fill in elsewhere).
 async fn sql(relay: &TestRelay, statement: &str) {
-    use sqlx::Connection;
-    let url = format!("sqlite://{}", relay.data_dir.join("confab.sqlite3").display());
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open database");
-    sqlx::query(statement).execute(&mut conn).await.unwrap();
-    conn.close().await.ok();
+    execute_sql(&relay.data_dir, statement).await;
 }
 
 /// A visitor conversation with one message; returns its id.

@@ -12,21 +12,9 @@ use serde_json::{json, Value};
 use shared::*;
 
 async fn call(relay: &TestRelay, cookie: &str, method: Method, path: &str, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .request(method, relay.url(path))
-        .header("origin", relay.origin())
-        .header("cookie", cookie)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = relay.request(Some(cookie), method, path, Some(&body)).await;
     assert!(response.status().is_success(), "{path}: {}", response.status());
     response.json().await.unwrap_or(Value::Null)
-}
-
-fn cookie_of(response: &reqwest::Response) -> String {
-    let header = response.headers().get("set-cookie").expect("set-cookie").to_str().unwrap();
-    header.split(';').next().unwrap().to_owned()
 }
 
 struct Shop {
@@ -46,12 +34,8 @@ async fn shop(capacity: u32) -> Shop {
     let support = team["id"].as_i64().unwrap();
     let mut ids = Vec::new();
     for (email, name) in [("bea@shop.test", "Bea"), ("cid@shop.test", "Cid")] {
-        let body = json!({"email": email, "name": name, "password": "a long enough password"});
-        let created = call(&relay, &admin, Method::POST, "/api/v1/admin/advisors", body).await;
-        let id = created["advisor"]["id"].as_i64().unwrap();
-        let login = relay.post_login(email, "a long enough password", Some(&relay.origin())).await;
-        assert_eq!(login.status(), 200);
-        ids.push((AdvisorId(id), cookie_of(&login)));
+        let (id, cookie) = relay.new_advisor(&admin, email, name).await;
+        ids.push((AdvisorId(id), cookie));
     }
     let members = json!({"advisors": [ids[0].0 .0, ids[1].0 .0]});
     call(&relay, &admin, Method::PUT, &format!("/api/v1/admin/teams/{support}/members"), members).await;

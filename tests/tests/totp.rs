@@ -9,11 +9,7 @@ use serde_json::{json, Value};
 use sha1::Sha1;
 
 async fn call(relay: &TestRelay, cookie: Option<&str>, method: Method, path: &str, body: Value) -> Response {
-    let mut request = reqwest::Client::new().request(method, relay.url(path)).header("origin", relay.origin()).json(&body);
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    request.send().await.unwrap()
+    relay.request(cookie, method, path, Some(&body)).await
 }
 
 async fn login(relay: &TestRelay, email: &str, password: &str, code: Option<&str>) -> Response {
@@ -28,11 +24,6 @@ async fn status_and_code(response: Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     (status, body["code"].as_str().unwrap_or_default().to_owned())
-}
-
-fn cookie_of(response: &Response) -> String {
-    let header = response.headers().get("set-cookie").expect("set-cookie").to_str().unwrap();
-    header.split(';').next().unwrap().to_owned()
 }
 
 fn base32_decode(text: &str) -> Vec<u8> {
