@@ -281,3 +281,31 @@ async fn an_advisor_whose_tabs_are_all_closed_counts_as_away_and_gets_no_new_con
     }
 }
 
+
+#[tokio::test]
+async fn a_waiting_visitor_is_told_an_expected_wait_once_there_is_a_history_to_go_on() {
+    let relay = TestRelay::start().await;
+    let admin = relay.login().await;
+    // Ada is online but takes nothing: everyone waits, and the queue isn't stalled for lack of people.
+    execute_sql(&relay.data_dir, "UPDATE advisors SET capacity = 0").await;
+    let (_ada, _) = relay.advisor_as(&admin).await;
+
+    // No history yet: a place, but no number of minutes (the widget shows the usual reply time).
+    let (mut first, c1) = customer(&relay, "hello").await;
+    assert_eq!(place(&mut first).await, (1, None));
+
+    // Places have lately freed up once a minute (four conversations taken from the queue after
+    // waiting, 60 s apart): the estimate is the place × the median gap.
+    let now = relay::now_ms();
+    let departures: Vec<String> = (1..=4)
+        .map(|i| format!("({}, 1, NULL, 'auto', 1, {})", c1.0, now - i * 60_000))
+        .collect();
+    execute_sql(
+        &relay.data_dir,
+        &format!("INSERT INTO assignments (conversation_id, advisor_id, team_id, kind, from_queue, at) VALUES {}", departures.join(", ")),
+    )
+    .await;
+    let (mut second, _) = customer(&relay, "anyone?").await;
+    assert_eq!(place(&mut second).await, (2, Some(120_000)), "second in line, two places to free up");
+    assert_eq!(place(&mut first).await, (1, Some(60_000)), "the first visitor's estimate appears too");
+}
