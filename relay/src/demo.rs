@@ -201,6 +201,21 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<boo
     Ok(false)
 }
 
+/// The strict Content-Security-Policy the demo shop is served under: what a site that embeds the
+/// widget needs, and nothing more (README, "Content-Security-Policy"). The widget's part: the
+/// relay's origin for the loader and the wasm glue (`script-src`, no inline script), the
+/// stylesheet (`style-src`; `'unsafe-inline'` for the launcher's style the loader writes into its
+/// shadow root, as other chat widgets need too), `'wasm-unsafe-eval'` to compile the WebAssembly,
+/// and the relay for its WebSocket and API (`connect-src`, in `http` and `ws` form).
+pub fn shop_csp(relay_url: &str) -> String {
+    let ws = relay_url.replacen("http", "ws", 1);
+    format!(
+        "default-src 'self'; script-src 'self' {relay_url} 'wasm-unsafe-eval'; style-src 'self' {relay_url} 'unsafe-inline'; \
+         connect-src 'self' {relay_url} {ws}; img-src 'self' {relay_url} data:; font-src 'self'; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
+}
+
 #[derive(Clone)]
 struct ShopState {
     dir: PathBuf,
@@ -228,10 +243,11 @@ async fn serve_shop_file(State(shop): State<ShopState>, uri: Uri) -> Response {
         "json" => "application/json",
         _ => "application/octet-stream",
     };
-    let body = if ext == "html" {
-        String::from_utf8_lossy(&bytes).replace("{{RELAY_URL}}", &shop.relay_url).into_bytes()
-    } else {
-        bytes
-    };
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+    if ext == "html" {
+        let body = String::from_utf8_lossy(&bytes).replace("{{RELAY_URL}}", &shop.relay_url);
+        let csp = shop_csp(&shop.relay_url);
+        return ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], [(header::CONTENT_SECURITY_POLICY, csp)], body)
+            .into_response();
+    }
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], bytes).into_response()
 }

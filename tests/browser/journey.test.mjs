@@ -1,7 +1,8 @@
 // The visitor ↔ advisor journey of the issue, in two separate Chromium profiles:
 // open the demo shop (another origin than the relay), click the bubble, send a message; log
 // into the dashboard, see it, reply; the visitor sees the reply; after a reload the thread is
-// still there. Screenshots of both sides go to test-output/browser/.
+// still there, all under the shop's strict Content-Security-Policy. Screenshots of both sides go
+// to test-output/browser/.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,14 @@ test('a visitor and an advisor talk, and the thread survives a reload', { timeou
     // The visitor, on the shop.
     const visitor = await browser('visitor');
     const v = visitor.page;
-    await v.goto(relay.shopUrl + '/');
+    const page = await v.goto(relay.shopUrl + '/');
+    // The shop is served under the strict policy the README documents: the widget runs with no
+    // inline script and WebAssembly allowed only by 'wasm-unsafe-eval' (any violation would be a
+    // console error, which fails the test).
+    const csp = page.headers()['content-security-policy'] ?? '';
+    const scriptSrc = csp.split(';').map((d) => d.trim()).find((d) => d.startsWith('script-src')) ?? '';
+    assert.ok(scriptSrc.includes("'wasm-unsafe-eval'") && scriptSrc.includes(relay.relayUrl), `script-src: ${scriptSrc}`);
+    assert.ok(!scriptSrc.includes("'unsafe-inline'") && !/'unsafe-eval'/.test(scriptSrc), `no inline or eval scripts: ${scriptSrc}`);
     await v.locator('#confab-widget .confab-launcher').click();
     await v.locator('.confab-panel').waitFor({ state: 'visible' });
     await v.locator('textarea.confab-composer').fill(question);
