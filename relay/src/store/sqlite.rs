@@ -293,6 +293,15 @@ async fn insert_visitor(
     Ok((visitor, conversation))
 }
 
+/// Inbox rows from `SUMMARY_SELECT` rows, complete: with the customers' channel identities and
+/// the conversations' labels. Every query that returns inbox rows ends here.
+async fn summaries(pool: &sqlx::SqlitePool, rows: &[SqliteRow]) -> StoreResult<Vec<ConversationSummary>> {
+    let mut rows = rows.iter().map(summary_from_row).collect::<StoreResult<Vec<_>>>()?;
+    identities_of(pool, &mut rows).await?;
+    inbox::labels_of(pool, &mut rows).await?;
+    Ok(rows)
+}
+
 fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
     let id = ConversationId(row.try_get("id")?);
     let last_seq = row.try_get::<i64, _>("last_seq")? as Seq;
@@ -537,7 +546,7 @@ impl Store for SqliteStore {
               ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?2"
         );
         let rows = sqlx::query(&sql).bind(conversation.0).bind(limit as i64).fetch_all(&self.pool).await?;
-        rows.iter().map(summary_from_row).collect()
+        summaries(&self.pool, &rows).await
     }
 
     async fn append_message(&self, new: NewMessage) -> StoreResult<Appended> {
@@ -613,20 +622,13 @@ impl Store for SqliteStore {
         let sql = format!("{SUMMARY_SELECT} WHERE c.id = ?");
         let row = sqlx::query(&sql).bind(conversation.0).fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
-        let mut rows = [summary_from_row(&row)?];
-        identities_of(&self.pool, &mut rows).await?;
-        inbox::labels_of(&self.pool, &mut rows).await?;
-        let [row] = rows;
-        Ok(Some(row))
+        Ok(summaries(&self.pool, &[row]).await?.pop())
     }
 
     async fn list_conversations(&self, limit: usize) -> StoreResult<Vec<ConversationSummary>> {
         let sql = format!("{SUMMARY_SELECT} WHERE c.last_seq > 0 ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?");
         let rows = sqlx::query(&sql).bind(limit as i64).fetch_all(&self.pool).await?;
-        let mut rows = rows.iter().map(summary_from_row).collect::<StoreResult<Vec<_>>>()?;
-        identities_of(&self.pool, &mut rows).await?;
-        inbox::labels_of(&self.pool, &mut rows).await?;
-        Ok(rows)
+        summaries(&self.pool, &rows).await
     }
 
     async fn record_webhook(&self, channel: &str, body: &[u8], now: i64) -> StoreResult<i64> {

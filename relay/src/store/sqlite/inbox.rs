@@ -5,7 +5,7 @@ use shared::{AdvisorId, ConversationId, ConversationSummary, Seq};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
-use super::{identities_of, summary_from_row, SqliteStore, SUMMARY_SELECT};
+use super::{SqliteStore, SUMMARY_SELECT};
 use crate::store::inbox::{CannedResponse, InboxStore, Label, MatchedMessage, SearchHit};
 use crate::store::{StoreError, StoreResult};
 
@@ -238,9 +238,7 @@ impl InboxStore for SqliteStore {
         let ids: Vec<String> = found.iter().map(|(id, _)| id.to_string()).collect();
         let sql = format!("{SUMMARY_SELECT} WHERE c.id IN ({})", ids.join(","));
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        let mut summaries = rows.iter().map(summary_from_row).collect::<StoreResult<Vec<_>>>()?;
-        identities_of(&self.pool, &mut summaries).await?;
-        labels_of(&self.pool, &mut summaries).await?;
+        let summaries = super::summaries(&self.pool, &rows).await?;
         let mut by_id: std::collections::HashMap<i64, ConversationSummary> =
             summaries.into_iter().map(|s| (s.id.0, s)).collect();
         let mut hits = Vec::with_capacity(found.len());

@@ -5,7 +5,7 @@ use shared::{AdvisorId, ConversationId, ConversationSummary, Presence, TeamInfo}
 use sqlx::Row;
 
 use super::super::routing::{Handover, Queued, RosterFact, RoutingStore, Scope};
-use super::{id_list, identities_of, summary_from_row, SqliteStore, SUMMARY_SELECT};
+use super::{id_list, SqliteStore, SUMMARY_SELECT};
 use crate::store::{StoreError, StoreResult};
 
 #[async_trait]
@@ -235,8 +235,6 @@ impl RoutingStore for SqliteStore {
               ORDER BY c.last_activity_at DESC, c.id DESC"
         );
         let rows = sqlx::query(&sql).bind(me.0).bind(limit as i64).fetch_all(&self.pool).await?;
-        let mut rows = rows.iter().map(summary_from_row).collect::<StoreResult<Vec<_>>>()?;
-        identities_of(&self.pool, &mut rows).await?;
-        Ok(rows)
+        super::summaries(&self.pool, &rows).await
     }
 }
