@@ -276,6 +276,10 @@ pub fn compute(rows: &AnalyticsRows, period: &Period, now: i64) -> AnalyticsRepo
 
     let mut first_response = durations(waits.answered.iter().map(|w| w.took_ms).collect());
     first_response.unanswered = Some(waits.unanswered);
+    let mut csat = shared::analytics::Csat::default();
+    for rating in &rows.ratings {
+        csat.add(*rating);
+    }
     AnalyticsReport {
         from: format_date(period.first_day),
         to: format_date(period.last_day),
@@ -286,6 +290,7 @@ pub fn compute(rows: &AnalyticsRows, period: &Period, now: i64) -> AnalyticsRepo
         resolution: durations(resolutions),
         backlog,
         advisors,
+        csat,
     }
 }
 
@@ -435,6 +440,14 @@ mod tests {
         assert_eq!(report.first_response.unanswered, Some(0));
         assert_eq!(report.advisors[0].replies, 1, "the reply after the period is not counted");
         assert_eq!(report.advisors[0].name, "Advisor #1", "a name the store didn't give");
+    }
+
+    #[test]
+    fn csat_sums_up_the_ratings_of_the_period() {
+        let rows = AnalyticsRows { ratings: vec![5, 4, 2, 5], ..Default::default() };
+        let c = compute(&rows, &week(), MON).csat;
+        assert_eq!((c.count, c.sum, c.distribution, c.satisfied), (4, 16, [0, 1, 0, 1, 2], 3));
+        assert_eq!((c.average_tenths(), c.satisfied_percent()), (Some(40), Some(75)));
     }
 
     #[test]

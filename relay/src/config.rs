@@ -44,6 +44,47 @@ pub struct ServeArgs {
     pub public_url: Option<url::Url>,
     #[command(flatten)]
     pub meta: MetaArgs,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+}
+
+/// E-mailing visitors who left when an advisor replies (docs/NOTIFY.md).
+#[derive(Debug, Clone, Args)]
+pub struct NotifyArgs {
+    /// The SMTP server: `smtp://host:port` (plain), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host` (TLS). Without it, no e-mail is sent.
+    #[arg(long, env = "CONFAB_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of notification e-mails, e.g. "Shop support <support@shop.example>".
+    #[arg(long, env = "CONFAB_MAIL_FROM", default_value = "Confab <confab@localhost>", global = true)]
+    pub mail_from: String,
+    /// Milliseconds between an advisor's first reply to a visitor who left and the e-mail: replies
+    /// in that window go out together in one e-mail.
+    #[arg(long, env = "CONFAB_NOTIFY_BATCH_MS", default_value_t = 120_000, global = true)]
+    pub notify_batch_ms: u64,
+    /// Offer Web Push: the widget's "Notify me in this browser" (the site hosts the service worker,
+    /// demo-site/confab-sw.js). The relay makes its VAPID key pair once and keeps it.
+    #[arg(long, env = "CONFAB_WEB_PUSH", global = true)]
+    pub web_push: bool,
+    /// VAPID contact for push services (`mailto:…` or `https://…`); default: mailto: the sender.
+    #[arg(long, env = "CONFAB_VAPID_SUBJECT", global = true)]
+    pub vapid_subject: Option<String>,
+}
+
+impl NotifyArgs {
+    pub fn config(&self) -> Result<crate::notify::NotifyConfig, StartError> {
+        if let Some(url) = &self.smtp_url {
+            crate::notify::mail::SmtpMailer::new(url, &self.mail_from).map_err(StartError::Config)?;
+        }
+        let sender = self.mail_from.rsplit_once('<').map_or(self.mail_from.as_str(), |(_, a)| a.trim_end_matches('>')).trim();
+        Ok(crate::notify::NotifyConfig {
+            smtp_url: self.smtp_url.clone(),
+            mail_from: self.mail_from.clone(),
+            batch: std::time::Duration::from_millis(self.notify_batch_ms),
+            web_push: self.web_push,
+            vapid_subject: self.vapid_subject.clone().unwrap_or_else(|| format!("mailto:{sender}")),
+        })
+    }
 }
 
 /// WhatsApp Cloud API and Messenger Platform. The bridge is on when the app secret and the verify
@@ -130,6 +171,10 @@ pub struct DemoArgs {
     /// WhatsApp/Messenger app is configured with --meta-app-secret).
     #[arg(long, env = "CONFAB_DEMO_PHONE_LISTEN", default_value = "127.0.0.1:8082")]
     pub phone_listen: SocketAddr,
+    /// Whether the demo site's bot (seeded with a few FAQ rules on the first start) answers new
+    /// conversations first; `--demo-bot false` seeds it switched off (Settings → Bot turns it on).
+    #[arg(long, env = "CONFAB_DEMO_BOT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo_bot: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,11 +226,13 @@ pub struct Config {
     pub public_url: Option<url::Url>,
     /// The WhatsApp/Messenger bridge, when configured.
     pub meta: Option<crate::channels::bridge::MetaConfig>,
+    /// E-mail notifications to visitors who left.
+    pub notify: crate::notify::NotifyConfig,
 }
 
 impl Config {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Config { data_dir: data_dir.into(), public_url: None, meta: None }
+        Config { data_dir: data_dir.into(), public_url: None, meta: None, notify: Default::default() }
     }
 
     pub fn from_args(args: &ServeArgs) -> Result<Self, StartError> {
@@ -193,6 +240,7 @@ impl Config {
             data_dir: args.data.data_dir.clone(),
             public_url: args.public_url.clone(),
             meta: crate::channels::bridge::MetaConfig::from_args(&args.meta)?,
+            notify: args.notify.config()?,
         })
     }
 

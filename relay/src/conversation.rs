@@ -87,9 +87,23 @@ pub async fn post(
     text: &str,
     origin: ConnId,
     reply: Reply,
+    files: Vec<String>,
 ) -> Result<Appended, ErrorFrame> {
     let reference = Some(id.0.clone());
     let from_visitor = matches!(author, Author::Visitor);
+    let files = match files_of(state, conversation, &author, files).await {
+        Ok(files) => files,
+        Err(e) => return Err(e.with_ref(reference)),
+    };
+    // A message of files alone carries the words previews and platforms show ("📷 Photo").
+    let label;
+    let text = match files.first() {
+        Some((_, first)) if text.trim().is_empty() && reply.template.is_none() => {
+            label = shared::text::attachment_label(first.attachment.kind, first.attachment.name.as_deref());
+            label.as_str()
+        }
+        _ => text,
+    };
     let (text, target) = if matches!(author, Author::Advisor { .. }) {
         let (text, target) = match &reply.template {
             Some(template) => {
@@ -110,6 +124,22 @@ pub async fn post(
     } else {
         (validate(&id, text)?, None)
     };
+    if !files.is_empty() {
+        if let Some(target) = &target {
+            // The bridge does not send files to WhatsApp or Messenger (yet): refuse rather than
+            // send the words without the file.
+            let platform = if target.channel == Channel::Messenger { "Messenger" } else { "WhatsApp" };
+            return Err(ErrorFrame::new(
+                ErrorCode::BadRequest,
+                format!("Files can't be sent to {platform} from Confab yet; this customer only gets the text. Send the text alone, or reply on the web chat."),
+            )
+            .with_ref(reference));
+        }
+    }
+    let uploader = match &author {
+        Author::Advisor { id, .. } => crate::store::attachments::Uploader::Advisor(*id),
+        _ => crate::store::attachments::Uploader::Visitor,
+    };
     // When the other side has a live socket, the message is pushed to it right after the commit:
     // it is recorded as delivered in that same commit instead of a second one.
     let other_side_online =
@@ -128,10 +158,53 @@ pub async fn post(
             outbox: Some(t),
             template: reply.template,
         }),
-        attachments: Vec::new(),
+        attachments: files.into_iter().map(|(id, _)| crate::store::attachments::NewAttachment::upload(id, uploader)).collect(),
         note: false,
     };
     commit(state, new, Some(origin)).await.map_err(|e| store_error(e, conversation, reference))
+}
+
+/// The uploaded files a message names, checked before its commit (which checks again, atomically):
+/// at most [`MAX_ATTACHMENTS_PER_MESSAGE`], each this sender's, in this conversation, and not sent
+/// in another message (the same message sent again is a retry: its own files pass).
+async fn files_of(
+    state: &AppState,
+    conversation: ConversationId,
+    author: &Author,
+    ids: Vec<String>,
+) -> Result<Vec<(String, crate::store::attachments::StoredAttachment)>, ErrorFrame> {
+    use shared::limits::MAX_ATTACHMENTS_PER_MESSAGE;
+    if ids.len() > MAX_ATTACHMENTS_PER_MESSAGE {
+        return Err(ErrorFrame::new(
+            ErrorCode::BadRequest,
+            format!("A message can carry at most {MAX_ATTACHMENTS_PER_MESSAGE} files."),
+        ));
+    }
+    let by = match author {
+        Author::Advisor { id, .. } => crate::store::attachments::Uploader::Advisor(*id),
+        _ => crate::store::attachments::Uploader::Visitor,
+    }
+    .as_source();
+    let unavailable = || ErrorFrame::new(ErrorCode::UnknownUpload, "This file is not available any more: attach it again.");
+    let mut files = Vec::with_capacity(ids.len());
+    for id in ids {
+        if files.iter().any(|(seen, _)| *seen == id) {
+            return Err(unavailable());
+        }
+        let stored = match state.store.attachment(&id).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return Err(unavailable()),
+            Err(e) => {
+                tracing::error!(error = %e, %conversation, "reading an uploaded file");
+                return Err(ErrorFrame::new(ErrorCode::Internal, "the message could not be stored; it was not sent. Try again."));
+            }
+        };
+        if stored.conversation != conversation || stored.uploaded_by.as_deref() != Some(by.as_str()) {
+            return Err(unavailable());
+        }
+        files.push((id, stored));
+    }
+    Ok(files)
 }
 
 /// Validate and commit an advisor's private note: the same commit path as a reply (seq, ack,
@@ -164,6 +237,10 @@ pub async fn post_note(
 fn store_error(e: StoreError, conversation: ConversationId, reference: Option<String>) -> ErrorFrame {
     match e {
         StoreError::NotFound => ErrorFrame::new(ErrorCode::NotFound, "no such conversation").with_ref(reference.clone()),
+        StoreError::UploadUnavailable => {
+            ErrorFrame::new(ErrorCode::UnknownUpload, "This file is not available any more: attach it again.")
+                .with_ref(reference.clone())
+        }
         StoreError::IdConflict => {
             ErrorFrame::new(ErrorCode::InvalidMessageId, "this message id is already used in this conversation")
                 .with_ref(reference.clone())
@@ -278,6 +355,7 @@ pub async fn commit(state: &AppState, new: NewMessage, origin: Option<ConnId>) -
         crate::routing::changed(state);
     }
     state.inbox_updates.changed(conversation, Change::Committed(appended.counters, Some(appended.message.clone())));
+    crate::notify::replied(state, &appended.message).await;
     if outbox {
         if let Some(bridge) = &state.bridge {
             bridge.wake_outbox();
@@ -485,6 +563,10 @@ impl Row {
             s.first_response_due = c.first_response_due;
         }
         if let Some(m) = pending.last_message {
+            // An advisor's reply ends the bot's turn in the same commit (store/group_commit.rs).
+            if matches!(m.author, shared::Author::Advisor { .. }) && !m.note {
+                s.with_bot = false;
+            }
             if m.seq == s.last_seq {
                 s.last_message = Some(m);
             }

@@ -29,6 +29,24 @@ impl Visit {
     }
 }
 
+/// The languages the relay writes to customers in (the bot, e-mails): French for a French tag, English
+/// for everything else, as the widget does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Fr,
+}
+
+impl Lang {
+    /// From the visitor's language tag ("fr-CA", "en"; `visitors.language`).
+    pub fn of(tag: Option<&str>) -> Lang {
+        match tag.map(|t| t.trim().to_ascii_lowercase()) {
+            Some(t) if t == "fr" || t.starts_with("fr-") || t.starts_with("fr_") => Lang::Fr,
+            _ => Lang::En,
+        }
+    }
+}
+
 /// The first language tag of an `Accept-Language` header: `"fr-CH, fr;q=0.9, en;q=0.8"` → `fr-CH`.
 pub fn first_language(header: &str) -> Option<String> {
     let tag = header.split(',').next()?.split(';').next()?.trim();
@@ -110,6 +128,17 @@ fn version_after<'a>(ua: &'a str, token: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn french_visitors_get_french_and_everyone_else_english() {
+        for tag in ["fr", "fr-CA", "FR", " fr_ch "] {
+            assert_eq!(Lang::of(Some(tag)), Lang::Fr, "{tag}");
+        }
+        for tag in ["en-GB", "de-DE", "fry", ""] {
+            assert_eq!(Lang::of(Some(tag)), Lang::En, "{tag}");
+        }
+        assert_eq!(Lang::of(None), Lang::En);
+    }
 
     const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
     const CHROME_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36";

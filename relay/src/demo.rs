@@ -36,6 +36,7 @@ pub async fn run(
     demo_listen: SocketAddr,
     phone_listen: SocketAddr,
     site_dir: PathBuf,
+    bot: bool,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     if !site_dir.join("index.html").is_file() {
@@ -44,6 +45,8 @@ pub async fn run(
             site_dir.display()
         )));
     }
+    // The demo shop hosts confab-sw.js and asks for it (data-push): Web Push is on.
+    config.notify.web_push = true;
     let relay_listener = bind(listen).await?;
     let demo_listener = bind(demo_listen).await?;
     let relay_url = http_url(relay_listener.local_addr().map_err(StartError::Listen)?);
@@ -71,6 +74,7 @@ pub async fn run(
 
     let store = config.open_store().await?;
     let fresh = seed(&*store, demo_addr.port()).await.map_err(|e| StartError::Demo(e.to_string()))?;
+    seed_bot(&*store, bot).await.map_err(|e| StartError::Demo(e.to_string()))?;
     let state = AppState::new(config, store);
     let stop_sandbox = stopping.clone();
     let relay_stopping = state.stopping.clone();
@@ -201,6 +205,60 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<boo
     Ok(false)
 }
 
+/// The demo shop's bot: a few FAQ rules for an outdoor shop, in English and French keywords. Seeded
+/// once (an admin's later edits are kept); `enabled` only decides how it starts.
+pub async fn seed_bot(store: &dyn crate::store::Store, enabled: bool) -> Result<(), crate::store::StoreError> {
+    let Some(site) = store.site_by_key(DEMO_SITE_KEY).await? else { return Ok(()) };
+    if store.bot(site.id).await?.is_some() {
+        return Ok(());
+    }
+    let config = demo_bot(enabled);
+    store.put_bot(site.id, &serde_json::to_string(&config).expect("serializes"), crate::now_ms()).await
+}
+
+pub fn demo_bot(enabled: bool) -> crate::bot::BotConfig {
+    use crate::bot::{BotConfig, Rule};
+    let rule = |keywords: &[&str], answer: &str, replies: &[&str]| Rule {
+        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+        answer: answer.into(),
+        quick_replies: replies.iter().map(|r| r.to_string()).collect(),
+    };
+    BotConfig {
+        enabled,
+        greeting: "Hi! I'm the Northwind assistant. I can help with shipping, returns and sizes — or put you through to a person at any time.".into(),
+        suggestions: vec!["Shipping times".into(), "Returns".into(), "Size guide".into()],
+        rules: vec![
+            rule(
+                &["shipping", "delivery", "deliver", "ship", "livraison", "livrer", "expedition"],
+                "We ship within 1 business day. Delivery takes 2–4 days in Europe and is free from €50.",
+                &["Track my order", "Returns"],
+            ),
+            rule(
+                &["track", "where is my order", "order status", "suivi", "colis"],
+                "Your tracking link is in the shipping e-mail we sent you. No e-mail after 2 days? A person can look it up.",
+                &[],
+            ),
+            rule(
+                &["return", "refund", "exchange", "retour", "rembourse", "echange"],
+                "Returns are free within 30 days: pack the item unused, print the label from your order page, and drop it at any post office. Refunds land within 5 days.",
+                &["Shipping times"],
+            ),
+            rule(
+                &["size", "sizes", "fit", "taille", "pointure"],
+                "Each product page has a size guide under the size picker. Between two sizes? Take the larger one for layering.",
+                &["Returns"],
+            ),
+            rule(
+                &["opening hours", "hours", "horaires", "ouvert"],
+                "Our team answers Monday to Friday, 9:00–17:00. The assistant is here any time.",
+                &[],
+            ),
+        ],
+        collect_contact: false,
+        webhook: None,
+    }
+}
+
 /// The strict Content-Security-Policy the demo shop is served under: what a site that embeds the
 /// widget needs, and nothing more (README, "Content-Security-Policy"). The widget's part: the
 /// relay's origin for the loader and the wasm glue (`script-src`, no inline script), the
@@ -211,7 +269,7 @@ pub fn shop_csp(relay_url: &str) -> String {
     let ws = relay_url.replacen("http", "ws", 1);
     format!(
         "default-src 'self'; script-src 'self' {relay_url} 'wasm-unsafe-eval'; style-src 'self' {relay_url} 'unsafe-inline'; \
-         connect-src 'self' {relay_url} {ws}; img-src 'self' {relay_url} data:; font-src 'self'; \
+         connect-src 'self' {relay_url} {ws}; img-src 'self' {relay_url} data:; media-src 'self' {relay_url}; font-src 'self'; \
          object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     )
 }

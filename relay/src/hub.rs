@@ -41,6 +41,10 @@ pub enum Event {
     Removed { conversation: ConversationId },
     /// The visitor's place in their team's queue (its visitor).
     Queue { position: u32, wait_ms: Option<i64> },
+    /// Whether the bot has the conversation, and its newest message's quick replies (its visitor).
+    Bot { active: bool, seq: Seq, replies: Vec<String> },
+    /// A frame for the conversation's visitor sockets only (the survey).
+    Visitor(shared::VisitorServerFrame),
 }
 
 impl Event {

@@ -32,7 +32,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Some(Command::Serve(args)) => serve(&args).await,
         Some(Command::Demo(args)) => {
             let config = Config::from_args(&cli.serve).map_err(|e| e.to_string())?;
-            demo::run(config, cli.serve.listen, args.demo_listen, args.phone_listen, args.demo_site_dir, shutdown_signal())
+            demo::run(config, cli.serve.listen, args.demo_listen, args.phone_listen, args.demo_site_dir, args.demo_bot, shutdown_signal())
                 .await
                 .map_err(|e| e.to_string())
         }

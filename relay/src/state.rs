@@ -32,6 +32,8 @@ pub struct AppState {
     pub routing_wake: Arc<tokio::sync::Notify>,
     /// Live routing state: tabs, waiting visitors' places, the roster (see `routing::router`).
     pub router: Arc<crate::routing::router::Router>,
+    /// E-mails visitors who left when they get a reply (see `notify`).
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
     pub fn new(config: Config, store: SharedStore) -> Self {
         let bridge = config.meta.clone().map(crate::channels::bridge::Bridge::new);
         let attachments = Arc::new(crate::attachments::Attachments::new(&config.data_dir));
+        let notifier = Arc::new(crate::notify::Notifier::new(&config.notify));
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -52,10 +55,13 @@ impl AppState {
             login_limiter: Arc::default(),
             routing_wake: Arc::default(),
             router: Arc::default(),
+            notifier,
         };
         tokio::spawn(state.inbox_updates.clone().run(state.store.clone(), state.hub.clone(), state.stopping.clone()));
         tokio::spawn(crate::conversation::wake_snoozed(state.clone()));
         tokio::spawn(crate::routing::router::run(state.clone()));
+        tokio::spawn(crate::attachments::upload::sweep_unsent(state.clone()));
+        tokio::spawn(crate::notify::run(state.clone()));
         crate::channels::bridge::start(&state);
         state
     }

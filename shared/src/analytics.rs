@@ -21,6 +21,45 @@ pub struct AnalyticsReport {
     pub backlog: Backlog,
     /// Advisors with anything to show in the period or now, by name.
     pub advisors: Vec<AdvisorFigures>,
+    /// Satisfaction survey ratings given in the period.
+    #[serde(default)]
+    pub csat: Csat,
+}
+
+/// Customer satisfaction: the ratings (1–5) customers gave after a resolution. Integers, so a
+/// client computes the average (`sum / count`) and the share of 4s and 5s (`satisfied / count`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Csat {
+    pub count: u32,
+    /// The ratings added up.
+    pub sum: u32,
+    /// How many 1s, 2s, 3s, 4s and 5s.
+    pub distribution: [u32; 5],
+    /// Ratings of 4 or 5.
+    pub satisfied: u32,
+}
+
+impl Csat {
+    pub fn add(&mut self, rating: u8) {
+        if (1..=5).contains(&rating) {
+            self.count += 1;
+            self.sum += u32::from(rating);
+            self.distribution[usize::from(rating) - 1] += 1;
+            if rating >= 4 {
+                self.satisfied += 1;
+            }
+        }
+    }
+
+    /// The average rating in tenths (43 for 4.3), rounded; None without ratings.
+    pub fn average_tenths(&self) -> Option<u32> {
+        (self.count > 0).then(|| (self.sum * 10 + self.count / 2) / self.count)
+    }
+
+    /// The share of 4s and 5s in whole percent, rounded; None without ratings.
+    pub fn satisfied_percent(&self) -> Option<u32> {
+        (self.count > 0).then(|| (self.satisfied * 100 + self.count / 2) / self.count)
+    }
 }
 
 /// Conversations started on one day, per channel of their first message.
@@ -100,8 +139,10 @@ mod tests {
                 open_assigned: 1,
                 first_response: Durations::default(),
             }],
+            csat: Csat { count: 3, sum: 12, distribution: [0, 0, 1, 1, 1], satisfied: 2 },
         };
         let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["csat"], serde_json::json!({"count": 3, "sum": 12, "distribution": [0, 0, 1, 1, 1], "satisfied": 2}));
         assert_eq!(json["days"][0], serde_json::json!({"date": "2026-11-16", "web": 1, "whatsapp": 2, "messenger": 3}));
         assert_eq!(json["first_response"], serde_json::json!({"count": 1, "median_ms": 5, "p90_ms": 5, "unanswered": 0}));
         assert_eq!(json["resolution"], serde_json::json!({"count": 0, "median_ms": null, "p90_ms": null}), "no `unanswered` there");
@@ -118,5 +159,18 @@ mod tests {
             "oldest_waiting_since":null},"advisors":[],"labels":[]}"#;
         let report: AnalyticsReport = serde_json::from_str(text).unwrap();
         assert_eq!(report.first_response.unanswered, Some(0));
+        assert_eq!(report.csat, Csat::default(), "a relay from before the survey");
+    }
+
+    #[test]
+    fn csat_counts_averages_and_shares_the_ratings() {
+        let mut c = Csat::default();
+        assert_eq!((c.average_tenths(), c.satisfied_percent()), (None, None));
+        for r in [5, 4, 4, 1, 0, 6] {
+            c.add(r);
+        }
+        assert_eq!(c, Csat { count: 4, sum: 14, distribution: [1, 0, 0, 2, 1], satisfied: 3 });
+        assert_eq!(c.average_tenths(), Some(35));
+        assert_eq!(c.satisfied_percent(), Some(75));
     }
 }

@@ -56,6 +56,16 @@ pub enum ErrorCode {
     /// Login: an admin requires two-factor and this account has none yet: enrol first (the answer
     /// carries a session that can only do that).
     TotpEnrolmentRequired,
+    /// `identify` refused: the site requires a verified identity and `user_hash` is missing or wrong,
+    /// or this device is already bound to another user. Nothing was changed.
+    IdentityRejected,
+    /// An upload larger than [`crate::limits::MAX_UPLOAD_BYTES`].
+    FileTooLarge,
+    /// An upload whose bytes are not one of [`crate::limits::UPLOAD_TYPES`].
+    FileTypeRefused,
+    /// A message names an uploaded file that is not this sender's, not in this conversation, or
+    /// already sent.
+    UnknownUpload,
     /// A code this client version doesn't know.
     #[serde(other)]
     Unknown,
@@ -87,6 +97,10 @@ impl ErrorCode {
             ErrorCode::ChannelWindowClosed => "channel_window_closed",
             ErrorCode::TotpRequired => "totp_required",
             ErrorCode::TotpEnrolmentRequired => "totp_enrolment_required",
+            ErrorCode::IdentityRejected => "identity_rejected",
+            ErrorCode::FileTooLarge => "file_too_large",
+            ErrorCode::FileTypeRefused => "file_type_refused",
+            ErrorCode::UnknownUpload => "unknown_upload",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -33,7 +33,47 @@ pub const MAX_ATTACHMENT_BYTES: u64 = 25 * 1024 * 1024;
 /// Longest attachment file name the relay keeps, in characters (longer ones are shortened).
 pub const MAX_FILE_NAME_CHARS: usize = 200;
 
+/// Largest file a visitor or an advisor may upload, in bytes (10 MB). Checked by the clients before
+/// they upload (a clear message at once) and enforced by the relay while it receives the bytes.
+pub const MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
+
+/// The types a visitor or an advisor may upload: photos, videos and PDFs. The relay decides from
+/// the file's bytes, never from its name or the type the browser claims.
+pub const UPLOAD_TYPES: [&str; 8] = [
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "video/mp4",
+    "video/webm",
+    "video/quicktime",
+    "application/pdf",
+];
+
+/// The `accept` attribute of a file picker offering [`UPLOAD_TYPES`].
+pub const UPLOAD_ACCEPT: &str = "image/jpeg,image/png,image/gif,image/webp,video/mp4,video/webm,video/quicktime,application/pdf";
+
+/// Whether a file of this type may be uploaded.
+pub fn upload_type_allowed(mime: &str) -> bool {
+    UPLOAD_TYPES.contains(&mime)
+}
+
+/// Most files one message may carry.
+pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
+
 /// Count `text` as the limits do.
 pub fn text_chars(text: &str) -> usize {
     text.chars().count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_picker_offers_exactly_the_allowed_types() {
+        assert_eq!(UPLOAD_ACCEPT.split(',').collect::<Vec<_>>(), UPLOAD_TYPES);
+        assert!(upload_type_allowed("application/pdf") && upload_type_allowed("video/quicktime"));
+        assert!(!upload_type_allowed("text/html") && !upload_type_allowed("image/svg+xml") && !upload_type_allowed(""));
+    }
 }

@@ -75,6 +75,11 @@ pub struct Attachment {
     /// Why it could not be fetched (only when `failed`), in plain words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A short-lived signed link to the bytes, relative to the relay (`/files/{id}?exp=…&sig=…`),
+    /// on frames to a visitor once the file is ready. It expires after minutes: a client that
+    /// needs the file later gets a fresh one with the message again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

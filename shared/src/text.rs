@@ -94,6 +94,24 @@ fn url_end(text: &str, start: usize, scheme: usize) -> usize {
     end
 }
 
+/// The text a message made only of one file carries, so previews and platforms have words to show:
+/// "📷 Photo", "🎥 Video", "📄 Invoice.pdf" (the bridge names WhatsApp and Messenger files the same
+/// way). Clients that show the file itself hide this text.
+pub fn attachment_label(kind: crate::AttachmentKind, name: Option<&str>) -> String {
+    use crate::AttachmentKind as K;
+    match (kind, name.filter(|n| !n.is_empty())) {
+        (K::Image | K::Sticker, _) => "📷 Photo".into(),
+        (K::Video, _) => "🎥 Video".into(),
+        (K::Audio, _) => "🎤 Audio".into(),
+        (_, Some(name)) => {
+            let mut s = String::from("📄 ");
+            s.push_str(name);
+            s
+        }
+        _ => "📄 Document".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +260,14 @@ mod tests {
             );
         }
         assert_eq!(linkify("https://{a}"), vec![Text("https://{a}")]);
+    }
+
+    #[test]
+    fn a_file_alone_is_named_as_the_bridge_names_it() {
+        use crate::AttachmentKind as K;
+        assert_eq!(attachment_label(K::Image, Some("x.png")), "📷 Photo");
+        assert_eq!(attachment_label(K::Video, None), "🎥 Video");
+        assert_eq!(attachment_label(K::Document, Some("Invoice.pdf")), "📄 Invoice.pdf");
+        assert_eq!(attachment_label(K::Document, Some("")), "📄 Document");
     }
 }

@@ -50,6 +50,7 @@ fn summary() -> ConversationSummary {
         waiting_since: None,
         first_response_due: None,
         labels: Vec::new(),
+        with_bot: false,
     }
 }
 
@@ -62,6 +63,7 @@ fn visitor_client_frames_round_trip() {
         page: None,
         referrer: None,
         timezone: None,
+        locale: None,
     });
     assert_eq!(hello, json!({"type":"hello","v":1,"token":"t","last_seq":4}));
     let full = round_trip(VisitorClientFrame::Hello {
@@ -71,13 +73,33 @@ fn visitor_client_frames_round_trip() {
         page: Some("https://shop.example/".into()),
         referrer: Some("https://search.example/?q=tents".into()),
         timezone: Some("Europe/Paris".into()),
+        locale: Some("fr".into()),
     });
     assert_eq!(full["referrer"], "https://search.example/?q=tents");
+    assert_eq!(full["locale"], "fr");
     assert_eq!(full["timezone"], "Europe/Paris");
-    let send = round_trip(VisitorClientFrame::Send { id: "m1".into(), text: "hi".into() });
+    let send = round_trip(VisitorClientFrame::Send { id: "m1".into(), text: "hi".into(), attachments: vec![] });
     assert_eq!(send, json!({"type":"send","id":"m1","text":"hi"}));
+    let with_file = round_trip(VisitorClientFrame::Send { id: "m2".into(), text: String::new(), attachments: vec!["up-1".into()] });
+    assert_eq!(with_file, json!({"type":"send","id":"m2","text":"","attachments":["up-1"]}));
     round_trip(VisitorClientFrame::Read { up_to: 9 });
     round_trip(VisitorClientFrame::Typing { on: true });
+    let identify = round_trip(VisitorClientFrame::Identify {
+        user_id: "u-42".into(),
+        user_hash: Some("ab12".into()),
+        name: Some("Ada".into()),
+        email: None,
+    });
+    assert_eq!(identify, json!({"type":"identify","user_id":"u-42","user_hash":"ab12","name":"Ada"}));
+    round_trip(VisitorClientFrame::SetEmail { email: "ana@example.com".into() });
+    let rate = round_trip(VisitorClientFrame::Rate { rating: 4, comment: Some("Quick and kind".into()) });
+    assert_eq!(rate, serde_json::json!({"type": "rate", "rating": 4, "comment": "Quick and kind"}));
+    round_trip(VisitorClientFrame::Rate { rating: 1, comment: None });
+    round_trip(VisitorClientFrame::PushSubscribe {
+        endpoint: "https://push.example/send/abc".into(),
+        p256dh: "BNc…".into(),
+        auth: "tBH…".into(),
+    });
 }
 
 #[test]
@@ -94,6 +116,9 @@ fn visitor_server_frames_round_trip() {
             greeting: "Hi".into(),
             color: "#123456".into(),
             reply_time: "usually replies within a few hours".into(),
+            position: "left".into(),
+            launcher: "help".into(),
+            avatar: "https://cdn.example/logo.png".into(),
         },
         advisors_online: true,
         delivered_seq: 3,
@@ -101,6 +126,13 @@ fn visitor_server_frames_round_trip() {
         continue_on: vec![ContinueLink { channel: Channel::Whatsapp, url: "https://wa.me/15550001111?text=x".into() }],
     });
     assert_eq!(welcome["type"], "welcome");
+    assert_eq!(welcome["site"]["position"], "left");
+    assert_eq!(
+        round_trip(VisitorServerFrame::Identified { verified: true, switched: false }),
+        json!({"type":"identified","verified":true,"switched":false})
+    );
+    let rejected = round_trip(VisitorServerFrame::Error(ErrorFrame::new(ErrorCode::IdentityRejected, "no")));
+    assert_eq!(rejected["code"], "identity_rejected");
     assert_eq!(welcome["continue_on"], json!([{"channel":"whatsapp","url":"https://wa.me/15550001111?text=x"}]));
     let msg = round_trip(VisitorServerFrame::Message {
         message: message(2, Author::Advisor { id: AdvisorId(1), name: "Ada".into() }),
@@ -109,6 +141,10 @@ fn visitor_server_frames_round_trip() {
     let ack = round_trip(VisitorServerFrame::Ack { id: "m1".into(), seq: 2, sent_at: 9 });
     assert_eq!(ack, json!({"type":"ack","id":"m1","seq":2,"sent_at":9}));
     round_trip(VisitorServerFrame::Typing { on: true, name: "Ada".into() });
+    round_trip(VisitorServerFrame::Email { email: "ana@example.com".into() });
+    let survey = round_trip(VisitorServerFrame::Survey { rating: 0 });
+    assert_eq!(survey, serde_json::json!({"type": "survey", "rating": 0}));
+    round_trip(VisitorServerFrame::Survey { rating: 5 });
     round_trip(VisitorServerFrame::Read { up_to: 2 });
     assert_eq!(round_trip(VisitorServerFrame::Delivered { up_to: 3 }), json!({"type":"delivered","up_to":3}));
     assert_eq!(
@@ -122,6 +158,17 @@ fn visitor_server_frames_round_trip() {
 }
 
 #[test]
+fn bot_frames_round_trip() {
+    assert_eq!(round_trip(VisitorClientFrame::Handoff), json!({"type":"handoff"}));
+    let bot = round_trip(VisitorServerFrame::Bot { active: true, seq: 4, replies: vec!["Shipping".into(), "Returns".into()] });
+    assert_eq!(bot, json!({"type":"bot","active":true,"seq":4,"replies":["Shipping","Returns"]}));
+    assert_eq!(round_trip(VisitorServerFrame::Bot { active: false, seq: 0, replies: vec![] }), json!({"type":"bot","active":false,"seq":0}));
+    let with_bot = round_trip(ConversationSummary { with_bot: true, ..summary() });
+    assert_eq!(with_bot["with_bot"], true);
+    assert!(round_trip(summary()).get("with_bot").is_none(), "left out when false");
+}
+
+#[test]
 fn advisor_frames_round_trip() {
     round_trip(AdvisorClientFrame::Hello { v: 1 });
     let open = round_trip(AdvisorClientFrame::Open { reference: "r1".into(), conversation: ConversationId(7), after_seq: 0 });
@@ -132,14 +179,25 @@ fn advisor_frames_round_trip() {
         text: "yes".into(),
         via: None,
         template: None,
+        attachments: vec![],
     });
     assert_eq!(plain, json!({"type":"send","id":"a1","conversation":7,"text":"yes"}));
+    let file = round_trip(AdvisorClientFrame::Send {
+        id: "a3".into(),
+        conversation: ConversationId(7),
+        text: String::new(),
+        via: None,
+        template: None,
+        attachments: vec!["up-2".into()],
+    });
+    assert_eq!(file["attachments"], json!(["up-2"]));
     let template = round_trip(AdvisorClientFrame::Send {
         id: "a2".into(),
         conversation: ConversationId(7),
         text: String::new(),
         via: Some(Channel::Whatsapp),
         template: Some(TemplateSend { name: "follow_up".into(), language: "en_US".into(), params: vec!["Ada".into()] }),
+        attachments: vec![],
     });
     assert_eq!(template["via"], "whatsapp");
     assert_eq!(template["template"], json!({"name":"follow_up","language":"en_US","params":["Ada"]}));
@@ -181,6 +239,7 @@ fn advisor_frames_round_trip() {
         size: 1234,
         state: AttachmentState::Ready,
         error: None,
+        url: None,
     }];
     let m = round_trip(AdvisorServerFrame::Message { message: photo.clone() });
     assert_eq!(m["message"]["attachments"][0], json!({"id":"att-1","kind":"image","mime":"image/jpeg","size":1234,"state":"ready"}));
@@ -250,7 +309,7 @@ fn frames_from_before_receipts_and_presence_still_decode() {
 
 #[test]
 fn newer_relays_frames_and_codes_decode_to_fallbacks() {
-    let f: VisitorServerFrame = serde_json::from_str(r#"{"type":"survey","stars":5}"#).unwrap();
+    let f: VisitorServerFrame = serde_json::from_str(r#"{"type":"cobrowse","session":5}"#).unwrap();
     assert_eq!(f, VisitorServerFrame::Unknown);
     let f: VisitorServerFrame =
         serde_json::from_str(r#"{"type":"error","code":"quota_exceeded","message":"m"}"#).unwrap();
@@ -278,4 +337,25 @@ fn client_message_ids_are_checked() {
     assert!(!ClientMsgId::from("").is_valid());
     assert!(!ClientMsgId::from("has space").is_valid());
     assert!(!ClientMsgId("x".repeat(65)).is_valid());
+}
+
+#[test]
+fn an_attachment_given_to_a_visitor_carries_its_signed_link() {
+    let mut pdf = message(6, Author::Advisor { id: AdvisorId(2), name: "Ada".into() });
+    pdf.attachments = vec![Attachment {
+        id: "att-2".into(),
+        kind: AttachmentKind::Document,
+        mime: "application/pdf".into(),
+        name: Some("Invoice.pdf".into()),
+        size: 2048,
+        state: AttachmentState::Ready,
+        error: None,
+        url: Some("/files/att-2?exp=1700000600&sig=abc".into()),
+    }];
+    let m = round_trip(VisitorServerFrame::Message { message: pdf });
+    assert_eq!(m["message"]["attachments"][0]["url"], "/files/att-2?exp=1700000600&sig=abc");
+    let refused = round_trip(ErrorFrame::new(ErrorCode::FileTypeRefused, "no"));
+    assert_eq!(refused["code"], "file_type_refused");
+    assert_eq!(ErrorCode::FileTooLarge.as_str(), "file_too_large");
+    assert_eq!(ErrorCode::UnknownUpload.as_str(), "unknown_upload");
 }

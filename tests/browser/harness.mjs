@@ -40,13 +40,15 @@ const running = new Set();
 process.on('exit', () => { for (const child of running) child.kill('SIGKILL'); });
 
 /**
- * Starts `confab-relay demo` on port 0 with a fresh data folder, and resolves once it has printed
+ * Starts `confab-relay demo` on port 0 with a fresh data folder (its bot off unless `bot`), and resolves once it has printed
  * its URLs (relay, demo shop, the WhatsApp/Messenger phone page, dashboard and login).
  */
-export async function startRelay(name) {
+export async function startRelay(name, { bot = false } = {}) {
   const dataDir = tmpDir('data');
   const args = ['demo', '--listen', '127.0.0.1:0', '--demo-listen', '127.0.0.1:0', '--phone-listen', '127.0.0.1:0',
-    '--data-dir', dataDir, '--demo-site-dir', path.join(repo, 'demo-site')];
+    '--data-dir', dataDir, '--demo-site-dir', path.join(repo, 'demo-site'),
+    // The demo shop's bot answers first only in the tests about it (bot.test.mjs).
+    '--demo-bot', String(bot)];
   if (!fs.existsSync(relayBin)) {
     throw new Error(`relay binary ${relayBin} not found: run \`cargo build -p confab-relay\``);
   }
@@ -177,8 +179,8 @@ export async function screenshot(page, name) {
  * down afterwards whatever happens. On failure every open page is saved as
  * `<name>-FAILED-<who>.png` and the relay's log tail is added to the error.
  */
-export async function scene(name, body) {
-  const relay = await startRelay(name);
+export async function scene(name, body, { bot = false } = {}) {
+  const relay = await startRelay(name, { bot });
   const browsers = [];
   const s = {
     relay,
@@ -228,4 +230,29 @@ export async function waitForText(locator, text, what) {
 /** Something unique per run, so a test can't pass on a message from an earlier run. */
 export function unique(text) {
   return `${text} #${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * Runs axe-core (WCAG 2.1 A and AA rules) on `page` — open shadow roots included — and fails with
+ * every serious or critical violation, naming the rule, the element and axe's advice. Evaluated
+ * through the DevTools protocol, so the page's Content-Security-Policy doesn't need to allow it.
+ */
+export async function assertAccessible(page, what) {
+  const source = fs.readFileSync(path.join(tools, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  await page.evaluate(source);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    });
+    return result.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.map((n) => `${n.target.join(' >>> ')}: ${n.failureSummary}`),
+    }));
+  });
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  if (bad.length) {
+    throw new Error(`${what}: ${bad.length} serious or critical accessibility violations:\n`
+      + bad.map((v) => `  ${v.impact} ${v.id} (${v.help})\n    ${v.nodes.join('\n    ')}`).join('\n'));
+  }
+  return violations;
 }

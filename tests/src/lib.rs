@@ -11,6 +11,7 @@ pub mod check;
 pub mod process;
 pub mod proxy;
 pub mod reliable;
+pub mod smtp;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -75,7 +76,8 @@ impl TestRelay {
         Self::start_with(dir, config).await
     }
 
-    async fn start_with(dir: &Path, config: Config) -> Self {
+    /// A relay on `dir` with this configuration (e.g. e-mail notifications on).
+    pub async fn start_with(dir: &Path, config: Config) -> Self {
         let store = config.open_store().await.expect("open store");
         let site = SiteSettings {
             key: SITE.into(),
@@ -324,7 +326,7 @@ impl VisitorClient {
 
     /// Say hello and collect the welcome and every replayed message; the error frame on refusal.
     pub async fn hello(&mut self, token: Option<&str>, last_seq: Seq) -> Result<Welcome, ErrorFrame> {
-        self.send(&VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: token.map(str::to_owned), last_seq, page: None, referrer: None, timezone: None })
+        self.send(&VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: token.map(str::to_owned), last_seq, page: None, referrer: None, timezone: None, locale: None })
             .await;
         let (token, conversation, last_seq_now, site, continue_on) = match self.recv().await {
             VisitorServerFrame::Welcome { token, conversation, last_seq, site, continue_on, .. } => {
@@ -349,7 +351,7 @@ impl VisitorClient {
 
     /// Send a message and wait for its ack; returns `(seq, sent_at)`.
     pub async fn say(&mut self, id: &str, text: &str) -> Result<(Seq, i64), ErrorFrame> {
-        self.send(&VisitorClientFrame::Send { id: id.into(), text: text.into() }).await;
+        self.send(&VisitorClientFrame::Send { id: id.into(), text: text.into(), attachments: vec![] }).await;
         // Other frames may come first (the relay flushes queued events before an ack); keep them.
         let mut passed = Vec::new();
         loop {
@@ -367,6 +369,9 @@ impl VisitorClient {
                 | VisitorServerFrame::Delivered { .. }
                 | VisitorServerFrame::Presence { .. }
                 | VisitorServerFrame::Queue { .. }
+                | VisitorServerFrame::Bot { .. }
+                | VisitorServerFrame::Email { .. }
+                | VisitorServerFrame::Survey { .. }
                 | VisitorServerFrame::Message { .. }) => passed.push(other),
                 other => panic!("expected ack for {id}, got {other:?}"),
             }
@@ -382,7 +387,10 @@ impl VisitorClient {
                 | VisitorServerFrame::Read { .. }
                 | VisitorServerFrame::Delivered { .. }
                 | VisitorServerFrame::Presence { .. }
-                | VisitorServerFrame::Queue { .. } => {}
+                | VisitorServerFrame::Queue { .. }
+                | VisitorServerFrame::Bot { .. } => {}
+                | VisitorServerFrame::Email { .. }
+                | VisitorServerFrame::Survey { .. } => {}
                 other => panic!("expected a message, got {other:?}"),
             }
         }
@@ -509,7 +517,7 @@ impl AdvisorClient {
 
     /// Reply and wait for the ack.
     pub async fn reply(&mut self, conversation: ConversationId, id: &str, text: &str) -> Result<Seq, ErrorFrame> {
-        self.send(&AdvisorClientFrame::Send { id: id.into(), conversation, text: text.into(), via: None, template: None }).await;
+        self.send(&AdvisorClientFrame::Send { id: id.into(), conversation, text: text.into(), via: None, template: None, attachments: vec![] }).await;
         let mut passed = Vec::new();
         loop {
             match self.recv().await {

@@ -397,7 +397,7 @@ impl ReliableVisitor {
             Resume::Contiguous => self.thread.contiguous(),
             Resume::Highest => self.thread.messages.keys().next_back().copied().unwrap_or(0),
         };
-        let hello = VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: self.token.clone(), last_seq: cursor, page: None, referrer: None, timezone: None };
+        let hello = VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: self.token.clone(), last_seq: cursor, page: None, referrer: None, timezone: None, locale: None };
         if !send_json(&mut ws, &hello, GREET_WAIT).await {
             return Err("hello could not be sent".into());
         }
@@ -479,7 +479,7 @@ impl ReliableVisitor {
             }
             p.attempts += 1;
             p.sent_at = Some(Instant::now());
-            let frame = VisitorClientFrame::Send { id: ClientMsgId(p.id.clone()), text: p.text.clone() };
+            let frame = VisitorClientFrame::Send { id: ClientMsgId(p.id.clone()), text: p.text.clone(), attachments: vec![] };
             if !send_json(&mut ws, &frame, self.pace.ack_wait).await {
                 self.stats.lost += 1;
                 return;
@@ -490,7 +490,7 @@ impl ReliableVisitor {
                 let p = self.outbox.back_mut().expect("just written");
                 p.attempts = 1;
                 p.sent_at = Some(Instant::now());
-                let frame = VisitorClientFrame::Send { id: ClientMsgId(p.id.clone()), text: p.text.clone() };
+                let frame = VisitorClientFrame::Send { id: ClientMsgId(p.id.clone()), text: p.text.clone(), attachments: vec![] };
                 if !send_json(&mut ws, &frame, self.pace.ack_wait).await {
                     self.stats.lost += 1;
                     return;
@@ -747,6 +747,7 @@ impl ReliableAdvisor {
             text: p.text.clone(),
             via: None,
             template: None,
+            attachments: vec![],
         };
         send_json(ws, &frame, self.pace.ack_wait).await
     }

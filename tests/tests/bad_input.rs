@@ -48,7 +48,7 @@ async fn each_bad_frame_gets_its_error_and_the_connection_stays_up() {
     v.send_raw(r#"{"type":"send","id":"early","text":"hi"}"#).await;
     assert_eq!(v.expect_error().await.code, ErrorCode::HelloRequired);
 
-    v.send(&VisitorClientFrame::Hello { v: 99, token: None, last_seq: 0, page: None, referrer: None, timezone: None }).await;
+    v.send(&VisitorClientFrame::Hello { v: 99, token: None, last_seq: 0, page: None, referrer: None, timezone: None, locale: None }).await;
     let e = v.expect_error().await;
     assert_eq!(e.code, ErrorCode::UnsupportedVersion);
     assert!(e.message.contains(&PROTOCOL_VERSION.to_string()));

@@ -34,6 +34,7 @@ async fn swiss_visitor(relay: &TestRelay, referrer: &str) -> ConversationId {
         page: Some(format!("{SHOP_ORIGIN}/tents")),
         referrer: Some(referrer.to_owned()),
         timezone: Some("Europe/Zurich".into()),
+        locale: None,
     })
     .await;
     let conversation = v

@@ -122,6 +122,7 @@ async fn a_visitor_who_continues_on_whatsapp_stays_one_customer_and_the_reply_go
             text: "(also noted on your web chat)".into(),
             via: Some(Channel::Web),
             template: None,
+            attachments: vec![],
         })
         .await;
     advisor.wait_for(|f| matches!(f, AdvisorServerFrame::Ack { id, .. } if id.0 == "r-2").then_some(())).await;
@@ -198,14 +199,14 @@ async fn outside_the_window_free_text_is_refused_and_an_approved_template_goes_o
     for (name, params) in [("follow_up", vec!["Ana".to_string()]), ("nope", vec![])] {
         let template = TemplateSend { name: name.into(), language: "en_US".into(), params };
         advisor
-            .send(&AdvisorClientFrame::Send { id: "t-0".into(), conversation, text: String::new(), via: None, template: Some(template) })
+            .send(&AdvisorClientFrame::Send { id: "t-0".into(), conversation, text: String::new(), via: None, template: Some(template), attachments: vec![] })
             .await;
         let e = advisor.expect_error().await;
         assert_eq!((e.code, e.reference.as_deref()), (ErrorCode::InvalidFrame, Some("t-0")), "{e:?}");
     }
 
     let template = TemplateSend { name: "follow_up".into(), language: "en_US".into(), params: vec!["Ana".into(), "order NW-1".into()] };
-    advisor.send(&AdvisorClientFrame::Send { id: "t-1".into(), conversation, text: String::new(), via: None, template: Some(template) }).await;
+    advisor.send(&AdvisorClientFrame::Send { id: "t-1".into(), conversation, text: String::new(), via: None, template: Some(template), attachments: vec![] }).await;
     advisor.wait_for(|f| matches!(f, AdvisorServerFrame::Ack { id, .. } if id.0 == "t-1").then_some(())).await;
     let sent = sandbox.wait_for(|c| c.is_message_send() && c.recipient().as_deref() == Some(WA_ID), WAIT).await.expect("sent");
     assert!(sent.is_success(), "the sandbox accepts a template outside the window: {:?}", sent.response);

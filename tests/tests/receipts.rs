@@ -26,7 +26,7 @@ async fn a_visitor_learns_when_advisors_come_online_and_leave() {
     assert!(visitor.wait_for(presence).await);
     // A visitor arriving now is told at once.
     let mut late = relay.visitor().await;
-    late.send(&VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: None, last_seq: 0, page: None, referrer: None, timezone: None }).await;
+    late.send(&VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: None, last_seq: 0, page: None, referrer: None, timezone: None, locale: None }).await;
     match late.recv().await {
         VisitorServerFrame::Welcome { advisors_online, .. } => assert!(advisors_online),
         other => panic!("expected welcome, got {other:?}"),
@@ -66,7 +66,7 @@ async fn a_visitor_message_is_delivered_when_an_advisors_dashboard_has_it() {
         2
     );
     let mut back = relay.visitor().await;
-    back.send(&VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: Some(w.token.clone()), last_seq: 2, page: None, referrer: None, timezone: None })
+    back.send(&VisitorClientFrame::Hello { v: PROTOCOL_VERSION, token: Some(w.token.clone()), last_seq: 2, page: None, referrer: None, timezone: None, locale: None })
         .await;
     match back.recv().await {
         VisitorServerFrame::Welcome { delivered_seq, advisors_read_seq, .. } => {

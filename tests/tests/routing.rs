@@ -219,6 +219,7 @@ async fn a_transfer_to_another_advisor_or_team_moves_the_conversation_and_who_ma
         text: "hi".into(),
         via: None,
         template: None,
+        attachments: vec![],
     })
     .await;
     let refused = bea.expect_error().await;

@@ -2,7 +2,8 @@
  *   <script src="https://RELAY/widget.js" data-site="SITE_KEY" async></script>
  * It draws the launcher at once inside a Shadow DOM and loads the wasm app (app.js + app_bg.wasm +
  * widget.css) on the first open or when the browser is idle. The relay fills in the asset paths.
- * Contract: docs/ARCHITECTURE.md, "Widget: loader <-> wasm contract". */
+ * Contract: docs/ARCHITECTURE.md, "Widget: loader <-> wasm contract".
+ * JS API: window.Confab(...), queued before load; README "The JavaScript API". */
 (function () {
   var d = document, w = window;
   var me = d.currentScript || d.querySelector('script[data-site][src*="widget.js"]');
@@ -12,10 +13,73 @@
   var base = me.src.replace(/\/widget\.js([?#].*)?$/, '');
   var site = me.getAttribute('data-site') || '';
   var full = me.getAttribute('data-mode') == 'fullscreen';
+  var locale = me.getAttribute('data-locale');
   var JS = '__CONFAB_APP_JS__', WASM = '__CONFAB_APP_WASM__', CSS = '__CONFAB_APP_CSS__';
   var ICON = '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" ';
+  var ICONS = {
+    chat: '<path d="M21 11.5a8.4 8.4 0 0 1-9 8.4 9 9 0 0 1-4-.9L3 20l1.1-4A8 8 0 0 1 3 11.5 8.4 8.4 0 0 1 12 3a8.4 8.4 0 0 1 9 8.5z"/>',
+    help: '<circle cx="12" cy="12" r="9"/><path d="M9.1 9a3 3 0 0 1 5.8 1c0 2-3 3-3 3M12 17h.01"/>',
+    message: '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="m3 7 9 6 9-6"/>'
+  };
+  // [open chat, chat, loading, could not load, try again]
+  var WORDS = {
+    en: ['Open chat', 'Chat', 'Loading chat…', 'Chat could not load.', 'Try again'],
+    fr: ['Ouvrir la discussion', 'Discussion', 'Chargement de la discussion…', 'La discussion n’a pas pu se charger.', 'Réessayer']
+  };
 
-  var root, launcher, badge, panel, handle, loading, isOpen = full;
+  var queue = (w.Confab && w.Confab.q) || [];
+  var handlers = {}, user, host, root, launcher, badge, panel, handle, loading, isOpen = full;
+
+  w.Confab = function () {
+    root ? api.apply(null, arguments) : queue.push(arguments);
+  };
+
+  function key(what) { return 'confab:' + site + ':' + what; }
+
+  function words() {
+    var tags = [locale].concat(navigator.languages || [navigator.language]);
+    for (var i = 0; i < tags.length; i++) {
+      var t = WORDS[String(tags[i] || '').toLowerCase().split(/[-_]/)[0]];
+      if (t) return t;
+    }
+    return WORDS.en;
+  }
+
+  function emit(type, detail) {
+    (handlers[type] || []).forEach(function (f) {
+      try { f(detail); } catch (e) { w.console && console.warn('Confab: a "' + type + '" handler failed:', e); }
+    });
+  }
+
+  // "colour|on-colour|position|icon", cached or from the relay
+  function theme(t, save) {
+    var p = t.split('|'), icon = root.querySelector('.c');
+    host.style.setProperty('--confab-brand', p[0]);
+    host.style.setProperty('--confab-on-brand', p[1]);
+    host.className = p[2] == 'left' ? 'confab-left' : '';
+    if (icon && ICONS[p[3]]) icon.innerHTML = ICONS[p[3]];
+    if (save) try { localStorage.setItem(key('theme'), t); } catch (e) { /* no storage */ }
+  }
+
+  function label() {
+    var t = words(), l = panel.querySelector('[role=status]');
+    panel.setAttribute('aria-label', t[1]);
+    if (launcher) launcher.setAttribute('aria-label', t[0]);
+    if (l) l.textContent = t[2];
+  }
+
+  // Web Push when the site hosts the service worker (data-push="/confab-sw.js") and the browser can.
+  var sw = me.getAttribute('data-push'), nav = navigator;
+  sw = sw && nav.serviceWorker && w.PushManager && sw;
+
+  function subscribe() {
+    return Notification.requestPermission().then(function (p) {
+      if (p != 'granted') throw p;
+      return Promise.all([fetch(base + '/api/v1/push/key').then(function (r) { return r.json(); }), nav.serviceWorker.register(sw)]);
+    }).then(function (r) {
+      return r[1].pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: r[0].public_key });
+    }).then(function (s) { return JSON.stringify(s); });
+  }
 
   function load() {
     return loading || (loading = Promise.all([
@@ -32,23 +96,35 @@
     ]).then(function (r) {
       panel.textContent = '';
       handle = r[0].mount(panel, {
-        relay: base, site: site, fullscreen: full,
+        relay: base, site: site, fullscreen: full, locale: locale, push: sw && subscribe,
         onUnread: function (n) {
           badge.textContent = n > 9 ? '9+' : n;
           badge.hidden = !n;
+          emit('unread', n);
         },
-        onClose: function () { toggle(false); launcher && launcher.focus(); }
+        onClose: function () { toggle(false); launcher && launcher.focus(); },
+        onEvent: function (type, a, b) {
+          if (type == 'theme') theme(a, 1);
+          else if (type == 'message') emit('message', { text: a, author: b });
+          else if (type == 'identify') emit('identify', a ? { verified: a == '1' } : { verified: false, error: b });
+        }
       });
       handle.set_open(isOpen);
+      if (user) handle.identify(user);
+      emit('ready');
     }, function (e) {
+      var t = words();
       loading = 0;
-      panel.innerHTML = '<div class="confab-loading">Chat could not load. <button type="button">Try again</button></div>';
+      panel.innerHTML = '<div class="confab-loading"><span></span> <button type="button"></button></div>';
+      panel.querySelector('span').textContent = t[3];
+      panel.querySelector('button').textContent = t[4];
       panel.querySelector('button').onclick = load;
       w.console && console.warn('Confab:', e);
     }));
   }
 
   function toggle(open) {
+    if (open != isOpen) emit(open ? 'open' : 'close');
     isOpen = open;
     panel.hidden = !open;
     if (launcher) {
@@ -59,8 +135,34 @@
     else if (open) load();
   }
 
+  function api(cmd, a, b) {
+    if (cmd == 'on') {
+      if (typeof b == 'function') (handlers[a] = handlers[a] || []).push(b);
+    } else if (cmd == 'open' || cmd == 'close' || cmd == 'toggle') {
+      if (!full) toggle(cmd == 'toggle' ? !isOpen : cmd == 'open');
+    } else if (cmd == 'setLocale') {
+      locale = a;
+      label();
+      if (handle) handle.set_locale(String(a));
+    } else if (cmd == 'identify') {
+      user = a || 0;
+      if (handle) handle.identify(user);
+      else load();
+    } else if (cmd == 'shutdown') {
+      user = 0;
+      try {
+        ['token', 'outbox', 'theme'].forEach(function (k) { localStorage.removeItem(key(k)); });
+      } catch (e) { /* no storage */ }
+      if (handle) handle.shutdown();
+      if (!full) toggle(false);
+      badge.hidden = true;
+    } else {
+      w.console && console.warn('Confab: unknown command', cmd);
+    }
+  }
+
   function start() {
-    var host = d.createElement('div');
+    host = d.createElement('div');
     host.id = 'confab-widget';
     root = host.attachShadow({ mode: 'open' });
     root.innerHTML = '<style>' +
@@ -77,34 +179,61 @@
       '.confab-badge[hidden],.confab-panel[hidden]{display:none}' +
       '.confab-panel{right:20px;bottom:92px;width:380px;height:600px;max-height:calc(100vh - 112px);background:#fff;color:#111827;' +
       'border-radius:16px;box-shadow:0 12px 48px rgba(0,0,0,.22);overflow:hidden;display:flex;flex-direction:column}' +
+      ':host(.confab-left) .confab-launcher,:host(.confab-left) .confab-panel{right:auto;left:20px}' +
       '.confab-full{inset:0;width:auto;height:auto;max-height:none;border-radius:0;box-shadow:none}' +
       '.confab-loading{margin:auto;color:#4b5563;text-align:center;padding:24px}' +
       '.confab-loading button{font:inherit;color:inherit;text-decoration:underline;background:none;border:0;cursor:pointer}' +
       '@media (max-width:480px){.confab-panel{inset:0;width:auto;height:auto;max-height:none;border-radius:0}.confab-open{display:none}}' +
       '@media (prefers-reduced-motion:reduce){.confab-launcher{transition:none}}' +
       '</style>' +
-      '<div class="confab-panel' + (full ? ' confab-full' : '') + '" role="dialog" aria-label="Chat"' + (full ? '' : ' hidden') + '>' +
-      '<div class="confab-loading" role="status">Loading chat…</div></div>' +
-      (full ? '' : '<button type="button" class="confab-launcher" aria-label="Open chat" aria-expanded="false">' +
-        ICON + 'class="c"><path d="M21 11.5a8.4 8.4 0 0 1-9 8.4 9 9 0 0 1-4-.9L3 20l1.1-4A8 8 0 0 1 3 11.5 8.4 8.4 0 0 1 12 3a8.4 8.4 0 0 1 9 8.5z"/></svg>' +
+      '<div class="confab-panel' + (full ? ' confab-full' : '') + '" role="dialog"' + (full ? '' : ' hidden') + '>' +
+      '<div class="confab-loading" role="status"></div></div>' +
+      (full ? '' : '<button type="button" class="confab-launcher" aria-expanded="false">' +
+        ICON + 'class="c">' + ICONS.chat + '</svg>' +
         ICON + 'class="x"><path d="M6 6l12 12M18 6 6 18"/></svg>' +
         '<span class="confab-badge" hidden></span></button>');
     panel = root.querySelector('.confab-panel');
     launcher = root.querySelector('.confab-launcher');
     badge = root.querySelector('.confab-badge') || {};
+    label();
     try {
-      var theme = localStorage.getItem('confab:' + site + ':theme').split('|');
-      host.style.setProperty('--confab-brand', theme[0]);
-      host.style.setProperty('--confab-on-brand', theme[1]);
+      theme(localStorage.getItem(key('theme')));
     } catch (e) { /* first visit, or no storage */ }
     d.body.appendChild(host);
     root.addEventListener('keydown', function (e) {
       if (e.key == 'Escape' && isOpen && !full) { toggle(false); launcher.focus(); }
+      // Tab and Shift+Tab go round the open panel's controls, the launcher included (it closes it),
+      // and the thread (Chromium makes a scroller focusable, so keyboard users can scroll it).
+      if (e.key == 'Tab' && isOpen) {
+        var all = [].filter.call(root.querySelectorAll('button,textarea,input,select,a[href],[tabindex]:not([tabindex="-1"]),.confab-thread'), function (el) {
+          return !el.disabled && el.getClientRects().length;
+        });
+        var n = all.length, at = all.indexOf(root.activeElement);
+        var next = at < 0 ? (e.shiftKey ? n - 1 : 0) : at + (e.shiftKey ? -1 : 1);
+        if (n && (at < 0 || next < 0 || next >= n)) {
+          e.preventDefault();
+          all[(next + n) % n].focus();
+        }
+      }
     });
-    if (full) return load();
+    // An e-mail's link: its code for a token, then open (docs/NOTIFY.md).
+    var resume = /confab-resume=([\w-]+)/.exec(location.hash);
+    function replay() {
+      queue.forEach(function (args) { api.apply(null, args); });
+      queue = 0;
+    }
+    // The site's queued calls wait for the exchange: they may load the chat, which needs the token.
+    if (resume) {
+      history.replaceState(history.state, '', location.pathname + location.search);
+      fetch(base + '/api/v1/sites/' + site + '/resume', { method: 'POST', body: resume[1] })
+        .then(function (r) { return r.json(); })
+        .then(function (j) { j.token && localStorage.setItem('confab:' + site + ':token', j.token); })
+        .catch(Object).then(function () { toggle(true); replay(); });
+    } else replay();
+    if (full) return resume || load();
     launcher.onclick = function () { toggle(!isOpen); };
     function idle() { w.requestIdleCallback ? requestIdleCallback(load, { timeout: 5000 }) : setTimeout(load, 3000); }
-    d.readyState == 'complete' ? idle() : w.addEventListener('load', idle);
+    resume || (d.readyState == 'complete' ? idle() : w.addEventListener('load', idle));
   }
 
   d.body ? start() : d.addEventListener('DOMContentLoaded', start);

@@ -15,17 +15,30 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::socket::{Socket, SocketEvent};
+use crate::i18n::{Lang, Text};
 use crate::store::Thread;
 use crate::text;
 use crate::wire;
+
+/// `State::survey`: no survey, or one waiting for a rating.
+pub const NO_SURVEY: Seq = 0;
+pub const ASKED: Seq = 9;
 
 /// What `mount` was given by the loader.
 pub struct Options {
     pub relay: String,
     pub site: String,
     pub fullscreen: bool,
+    /// The site's choice of language (`data-locale`, `Confab('setLocale')`), if any.
+    pub locale: Option<String>,
     pub on_unread: Option<js_sys::Function>,
     pub on_close: Option<js_sys::Function>,
+    /// `onEvent(type, a, b)` for the loader's `Confab('on', …)` and its theme cache: `theme`
+    /// ("colour|on-colour|position|icon"), `message` (text, author), `identify` ("1"/"0", or "" and why).
+    pub on_event: Option<js_sys::Function>,
+    /// The loader's Web Push subscribe (a promise of `PushSubscription` JSON), when the site hosts
+    /// the service worker and the browser can push.
+    pub push: Option<js_sys::Function>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +88,23 @@ pub struct State {
     pub delivered: RwSignal<Seq>,
     /// The advisors read the visitor's messages up to this seq.
     pub seen: RwSignal<Seq>,
+    /// The language everything is shown in.
+    pub lang: RwSignal<Lang>,
+    /// The site's bot has the conversation; its newest message (seq) and that message's quick replies.
+    pub bot: RwSignal<(bool, Seq, Vec<String>)>,
+    /// The e-mail the relay writes to while the visitor is away.
+    pub email: RwSignal<Option<String>>,
+    /// The survey of a resolved conversation: `NO_SURVEY`, `ASKED`, or the rating given (1–5). A
+    /// `Seq`-typed signal like others here: a signal of a new type costs wasm of its own.
+    pub survey: RwSignal<Seq>,
+}
+
+impl State {
+    /// The words of the current language. Untracked: a language switch redraws the whole panel
+    /// (`lib::view`), which costs far less wasm than a reactive closure around every string.
+    pub fn t(&self) -> &'static Text {
+        self.lang.get_untracked().text()
+    }
 }
 
 /// The app: its signals, and the browser-side parts (socket, callbacks) that aren't `Send`. The widget
@@ -100,6 +130,19 @@ pub struct Runtime {
     checked: Cell<bool>,
     /// The "Continue on WhatsApp / Messenger" row, filled on each welcome.
     pub continue_row: NodeRef<leptos::html::Div>,
+    /// The e-mail offer / survey card (see `components::reach`).
+    pub reach_row: NodeRef<leptos::html::Div>,
+    continue_links: std::cell::RefCell<Vec<shared::ContinueLink>>,
+    /// The site's `identify`, sent after each welcome until the relay answers it.
+    identity: std::cell::RefCell<Option<VisitorClientFrame>>,
+    /// Messages above this seq arrived after the welcome: news for `Confab('on', 'message')`.
+    live_from: Cell<Seq>,
+    /// An upload is under way.
+    uploading: Cell<bool>,
+    /// Files waiting for their turn to upload (one at a time).
+    files: std::cell::RefCell<Vec<web_sys::File>>,
+    /// Quick replies and "Talk to a person".
+    pub bot_row: NodeRef<leptos::html::Div>,
 }
 
 impl std::ops::Deref for App {
@@ -153,6 +196,10 @@ impl App {
             queue: RwSignal::new((0, None)),
             delivered: RwSignal::new(0),
             seen: RwSignal::new(0),
+            lang: RwSignal::new(Lang::pick(opts.locale.as_deref(), &browser_languages())),
+            bot: RwSignal::new((false, 0, Vec::new())),
+            email: RwSignal::new(None),
+            survey: RwSignal::new(NO_SURVEY),
         };
         let socket = Socket::new(text::socket_url(&opts.relay, &opts.site));
         let rt = Runtime {
@@ -165,6 +212,13 @@ impl App {
             title: Default::default(),
             checked: Cell::new(false),
             continue_row: NodeRef::new(),
+            reach_row: NodeRef::new(),
+            continue_links: Default::default(),
+            identity: Default::default(),
+            live_from: Cell::new(Seq::MAX),
+            files: Default::default(),
+            uploading: Cell::new(false),
+            bot_row: NodeRef::new(),
         };
         let app = App {
             s,
@@ -257,7 +311,8 @@ impl App {
         let me = self.clone();
         Effect::new(move |prev: Option<usize>| {
             let unread = s.thread.with(|t| t.unread(s.read_seq.get()));
-            let n = if s.open.get() { 0 } else { unread };
+            // Open but hidden (a background tab, an app's webview off screen) still counts as unread.
+            let n = if s.open.get() && s.visible.get() { 0 } else { unread };
             if prev != Some(n) {
                 if let Some(f) = &me.opts.on_unread {
                     let _ = f.call1(&JsValue::NULL, &JsValue::from_f64(n as f64));
@@ -295,6 +350,40 @@ impl App {
             }
             outbox
         });
+        // The bot's row: quick replies only while their message is the thread's newest.
+        let me = self.clone();
+        Effect::new(move |_| {
+            let last = s.thread.with(Thread::last_seq);
+            let t = s.t();
+            s.bot.with(|(active, seq, replies)| {
+                if let Some(row) = me.bot_row.get() {
+                    let replies = crate::components::bot::shown(*seq, last, replies);
+                    crate::components::keep_focus(&row, || crate::components::bot::fill(&row, *active, replies, t));
+                }
+            });
+        });
+        // The e-mail offer / survey card (plain DOM), redrawn only when what it shows changes.
+        let me = self.clone();
+        // (An effect without a value of its own: a new value type costs wasm.)
+        let shown = std::cell::RefCell::new(None);
+        Effect::new(move |_| {
+            let card = crate::components::reach::Card::pick(
+                s.survey.get(),
+                s.email.get().as_deref(),
+                s.thread.with(Thread::awaiting_reply),
+            );
+            let now = (card, s.lang.get());
+            if shown.borrow().as_ref() != Some(&now) {
+                shown.replace(Some(now.clone()));
+                if let Some(row) = me.reach_row.get_untracked() {
+                    if row.get_attribute("data-card").is_none() {
+                        crate::components::reach::listen(&me, &row);
+                    }
+                    let push = me.opts.push.is_some();
+                    crate::components::keep_focus(&row, || crate::components::reach::fill(&row, &now.0, now.1.text(), push));
+                }
+            }
+        });
         // Notices fade after a while (unless a newer one took their place).
         Effect::new(move |_| {
             if let Some(shown) = s.notice.get() {
@@ -306,6 +395,13 @@ impl App {
                 set_timeout(clear, Duration::from_secs(8));
             }
         });
+    }
+
+    /// (Re)draws the continue row: on a welcome, and when the panel is redrawn in another language.
+    pub fn fill_continue_row(&self) {
+        if let Some(row) = self.continue_row.get_untracked() {
+            crate::components::continue_on::fill(&row, &self.continue_links.borrow(), self.s.t());
+        }
     }
 
     fn title(&self, unread: usize) {
@@ -333,6 +429,7 @@ impl App {
                     page: window().location().href().ok(),
                     referrer: Some(document().referrer()).filter(|r| !r.is_empty()),
                     timezone: time_zone(),
+                    locale: self.locale(),
                 };
                 self.socket.send(&hello);
             }
@@ -356,6 +453,7 @@ impl App {
             VisitorServerFrame::Welcome {
                 token,
                 conversation,
+                last_seq,
                 read_seq,
                 site,
                 advisors_online,
@@ -375,22 +473,50 @@ impl App {
                     s.thread.update(Thread::restart);
                 }
                 s.read_seq.set(read_seq);
+                self.live_from.set(last_seq);
+                if !site.color.is_empty() {
+                    // The loader paints the launcher (and caches it for the next page, before the app loads).
+                    let on = text::on_brand(&site.color);
+                    self.emit(
+                        "theme",
+                        &text::cat(&[&site.color, "|", on, "|", &site.position, "|", &site.launcher]),
+                        "",
+                    );
+                }
+                // The relay says again after the replay whether its bot has the conversation.
+                s.bot.set((false, 0, Vec::new()));
+                // Both follow the welcome when the relay has them.
+                s.email.set(None);
+                s.survey.set(NO_SURVEY);
                 s.site.set(site);
                 s.advisors_online.set(advisors_online);
                 s.delivered.set(delivered_seq);
                 s.seen.set(advisors_read_seq);
-                if let Some(row) = self.continue_row.get_untracked() {
-                    crate::components::continue_on::fill(&row, &continue_on);
-                }
+                self.continue_links.replace(continue_on);
+                self.fill_continue_row();
                 s.conn.set(Conn::Online);
                 s.refused.set(None);
                 self.checked.set(true);
                 self.socket.healthy();
                 self.flush();
+                if let Some(who) = self.identity.borrow().as_ref() {
+                    self.socket.send(who);
+                }
             }
             VisitorServerFrame::Message { message } => {
                 if !message.is_from_visitor() {
                     s.typing.set(None);
+                    if message.seq > self.live_from.get() {
+                        let author = match &message.author {
+                            shared::Author::Advisor { name, .. } => name.as_str(),
+                            shared::Author::Bot => "bot",
+                            _ => "system",
+                        };
+                        self.emit("message", &message.text, author);
+                    }
+                } else {
+                    // Writing again reopens the conversation: the survey was about the last one.
+                    s.survey.set(NO_SURVEY);
                 }
                 s.thread.update(|t| {
                     t.apply(message);
@@ -423,6 +549,21 @@ impl App {
                 s.advisors_online.set(advisors_online)
             }
             VisitorServerFrame::Queue { position, wait_ms } => s.queue.set((position, wait_ms)),
+            VisitorServerFrame::Identified { verified, switched } => {
+                self.identity.take();
+                self.emit("identify", if verified { "1" } else { "0" }, "");
+                if switched {
+                    // This device's token now opens the user's thread: show it from the start.
+                    self.reset_thread();
+                }
+            }
+            VisitorServerFrame::Bot {
+                active,
+                seq,
+                replies,
+            } => s.bot.set((active, seq, replies)),
+            VisitorServerFrame::Email { email } => s.email.set(Some(email)),
+            VisitorServerFrame::Survey { rating } => s.survey.set(if rating == 0 { ASKED } else { Seq::from(rating) }),
             VisitorServerFrame::Error(err) => {
                 let failed = err.reference.as_deref().is_some_and(|r| {
                     let mut hit = false;
@@ -432,21 +573,71 @@ impl App {
                 if failed {
                     return;
                 }
-                if err.code == ErrorCode::BadToken {
+                if err.code == ErrorCode::IdentityRejected {
+                    // The relay's reason is for the developer (on('identify')); the visitor gets words.
+                    self.identity.take();
+                    self.emit("identify", "", &err.message);
+                    s.notice.set(Some(s.lang.get_untracked().text().identity_refused.to_owned()));
+                } else if err.code == ErrorCode::BadToken {
                     // The relay doesn't know us (any more): start over as a new visitor.
                     if let Some(st) = storage() {
                         let _ = st.remove_item(&self.key("token"));
                     }
-                    s.thread.update(Thread::restart);
-                    self.conversation.set(None);
-                    let me = self.clone();
-                    set_timeout(move || me.socket.restart(), Duration::ZERO);
+                    self.reset_thread();
                 } else {
                     s.notice.set(Some(err.message));
                 }
             }
             _ => {}
         }
+    }
+
+    /// Starts the thread over (pending messages kept) and reconnects.
+    fn reset_thread(&self) {
+        self.s.thread.update(Thread::restart);
+        self.conversation.set(None);
+        let me = self.clone();
+        set_timeout(move || me.socket.restart(), Duration::ZERO);
+    }
+
+    fn emit(&self, kind: &str, a: &str, b: &str) {
+        if let Some(f) = &self.opts.on_event {
+            let _ = f.call3(&JsValue::NULL, &kind.into(), &a.into(), &b.into());
+        }
+    }
+
+    /// `Confab('identify', …)`: sent now if connected, else after the next welcome (and it connects).
+    pub fn identify(&self, frame: VisitorClientFrame) {
+        let now_sent = self.s.conn.get_untracked() == Conn::Online && self.socket.send(&frame);
+        self.identity.replace(Some(frame));
+        if !now_sent {
+            self.connect();
+        }
+    }
+
+    /// `Confab('shutdown')`: forget this visitor on this device (token, outbox, theme), close the socket,
+    /// and go back to a fresh anonymous state; the next open starts a new visitor.
+    pub fn shutdown(&self) {
+        self.socket.stop();
+        if let Some(st) = storage() {
+            for k in ["token", "outbox", "theme"] {
+                let _ = st.remove_item(&self.key(k));
+            }
+        }
+        self.identity.take();
+        self.conversation.set(None);
+        self.continue_links.replace(Vec::new());
+        let s = self.s;
+        s.thread.set(Thread::default());
+        s.read_seq.set(0);
+        s.delivered.set(0);
+        s.seen.set(0);
+        s.typing.set(None);
+        s.notice.set(None);
+        s.advisors_online.set(false);
+        s.queue.set((0, None));
+        s.conn.set(Conn::Idle);
+        self.fill_continue_row();
     }
 
     /// A browser tells a page nothing about a refused WebSocket handshake, so after a failure the app asks
@@ -486,9 +677,10 @@ impl App {
     /// Shows why the relay refuses this page. Attempts go on with the usual backoff: a refusal hidden by
     /// CORS can't be told apart from a proxy's passing 5xx, and an operator may fix the allowed origins.
     fn refuse(&self, message: Option<String>) {
+        let t = self.s.lang.get_untracked().text();
         let message = match message {
-            Some(m) => text::cat(&["Chat unavailable: ", &m]),
-            None => "Chat isn't allowed on this website.".to_owned(),
+            Some(m) => crate::i18n::fill(t.unavailable, &[&m]),
+            None => t.not_allowed.to_owned(),
         };
         self.s.refused.set(Some(message));
     }
@@ -498,10 +690,11 @@ impl App {
         if self.s.conn.get_untracked() != Conn::Online {
             return;
         }
-        for (id, text) in self.s.thread.with_untracked(Thread::outbox) {
+        for (id, text, attachments) in self.s.thread.with_untracked(Thread::sends) {
             if !self.socket.send(&VisitorClientFrame::Send {
                 id: ClientMsgId(id),
                 text,
+                attachments,
             }) {
                 break;
             }
@@ -514,36 +707,172 @@ impl App {
         if !text::sendable(&draft) {
             return false;
         }
-        let text = draft.trim().to_owned();
-        let id = new_id();
-        self.s
-            .thread
-            .update(|t| t.push_pending(id.clone(), text.clone(), now()));
         self.s.draft.set(String::new());
-        self.stop_typing();
-        if self.s.conn.get_untracked() == Conn::Online {
-            self.socket.send(&VisitorClientFrame::Send {
-                id: ClientMsgId(id),
-                text,
-            });
-        } else {
-            self.connect();
-        }
+        self.send_text(draft.trim().to_owned());
         true
     }
 
-    pub fn retry(&self, id: &str) {
-        let Some((id, text)) = self.s.thread.try_update(|t| t.retry(id)).flatten() else {
-            return;
-        };
+    /// A quick reply: sent as if typed; the buttons go (the bot's answer brings its own).
+    pub fn quick_reply(&self, text: String) {
+        self.s.bot.update(|b| b.2.clear());
+        self.send_text(text);
+    }
+
+    /// "Talk to a person". The relay answers with a `bot` frame once it is handed over.
+    pub fn hand_off(&self) {
+        self.socket.send(&VisitorClientFrame::Handoff);
+    }
+
+    fn send_text(&self, text: String) {
+        let id = new_id();
+        self.s.survey.set(NO_SURVEY);
+        self.s
+            .thread
+            .update(|t| t.push_pending(id.clone(), text.clone(), now()));
+        self.stop_typing();
+        self.send((id, text, Vec::new()));
+    }
+
+    fn send(&self, (id, text, attachments): crate::store::Outgoing) {
         if self.s.conn.get_untracked() == Conn::Online {
             self.socket.send(&VisitorClientFrame::Send {
                 id: ClientMsgId(id),
                 text,
+                attachments,
             });
         } else {
             self.connect();
         }
+    }
+
+    /// Asks the relay to e-mail replies to `email` while the visitor is away.
+    pub fn set_email(&self, email: String) {
+        if self.s.conn.get_untracked() == Conn::Online {
+            self.socket.send(&VisitorClientFrame::SetEmail { email });
+        }
+    }
+
+    /// Subscribes this browser to Web Push (the loader asks for permission) and tells the relay.
+    /// Resolves to whether it worked.
+    pub async fn subscribe_push(&self) -> bool {
+        let Some(f) = &self.opts.push else { return false };
+        let Ok(promise) = f.call0(&JsValue::NULL) else { return false };
+        let Ok(json) = JsFuture::from(js_sys::Promise::from(promise)).await else { return false };
+        let Some(j) = json.as_string().and_then(|t| wire::parse(&t)) else { return false };
+        let keys = j.get("keys");
+        self.socket.send(&VisitorClientFrame::PushSubscribe {
+            endpoint: j.str("endpoint"),
+            p256dh: keys.str("p256dh"),
+            auth: keys.str("auth"),
+        })
+    }
+
+    /// Rates the resolved conversation (1–5), with an optional comment.
+    pub fn rate(&self, rating: u8, comment: String) {
+        let comment = Some(comment.trim().to_owned()).filter(|c| !c.is_empty());
+        self.socket.send(&VisitorClientFrame::Rate { rating, comment });
+    }
+
+    pub fn retry(&self, id: &str) {
+        if let Some(out) = self.s.thread.try_update(|t| t.retry(id)).flatten() {
+            self.send(out);
+        }
+    }
+
+    /// Files picked, dropped or pasted: each one the relay would take is queued for upload (one at
+    /// a time), the others are refused at once with the reason.
+    pub fn attach(&self, list: Option<web_sys::FileList>) {
+        let Some(list) = list else { return };
+        let t = self.s.lang.get_untracked().text();
+        for i in 0..list.length() {
+            let Some(file) = list.get(i) else { continue };
+            if !shared::limits::upload_type_allowed(&file.type_()) {
+                self.s.notice.set(Some(t.file_type.to_owned()));
+            } else if file.size() > shared::limits::MAX_UPLOAD_BYTES as f64 {
+                self.s.notice.set(Some(t.file_large.to_owned()));
+            } else {
+                self.files.borrow_mut().push(file);
+            }
+        }
+        if !self.uploading.get() {
+            self.next_upload();
+        }
+    }
+
+    /// Uploads the next queued file with its progress shown; once the relay has it, sends it as a
+    /// message of its own.
+    fn next_upload(&self) {
+        let file = {
+            let mut queue = self.files.borrow_mut();
+            (!queue.is_empty()).then(|| queue.remove(0))
+        };
+        let (Some(token), Some(file)) = (self.token(), file) else {
+            return;
+        };
+        let Ok(xhr) = web_sys::XmlHttpRequest::new() else {
+            return;
+        };
+        let s = self.s;
+        let name = file.name();
+        let url = text::upload_url(&self.opts.relay, &self.opts.site, &name);
+        let _ = xhr.open("POST", &url);
+        let _ = xhr.set_request_header("Authorization", &text::cat(&["Bearer ", &token]));
+        self.uploading.set(true);
+        // The progress is shown in the status line: "Sending beach.png… 42%".
+        let shown = name.clone();
+        let show = move |pct: u32| {
+            let t = s.lang.get_untracked().text();
+            s.notice.set(Some(crate::i18n::fill(t.uploading, &[&shown, &pct.to_string()])));
+        };
+        show(0);
+        // One listener for the upload's progress and its end: one closure type, shared with the
+        // composer's (each distinct closure type costs the widget's budget).
+        let me = self.clone();
+        let x = xhr.clone();
+        let on = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            match e.dyn_ref::<web_sys::ProgressEvent>() {
+                Some(p) if e.type_() == "progress" => {
+                    if p.total() > 0.0 {
+                        show((p.loaded() * 100.0 / p.total()) as u32);
+                    }
+                }
+                _ => {
+                    let body = x.response_text().ok().flatten().and_then(|b| wire::parse(&b));
+                    me.uploaded(x.status().unwrap_or(0), body, &name);
+                }
+            }
+        })
+        .into_js_value();
+        if let Ok(up) = xhr.upload() {
+            let _ = up.add_event_listener_with_callback("progress", on.unchecked_ref());
+        }
+        let _ = xhr.add_event_listener_with_callback("loadend", on.unchecked_ref());
+        let _ = xhr.send_with_opt_blob(Some(&file));
+    }
+
+    fn uploaded(&self, status: u16, body: Option<wire::Json>, name: &str) {
+        let s = self.s;
+        self.uploading.set(false);
+        s.notice.set(None);
+        let t = s.lang.get_untracked().text();
+        match body {
+            Some(j) if status == 201 => {
+                let file = wire::attachment(&j);
+                let id = new_id();
+                let label = shared::text::attachment_label(file.kind, file.name.as_deref());
+                s.thread.update(|th| th.push_files(id.clone(), label, now(), vec![file.clone()]));
+                self.send((id, String::new(), vec![file.id]));
+            }
+            body => {
+                let code = body.as_ref().map(|j| j.str("code")).unwrap_or_default();
+                s.notice.set(Some(match code.as_str() {
+                    "file_type_refused" => t.file_type.to_owned(),
+                    "file_too_large" => t.file_large.to_owned(),
+                    _ => crate::i18n::fill(t.file_failed, &[name]),
+                }));
+            }
+        }
+        self.next_upload();
     }
 
     /// Tells the advisor the visitor is typing: "on" at most every 3 s while keys are pressed (the
@@ -584,6 +913,17 @@ impl App {
         self.s.conn.set(Conn::Connecting);
     }
 
+    /// The language for the relay's `hello`, when the browser's own header would say otherwise: the
+    /// relay writes to the visitor (bot, e-mail) in it. Otherwise the header's fuller tag ("fr-CH") says
+    /// more to the advisor.
+    fn locale(&self) -> Option<String> {
+        let lang = self.s.lang.get_untracked();
+        let first = browser_languages().into_iter().next();
+        // The relay reads a language it doesn't speak ("de-CH") as English, like the widget does.
+        let relay_reads = first.as_deref().and_then(Lang::from_tag).unwrap_or(Lang::En);
+        (relay_reads != lang).then(|| lang.tag().to_owned())
+    }
+
     pub fn close(&self) {
         if let Some(f) = &self.opts.on_close {
             let _ = f.call0(&JsValue::NULL);
@@ -602,6 +942,18 @@ extern "C" {
     fn resolved_options(this: &DateTimeFormat) -> Resolved;
     #[wasm_bindgen(method, getter, js_name = timeZone)]
     fn time_zone(this: &Resolved) -> Option<String>;
+}
+
+/// `navigator.languages`, most preferred first.
+pub fn browser_languages() -> Vec<String> {
+    // Read as a property: a `getter` binding on the `navigator` namespace calls it as a function.
+    let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &JsValue::from_str(k)).unwrap_or_default();
+    let langs: js_sys::Array = get(&get(&js_sys::global(), "navigator"), "languages")
+        .dyn_into()
+        .unwrap_or_default();
+    (0..langs.length())
+        .filter_map(|i| langs.get(i).as_string())
+        .collect()
 }
 
 /// The browser's IANA time zone, for the advisor's "local time".

@@ -136,13 +136,24 @@ impl Socket {
         self.0.borrow().ws.as_ref() == Some(ws)
     }
 
-    /// Drops the current socket (if any) and connects again at once.
-    pub fn restart(&self) {
-        let old = self.0.borrow_mut().ws.take();
+    /// Drops the current socket (if any) and any scheduled attempt; `connect` starts again.
+    pub fn stop(&self) {
+        let (old, timer) = {
+            let mut inner = self.0.borrow_mut();
+            inner.attempt = 0;
+            (inner.ws.take(), inner.timer.take())
+        };
         if let Some(ws) = old {
             let _ = ws.close();
         }
-        self.0.borrow_mut().attempt = 0;
+        if let Some(t) = timer {
+            t.clear();
+        }
+    }
+
+    /// Drops the current socket (if any) and connects again at once.
+    pub fn restart(&self) {
+        self.stop();
         self.connect();
     }
 

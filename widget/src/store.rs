@@ -1,7 +1,7 @@
 //! The thread as the widget knows it: committed messages in seq order, then the visitor's messages the
 //! relay has not acknowledged yet. Pure data, tested natively; the UI keeps one in a signal.
 
-use shared::{Author, Message, Seq};
+use shared::{Attachment, Author, Message, Seq};
 
 /// Where one of the visitor's messages stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub struct Entry {
     /// Server time once committed, else the local time it was written (ms since the epoch, UTC).
     pub at: i64,
     pub delivery: Delivery,
+    /// Files the message carries (the visitor's own: as their upload answered).
+    pub files: Vec<Attachment>,
 }
 
 impl Entry {
@@ -35,6 +37,15 @@ impl Entry {
             text: m.text,
             at: m.sent_at,
             delivery: Delivery::Sent,
+            files: m.attachments,
+        }
+    }
+
+    /// Whether the text only names the one file shown ("📷 Photo"): then it isn't shown.
+    pub fn text_is_label(&self) -> bool {
+        match self.files.as_slice() {
+            [f] => self.text == shared::text::attachment_label(f.kind, f.name.as_deref()),
+            _ => false,
         }
     }
 
@@ -96,6 +107,11 @@ impl Thread {
 
     /// Shows a message the visitor just wrote.
     pub fn push_pending(&mut self, id: String, text: String, now: i64) {
+        self.push_files(id, text, now, Vec::new());
+    }
+
+    /// Shows a message the visitor just wrote, with files already uploaded.
+    pub fn push_files(&mut self, id: String, text: String, now: i64, files: Vec<Attachment>) {
         self.entries.push(Entry {
             id,
             seq: None,
@@ -103,6 +119,7 @@ impl Thread {
             text,
             at: now,
             delivery: Delivery::Sending,
+            files,
         });
     }
 
@@ -139,21 +156,31 @@ impl Thread {
         }
     }
 
-    /// Tap to retry: the failed message `id` goes back to sending. Returns its text.
-    pub fn retry(&mut self, id: &str) -> Option<(String, String)> {
+    /// Tap to retry: the failed message `id` goes back to sending. Returns what to send.
+    pub fn retry(&mut self, id: &str) -> Option<Outgoing> {
         let e = self
             .entries
             .iter_mut()
             .find(|e| e.seq.is_none() && e.id == id)?;
         e.delivery = Delivery::Sending;
-        Some((e.id.clone(), e.text.clone()))
+        Some(outgoing(e))
     }
 
-    /// Messages to (re)send once the socket is greeted: (id, text), oldest first.
-    pub fn outbox(&self) -> Vec<(String, String)> {
+    /// Messages to (re)send once the socket is greeted, oldest first.
+    pub fn sends(&self) -> Vec<Outgoing> {
         self.entries
             .iter()
             .filter(|e| e.delivery == Delivery::Sending)
+            .map(outgoing)
+            .collect()
+    }
+
+    /// The text messages still to send, kept across a reload: (id, text), oldest first. (A file
+    /// message isn't kept: its upload, never sent, is forgotten by the relay.)
+    pub fn outbox(&self) -> Vec<(String, String)> {
+        self.entries
+            .iter()
+            .filter(|e| e.delivery == Delivery::Sending && e.files.is_empty())
             .map(|e| (e.id.clone(), e.text.clone()))
             .collect()
     }
@@ -172,6 +199,16 @@ impl Thread {
         }
     }
 
+    /// The visitor wrote and nobody has answered since (system lines aside).
+    pub fn awaiting_reply(&self) -> bool {
+        self.entries
+            .iter()
+            .rev()
+            .filter(|e| e.seq.is_some())
+            .find(|e| e.author != Author::System)
+            .is_some_and(|e| e.author == Author::Visitor)
+    }
+
     /// Advisor and bot messages after `read_seq`.
     pub fn unread(&self, read_seq: Seq) -> usize {
         self.entries
@@ -185,6 +222,15 @@ impl Thread {
     pub fn restart(&mut self) {
         self.entries.retain(|e| e.seq.is_none());
     }
+}
+
+/// A message to send: (id, text, uploaded file ids). A file message's text is sent empty: the relay
+/// names the file itself.
+pub type Outgoing = (String, String, Vec<String>);
+
+fn outgoing(e: &Entry) -> Outgoing {
+    let text = if e.text_is_label() { String::new() } else { e.text.clone() };
+    (e.id.clone(), text, e.files.iter().map(|f| f.id.clone()).collect())
 }
 
 /// Where a committed message of the visitor's stands, from the advisors' cursors: `read` (an advisor
@@ -254,6 +300,20 @@ mod tests {
     }
 
     #[test]
+    fn the_visitor_awaits_a_reply_until_an_advisor_or_the_bot_answers() {
+        let mut t = Thread::default();
+        assert!(!t.awaiting_reply());
+        t.push_pending("p".into(), "hello?".into(), 5);
+        assert!(!t.awaiting_reply(), "not before the relay has it");
+        t.ack("p", 1, 10);
+        assert!(t.awaiting_reply());
+        t.apply(msg("s", 2, Author::System, 20));
+        assert!(t.awaiting_reply(), "a system line is no answer");
+        t.apply(msg("b", 3, advisor(), 30));
+        assert!(!t.awaiting_reply());
+    }
+
+    #[test]
     fn messages_are_kept_in_seq_order_and_duplicates_are_dropped() {
         let mut t = Thread::default();
         assert!(t.apply(msg("b", 2, advisor(), 20)));
@@ -313,7 +373,7 @@ mod tests {
             t.entries()[0].delivery,
             Delivery::Failed("Message is too long".into())
         );
-        assert_eq!(t.retry("m1"), Some(("m1".into(), "too long".into())));
+        assert_eq!(t.retry("m1"), Some(("m1".into(), "too long".into(), vec![])));
         assert_eq!(t.outbox().len(), 1);
         assert!(!t.fail("nope", String::new()));
     }
@@ -400,5 +460,51 @@ mod tests {
         let before = t.entries()[0].key();
         t.ack("m", 1, 2);
         assert_ne!(before, t.entries()[0].key());
+    }
+
+    fn photo(id: &str) -> Attachment {
+        Attachment {
+            id: id.into(),
+            kind: shared::AttachmentKind::Image,
+            mime: "image/png".into(),
+            name: Some("beach.png".into()),
+            size: 10,
+            state: shared::AttachmentState::Ready,
+            error: None,
+            url: Some("/files/x".into()),
+        }
+    }
+
+    #[test]
+    fn a_file_message_is_sent_with_its_upload_and_no_words_and_is_not_kept_across_a_reload() {
+        let mut t = Thread::default();
+        t.push_files("f1".into(), "📷 Photo".into(), 5, vec![photo("up-1")]);
+        t.push_pending("t1".into(), "and a caption".into(), 6);
+        assert!(t.entries()[0].text_is_label());
+        assert_eq!(
+            t.sends(),
+            vec![
+                ("f1".to_string(), String::new(), vec!["up-1".to_string()]),
+                ("t1".to_string(), "and a caption".to_string(), vec![])
+            ]
+        );
+        assert_eq!(t.outbox(), vec![("t1".to_string(), "and a caption".to_string())]);
+        assert!(t.ack("f1", 1, 7));
+        assert_eq!(t.entries()[0].files[0].id, "up-1", "the file stays with the committed message");
+    }
+
+    #[test]
+    fn words_written_with_a_file_are_shown() {
+        let mut m = msg("a", 1, advisor(), 0);
+        m.attachments = vec![photo("x")];
+        m.text = "Here is the label".into();
+        let mut t = Thread::default();
+        t.apply(m.clone());
+        assert!(!t.entries()[0].text_is_label());
+        m.text = "📷 Photo".into();
+        m.seq = 2;
+        m.id = ClientMsgId("b".into());
+        t.apply(m);
+        assert!(t.entries()[1].text_is_label());
     }
 }

@@ -4,7 +4,9 @@
 //! the browser's offset for that instant (see `lib::local_ms`), so DST is the caller's business.
 
 use shared::limits::MAX_TEXT_CHARS;
-use shared::time::{civil_from_days, month_name, weekday_name, DAY_MS};
+use shared::time::{civil_from_days, DAY_MS};
+
+use crate::i18n::Text;
 
 /// The local day number (days since 1970-01-01) of a local-milliseconds time.
 pub fn day_of(local_ms: i64) -> i64 {
@@ -27,23 +29,44 @@ pub fn clock(local_ms: i64) -> String {
 }
 
 /// The label of a day separator, seen from `today`: "Today", "Yesterday", a weekday within the last
-/// week, else "3 November" (this year) or "3 November 2025".
-pub fn day_label(day: i64, today: i64) -> String {
+/// week, else "3 November" (this year) or "3 November 2025", in `t`'s language.
+pub fn day_label(day: i64, today: i64, t: &Text) -> String {
+    let nth = |list: &'static str, i: usize| nth_word(list, i);
     match today - day {
-        0 => return "Today".into(),
-        1 => return "Yesterday".into(),
-        2..=6 => return weekday_name(day).into(),
+        0 => return t.today.into(),
+        1 => return t.yesterday.into(),
+        2..=6 => return nth(t.weekdays, day.rem_euclid(7) as usize).into(),
         _ => {}
     }
     let (y, m, d) = civil_from_days(day);
     let mut s = d.to_string();
     s.push(' ');
-    s.push_str(month_name(m));
+    s.push_str(nth(t.months, m as usize - 1));
     if y != civil_from_days(today).0 {
         s.push(' ');
         s.push_str(&y.to_string());
     }
     s
+}
+
+/// The `i`th space-separated word of `list` (a byte scan: `split` costs more wasm).
+pub fn nth_word(list: &str, i: usize) -> &str {
+    let mut start = 0;
+    let mut n = 0;
+    for (j, b) in list.bytes().enumerate() {
+        if b == b' ' {
+            if n == i {
+                return &list[start..j];
+            }
+            n += 1;
+            start = j + 1;
+        }
+    }
+    if n == i {
+        &list[start..]
+    } else {
+        ""
+    }
 }
 
 /// `parts` end to end, like `[…].concat()`: that one compiles to ~1 KB of wasm (`join_generic_copy`),
@@ -120,6 +143,32 @@ pub fn site_url(relay: &str, site: &str) -> String {
     url
 }
 
+/// `…/api/v1/uploads?site=KEY&name=FILE`: where the visitor's files go.
+pub fn upload_url(relay: &str, site: &str, name: &str) -> String {
+    let mut url = relay.trim_end_matches('/').to_owned();
+    url.push_str("/api/v1/uploads?site=");
+    push_encoded(&mut url, site);
+    url.push_str("&name=");
+    push_encoded(&mut url, name);
+    url
+}
+
+/// A file's size for people: "820 B", "48 KB", "2.4 MB" (one decimal under 10 MB).
+pub fn size(bytes: u64) -> String {
+    if bytes < 1000 {
+        return cat(&[&bytes.to_string(), " B"]);
+    }
+    if bytes < 1_000_000 {
+        return cat(&[&(bytes / 1000).to_string(), " KB"]);
+    }
+    let tenths = bytes / 100_000;
+    let whole = (tenths / 10).to_string();
+    if tenths >= 100 {
+        return cat(&[&whole, " MB"]);
+    }
+    cat(&[&whole, ".", &(tenths % 10).to_string(), " MB"])
+}
+
 /// Percent-encodes everything but RFC 3986's unreserved characters.
 fn push_encoded(url: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -154,11 +203,17 @@ mod tests {
     #[test]
     fn day_labels_read_like_a_person_would_say_them() {
         let today = day_of(1_763_683_200_000); // Friday 21 November 2025
-        assert_eq!(day_label(today, today), "Today");
-        assert_eq!(day_label(today - 1, today), "Yesterday");
-        assert_eq!(day_label(today - 4, today), "Monday");
-        assert_eq!(day_label(today - 30, today), "22 October");
-        assert_eq!(day_label(today - 365, today), "21 November 2024");
+        let en = &crate::i18n::EN;
+        assert_eq!(day_label(today, today, en), "Today");
+        assert_eq!(day_label(today - 1, today, en), "Yesterday");
+        assert_eq!(day_label(today - 4, today, en), "Monday");
+        assert_eq!(day_label(today - 30, today, en), "22 October");
+        assert_eq!(day_label(today - 365, today, en), "21 November 2024");
+        let fr = &crate::i18n::FR;
+        assert_eq!(day_label(today - 1, today, fr), "Hier");
+        assert_eq!(day_label(today - 4, today, fr), "lundi");
+        assert_eq!(day_label(today - 30, today, fr), "22 octobre");
+        assert_eq!(day_label(today - 300, today, fr), "25 janvier");
     }
 
     #[test]
@@ -199,6 +254,18 @@ mod tests {
         assert_eq!(
             site_url("http://r.example/", "d/é"),
             "http://r.example/api/v1/sites/d%2F%C3%A9"
+        );
+    }
+
+    #[test]
+    fn file_sizes_read_like_people_say_them() {
+        assert_eq!(size(820), "820 B");
+        assert_eq!(size(48_213), "48 KB");
+        assert_eq!(size(2_412_000), "2.4 MB");
+        assert_eq!(size(10_485_760), "10 MB");
+        assert_eq!(
+            upload_url("http://r.example/", "demo", "Facture été.pdf"),
+            "http://r.example/api/v1/uploads?site=demo&name=Facture%20%C3%A9t%C3%A9.pdf"
         );
     }
 }

@@ -6,8 +6,9 @@
 //! so a change to `shared`'s wire format fails `cargo test -p confab-widget`.
 
 use shared::{
-    AdvisorId, Author, Channel, ClientMsgId, ContinueLink, ConversationId, ErrorCode, ErrorFrame,
-    Message, SiteInfo, VisitorClientFrame, VisitorServerFrame,
+    AdvisorId, Attachment, AttachmentKind, AttachmentState, Author, Channel, ClientMsgId,
+    ContinueLink, ConversationId, ErrorCode, ErrorFrame, Message, SiteInfo, VisitorClientFrame,
+    VisitorServerFrame,
 };
 
 /// A parsed JSON value. Numbers are integers: the protocol has no others.
@@ -266,29 +267,83 @@ pub fn encode(frame: &VisitorClientFrame) -> String {
             page,
             referrer,
             timezone,
+            locale,
         } => {
             let mut o = Obj::new("hello").raw("v", &v.to_string());
             if let Some(t) = token {
                 o = o.str("token", t);
             }
             o = o.raw("last_seq", &last_seq.to_string());
-            for (k, v) in [("page", page), ("referrer", referrer), ("timezone", timezone)] {
+            for (k, v) in [
+                ("page", page),
+                ("referrer", referrer),
+                ("timezone", timezone),
+                ("locale", locale),
+            ] {
                 if let Some(v) = v {
                     o = o.str(k, v);
                 }
             }
             o.end()
         }
-        VisitorClientFrame::Send { id, text } => Obj::new("send")
-            .str("id", id.as_str())
-            .str("text", text)
-            .end(),
+        VisitorClientFrame::Send {
+            id,
+            text,
+            attachments,
+        } => {
+            let mut o = Obj::new("send").str("id", id.as_str()).str("text", text);
+            if !attachments.is_empty() {
+                let list = o.key("attachments");
+                list.push('[');
+                for (n, a) in attachments.iter().enumerate() {
+                    if n > 0 {
+                        list.push(',');
+                    }
+                    quote(list, a);
+                }
+                list.push(']');
+            }
+            o.end()
+        }
         VisitorClientFrame::Read { up_to } => {
             Obj::new("read").raw("up_to", &up_to.to_string()).end()
         }
         VisitorClientFrame::Typing { on } => Obj::new("typing")
             .raw("on", if *on { "true" } else { "false" })
             .end(),
+        VisitorClientFrame::Identify {
+            user_id,
+            user_hash,
+            name,
+            email,
+        } => {
+            let mut o = Obj::new("identify").str("user_id", user_id);
+            for (k, v) in [("user_hash", user_hash), ("name", name), ("email", email)] {
+                if let Some(v) = v {
+                    o = o.str(k, v);
+                }
+            }
+            o.end()
+        }
+        VisitorClientFrame::Handoff => Obj::new("handoff").end(),
+        VisitorClientFrame::SetEmail { email } => Obj::new("set_email").str("email", email).end(),
+        VisitorClientFrame::PushSubscribe {
+            endpoint,
+            p256dh,
+            auth,
+        } => Obj::new("push_subscribe")
+            .str("endpoint", endpoint)
+            .str("p256dh", p256dh)
+            .str("auth", auth)
+            .end(),
+        VisitorClientFrame::Rate { rating, comment } => {
+            let o = Obj::new("rate").raw("rating", &u32::from(*rating).to_string());
+            match comment {
+                Some(c) => o.str("comment", c),
+                None => o,
+            }
+            .end()
+        }
         _ => String::new(),
     }
 }
@@ -316,18 +371,55 @@ fn channel(s: &str) -> Channel {
 }
 
 /// The error codes the widget acts on; the rest are shown by their message.
-const CODES: [ErrorCode; 5] = [
+const CODES: [ErrorCode; 6] = [
     ErrorCode::BadToken,
+    ErrorCode::IdentityRejected,
     ErrorCode::TextTooLong,
     ErrorCode::TextEmpty,
     ErrorCode::UnsupportedVersion,
     ErrorCode::RateLimited,
 ];
 
+fn opt(j: &Json, key: &str) -> Option<String> {
+    match j.get(key) {
+        Json::Str(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// A file on a message, or the relay's answer to an upload.
+pub fn attachment(j: &Json) -> Attachment {
+    Attachment {
+        id: j.str("id"),
+        kind: match j.str("kind").as_str() {
+            "image" => AttachmentKind::Image,
+            "video" => AttachmentKind::Video,
+            "audio" => AttachmentKind::Audio,
+            "document" => AttachmentKind::Document,
+            "sticker" => AttachmentKind::Sticker,
+            _ => AttachmentKind::Unknown,
+        },
+        mime: j.str("mime"),
+        name: opt(j, "name"),
+        size: j.num("size") as u64,
+        state: match j.str("state").as_str() {
+            "pending" => AttachmentState::Pending,
+            "ready" => AttachmentState::Ready,
+            "failed" => AttachmentState::Failed,
+            _ => AttachmentState::Unknown,
+        },
+        error: opt(j, "error"),
+        url: opt(j, "url"),
+    }
+}
+
 fn message(j: &Json) -> Message {
     Message {
         delivery: None,
-        attachments: Vec::new(),
+        attachments: match j.get("attachments") {
+            Json::Arr(list) => list.iter().map(attachment).collect(),
+            _ => Vec::new(),
+        },
         // A visitor is never sent a private note.
         note: false,
         id: ClientMsgId(j.str("id")),
@@ -362,6 +454,9 @@ pub fn decode(text: &str) -> Option<VisitorServerFrame> {
                     greeting: s.str("greeting"),
                     color: s.str("color"),
                     reply_time: s.str("reply_time"),
+                    position: s.str("position"),
+                    launcher: s.str("launcher"),
+                    avatar: s.str("avatar"),
                 },
                 advisors_online: j.get("advisors_online") == &Json::Bool(true),
                 delivered_seq: j.num("delivered_seq") as u64,
@@ -406,6 +501,30 @@ pub fn decode(text: &str) -> Option<VisitorServerFrame> {
                 _ => None,
             },
         },
+        "identified" => VisitorServerFrame::Identified {
+            verified: j.get("verified") == &Json::Bool(true),
+            switched: j.get("switched") == &Json::Bool(true),
+        },
+        "bot" => VisitorServerFrame::Bot {
+            active: j.get("active") == &Json::Bool(true),
+            seq: j.num("seq") as u64,
+            replies: match j.get("replies") {
+                Json::Arr(r) => r
+                    .iter()
+                    .filter_map(|r| match r {
+                        Json::Str(r) => Some(r.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+        },
+        "email" => VisitorServerFrame::Email {
+            email: j.str("email"),
+        },
+        "survey" => VisitorServerFrame::Survey {
+            rating: j.num("rating") as u8,
+        },
         "error" => {
             let code = j.str("code");
             VisitorServerFrame::Error(ErrorFrame {
@@ -414,10 +533,7 @@ pub fn decode(text: &str) -> Option<VisitorServerFrame> {
                     .find(|c| c.as_str() == code)
                     .unwrap_or(ErrorCode::Unknown),
                 message: j.str("message"),
-                reference: match j.get("ref") {
-                    Json::Str(r) => Some(r.clone()),
-                    _ => None,
-                },
+                reference: opt(&j, "ref"),
             })
         }
         _ => VisitorServerFrame::Unknown,
@@ -471,6 +587,7 @@ mod tests {
                 page: None,
                 referrer: None,
                 timezone: None,
+                locale: None,
             },
             VisitorClientFrame::Hello {
                 v: 1,
@@ -479,14 +596,50 @@ mod tests {
                 page: Some("https://shop.example/a?b=\"c\"&d=é\n\u{1}".into()),
                 referrer: Some("https://search.example/?q=tent".into()),
                 timezone: Some("America/Argentina/Buenos_Aires".into()),
+                locale: Some("fr-CA".into()),
             },
             VisitorClientFrame::Send {
                 id: ClientMsgId("m-1".into()),
                 text: "hi \\ there\t😀\r\n</script>".into(),
+                attachments: Vec::new(),
+            },
+            VisitorClientFrame::Send {
+                id: ClientMsgId("m-2".into()),
+                text: String::new(),
+                attachments: vec!["up-1".into(), "up\"2".into()],
             },
             VisitorClientFrame::Read { up_to: 7 },
             VisitorClientFrame::Typing { on: true },
             VisitorClientFrame::Typing { on: false },
+            VisitorClientFrame::Identify {
+                user_id: "u-\"42\"".into(),
+                user_hash: Some("ab12".into()),
+                name: Some("Zoë".into()),
+                email: Some("z@example.com".into()),
+            },
+            VisitorClientFrame::Identify {
+                user_id: "u".into(),
+                user_hash: None,
+                name: None,
+                email: None,
+            },
+            VisitorClientFrame::Handoff,
+            VisitorClientFrame::SetEmail {
+                email: "ana\"@shop.example".into(),
+            },
+            VisitorClientFrame::Rate {
+                rating: 4,
+                comment: Some("Quick, \"kind\"\n😀".into()),
+            },
+            VisitorClientFrame::Rate {
+                rating: 1,
+                comment: None,
+            },
+            VisitorClientFrame::PushSubscribe {
+                endpoint: "https://push.example/send/a?b=\"c\"".into(),
+                p256dh: "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM".into(),
+                auth: "tBHItJI5svbpez7KI4CCXg".into(),
+            },
         ]
     }
 
@@ -524,6 +677,9 @@ mod tests {
                     greeting: "Hi!".into(),
                     color: "#4f46e5".into(),
                     reply_time: "usually replies within an hour".into(),
+                    position: "left".into(),
+                    launcher: "message".into(),
+                    avatar: "https://cdn.example/a \"b\".png".into(),
                 },
                 advisors_online: true,
                 delivered_seq: 7,
@@ -591,6 +747,43 @@ mod tests {
                     ..msg(5, Author::Visitor)
                 },
             },
+            VisitorServerFrame::Message {
+                message: Message {
+                    attachments: vec![
+                        Attachment {
+                            id: "att-1".into(),
+                            kind: AttachmentKind::Image,
+                            mime: "image/png".into(),
+                            name: Some("Plage \"été\".png".into()),
+                            size: 48_213,
+                            state: AttachmentState::Ready,
+                            error: None,
+                            url: Some("/files/att-1?exp=1763683800&sig=a-b_c".into()),
+                        },
+                        Attachment {
+                            id: "att-2".into(),
+                            kind: AttachmentKind::Document,
+                            mime: String::new(),
+                            name: None,
+                            size: 0,
+                            state: AttachmentState::Failed,
+                            error: Some("gone".into()),
+                            url: None,
+                        },
+                        Attachment {
+                            id: "att-3".into(),
+                            kind: AttachmentKind::Video,
+                            mime: "video/mp4".into(),
+                            name: None,
+                            size: 9,
+                            state: AttachmentState::Pending,
+                            error: None,
+                            url: None,
+                        },
+                    ],
+                    ..msg(6, Author::Visitor)
+                },
+            },
             VisitorServerFrame::Ack {
                 id: ClientMsgId("m-1".into()),
                 seq: 12,
@@ -616,14 +809,42 @@ mod tests {
                 position: 0,
                 wait_ms: None,
             },
+            VisitorServerFrame::Bot {
+                active: true,
+                seq: 3,
+                replies: vec!["Shipping".into(), "Retours \"€\"".into()],
+            },
+            VisitorServerFrame::Bot {
+                active: false,
+                seq: 9,
+                replies: Vec::new(),
+            },
             VisitorServerFrame::Error(ErrorFrame {
                 code: ErrorCode::TextTooLong,
                 message: "Message is too long (4001 characters; the limit is 4000).".into(),
                 reference: Some("m-1".into()),
             }),
+            VisitorServerFrame::Email {
+                email: "ana@shop.example".into(),
+            },
+            VisitorServerFrame::Survey { rating: 0 },
+            VisitorServerFrame::Survey { rating: 5 },
             VisitorServerFrame::Error(ErrorFrame {
                 code: ErrorCode::BadToken,
                 message: "Unknown token".into(),
+                reference: None,
+            }),
+            VisitorServerFrame::Identified {
+                verified: true,
+                switched: true,
+            },
+            VisitorServerFrame::Identified {
+                verified: false,
+                switched: false,
+            },
+            VisitorServerFrame::Error(ErrorFrame {
+                code: ErrorCode::IdentityRejected,
+                message: "user_hash does not match".into(),
                 reference: None,
             }),
         ]

@@ -10,18 +10,24 @@ use crate::util::{as_root, output_of, Ctx, Step};
 /// npm `binaryen` for `wasm-opt`. Never Debian's binaryen (108): its output fails at run
 /// time with `WebAssembly.Table.set(): Argument 1 is invalid`.
 const BINARYEN: (&str, &str) = ("binaryen", "132.0.0");
+/// Minifies the wasm-bindgen glue and the loader in `build-assets` (pure JavaScript, no binary download).
+const TERSER: (&str, &str) = ("terser", "5.51.2");
 /// Drives Debian's Chromium in the browser tests (it can't download a browser here, and needn't).
 const PLAYWRIGHT: (&str, &str) = ("playwright-core", "1.65.1");
+/// The accessibility checks of the browser tests (injected into the page; no binary).
+const AXE: (&str, &str) = ("axe-core", "4.14.1");
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 pub fn run(ctx: &Ctx, browser: bool) -> Result<(), String> {
     let mut apt = Apt::default();
     wasm_target()?;
+    rust_src()?;
     wasm_bindgen_cli(ctx)?;
     node(&mut apt, browser)?;
-    let mut packages = vec![BINARYEN];
+    let mut packages = vec![BINARYEN, TERSER];
     if browser {
         packages.push(PLAYWRIGHT);
+        packages.push(AXE);
     }
     npm_packages(ctx, &packages)?;
     if browser {
@@ -57,6 +63,17 @@ fn wasm_target() -> Result<(), String> {
     }
     Step::new(format!("setup: rust target {TARGET}: installing"))
         .run(Command::new("rustup").args(["target", "add", TARGET]))
+}
+
+/// The standard library's source: the widget rebuilds `std` without panic messages (see
+/// `assets::STD_FLAGS`).
+fn rust_src() -> Result<(), String> {
+    let sysroot = output_of(Command::new("rustc").args(["--print", "sysroot"])).unwrap_or_default();
+    if Path::new(&sysroot).join("lib/rustlib/src/rust/library/std").is_dir() {
+        present("rust-src");
+        return Ok(());
+    }
+    Step::new("setup: rust-src: installing").run(Command::new("rustup").args(["component", "add", "rust-src"]))
 }
 
 /// wasm-bindgen-cli must be exactly the version of the `wasm-bindgen` crate in Cargo.lock,

@@ -94,6 +94,20 @@ impl Step {
         Ok(())
     }
 
+    /// Runs `cmd` with stdout captured (stderr inherited) and returns it.
+    pub fn output(self, cmd: &mut Command) -> Result<String, String> {
+        println!("    $ {}", show(cmd));
+        let out = cmd
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| format!("{}: could not start `{}`: {e}", self.name, show(cmd)))?;
+        if !out.status.success() {
+            return Err(format!("{} failed ({}): `{}`", self.name, out.status, show(cmd)));
+        }
+        self.done();
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     pub fn done(self) {
         println!("    {} done in {}", self.name, elapsed(self.started));
     }

@@ -246,3 +246,62 @@ pub async fn search(query: &str) -> Result<Vec<SearchResult>, ApiError> {
     let url = format!("/api/v1/search?q={}", js_sys::encode_uri_component(query));
     json_or_error(send(Request::get(&url)).await?).await
 }
+
+/// Upload a file for a reply in `conversation` (`POST /dashboard/api/conversations/{id}/uploads`,
+/// session cookie, same origin). `progress` gets the percentage sent; `done` the relay's answer: the
+/// stored file, or its refusal ("This file type can't be sent: …"). XMLHttpRequest rather than
+/// fetch: fetch reports no upload progress.
+pub fn upload(
+    conversation: ConversationId,
+    file: &web_sys::File,
+    progress: impl Fn(u32) + 'static,
+    done: impl FnOnce(Result<shared::Attachment, ApiError>) + 'static,
+) {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    let Ok(xhr) = web_sys::XmlHttpRequest::new() else {
+        done(Err(ApiError::Network("no XMLHttpRequest".into())));
+        return;
+    };
+    let name = String::from(js_sys::encode_uri_component(&file.name()));
+    let url = format!("/dashboard/api/conversations/{}/uploads?name={name}", conversation.0);
+    let _ = xhr.open("POST", &url);
+    let on_progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
+        if e.length_computable() && e.total() > 0.0 {
+            progress((e.loaded() * 100.0 / e.total()) as u32);
+        }
+    })
+    .into_js_value();
+    if let Ok(up) = xhr.upload() {
+        up.set_onprogress(Some(on_progress.unchecked_ref()));
+    }
+    let x = xhr.clone();
+    let on_done = Closure::once_into_js(move || {
+        let status = x.status().unwrap_or(0);
+        let body = x.response_text().ok().flatten().unwrap_or_default();
+        done(match status {
+            201 => serde_json::from_str(&body).map_err(|e| ApiError::Network(e.to_string())),
+            0 => Err(ApiError::Network("the upload did not reach the relay".into())),
+            401 => Err(ApiError::Unauthorized("Log in again to send files.".into())),
+            _ => Err(match serde_json::from_str::<ErrorFrame>(&body) {
+                Ok(e) => ApiError::Refused(e),
+                Err(_) => ApiError::Refused(ErrorFrame::new(ErrorCode::Unknown, format!("The upload failed ({status})."))),
+            }),
+        });
+    });
+    xhr.set_onloadend(Some(on_done.unchecked_ref()));
+    if xhr.send_with_opt_blob(Some(file)).is_err() {
+        // onloadend still fires with status 0.
+    }
+}
+
+/// Why a file can't be sent, before uploading it (the relay checks again, from the bytes).
+pub fn refuse_file(file: &web_sys::File) -> Option<&'static str> {
+    if !shared::limits::upload_type_allowed(&file.type_()) {
+        Some("This file type can't be sent: only photos, videos and PDFs.")
+    } else if file.size() > shared::limits::MAX_UPLOAD_BYTES as f64 {
+        Some("This file can't be sent: it is larger than 10 MB.")
+    } else {
+        None
+    }
+}

@@ -261,6 +261,7 @@ mod tests {
             waiting_since: None,
             first_response_due: None,
             labels: Vec::new(),
+            with_bot: false,
         }
     }
 

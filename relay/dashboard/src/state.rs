@@ -37,6 +37,8 @@ pub struct Outgoing {
     pub template: Option<TemplateSend>,
     /// A private note (sent as `note`, never to the customer).
     pub note: bool,
+    /// Files uploaded for this reply (sent by id).
+    pub files: Vec<Attachment>,
 }
 
 /// The conversation on screen.
@@ -417,7 +419,7 @@ impl Model {
                 });
                 let message = Message {
                     delivery,
-                    attachments: Vec::new(),
+                    attachments: item.files,
                     id,
                     conversation,
                     seq,
@@ -502,6 +504,29 @@ impl Model {
             return Err(SendError::TooLong);
         }
         self.queue(id, text.to_owned(), via, None, false, now)
+    }
+
+    /// Queue a reply made of files uploaded to the relay (`POST …/uploads`), with the words
+    /// written beside them, if any (the relay names the file otherwise).
+    pub fn compose_files(
+        &mut self,
+        id: ClientMsgId,
+        text: &str,
+        files: Vec<Attachment>,
+        via: Option<Channel>,
+        now: i64,
+    ) -> Result<Vec<Out>, SendError> {
+        let text = text.trim();
+        if text_chars(text) > MAX_TEXT_CHARS {
+            return Err(SendError::TooLong);
+        }
+        if files.is_empty() {
+            return Err(SendError::Empty);
+        }
+        self.queue(id, text.to_owned(), via, None, false, now)?;
+        let item = self.outbox.last_mut().expect("just queued");
+        item.files = files;
+        Ok(if self.ready { vec![send_frame(item)] } else { Vec::new() })
     }
 
     /// Queue a private note to the open conversation: like a reply, but only advisors see it.
@@ -626,6 +651,7 @@ impl Model {
             via,
             template,
             note,
+            files: Vec::new(),
         };
         let out = if self.ready {
             vec![send_frame(&item)]
@@ -828,6 +854,7 @@ fn send_frame(item: &Outgoing) -> Out {
         text: item.text.clone(),
         via: item.via,
         template: item.template.clone(),
+        attachments: item.files.iter().map(|f| f.id.clone()).collect(),
     }
 }
 
@@ -901,6 +928,7 @@ mod tests {
             waiting_since: None,
             first_response_due: None,
             labels: Vec::new(),
+            with_bot: false,
         }
     }
 
@@ -1137,6 +1165,39 @@ mod tests {
     }
 
     #[test]
+    fn an_uploaded_file_goes_as_a_reply_by_its_id_and_stays_with_the_committed_message() {
+        let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "the invoice please")]);
+        let pdf = Attachment {
+            id: "up-1".into(),
+            kind: shared::AttachmentKind::Document,
+            mime: "application/pdf".into(),
+            name: Some("Invoice.pdf".into()),
+            size: 2048,
+            state: AttachmentState::Ready,
+            error: None,
+            url: Some("/files/up-1?exp=1&sig=x".into()),
+        };
+        assert_eq!(m.compose_files("f-0".into(), "", vec![], None, 5), Err(SendError::Empty));
+        let out = m.compose_files("f-1".into(), "", vec![pdf.clone()], None, 5).unwrap();
+        assert_eq!(
+            out,
+            vec![Out::Send {
+                id: "f-1".into(),
+                conversation: C1,
+                text: String::new(),
+                via: None,
+                template: None,
+                attachments: vec!["up-1".into()],
+            }]
+        );
+        assert_eq!(m.pending_in(C1).next().unwrap().files, vec![pdf.clone()]);
+        m.apply(In::Ack { id: "f-1".into(), conversation: C1, seq: 2, sent_at: 6 });
+        let last = m.open.as_ref().unwrap().messages.last().unwrap().clone();
+        assert_eq!((last.seq, last.attachments), (2, vec![pdf]));
+    }
+
+    #[test]
     fn a_reply_is_sending_until_acked_then_committed() {
         let mut m = welcomed(vec![row(C1, 10, 1, 0)]);
         opened(&mut m, C1, vec![visitor_msg(C1, 1, "hi")]);
@@ -1150,6 +1211,7 @@ mod tests {
                 text: "Hello!".into(),
                 via: None,
                 template: None,
+                attachments: vec![],
             }]
         );
         assert_eq!(m.pending_in(C1).count(), 1);
@@ -1211,6 +1273,7 @@ mod tests {
                 text: "hi".into(),
                 via: None,
                 template: None,
+                attachments: vec![],
             }]
         );
         assert_eq!(m.outbox[0].delivery, Delivery::Sending);
@@ -1466,6 +1529,7 @@ mod tests {
             size: if state == AttachmentState::Ready { 48_000 } else { 0 },
             state,
             error: None,
+            url: None,
         }
     }
 
@@ -1524,6 +1588,7 @@ mod tests {
                     language: "en_US".into(),
                     params: vec!["Ana".into(), "#1042".into()],
                 }),
+                attachments: vec![],
             }]
         );
         assert_eq!(m.pending_in(C1).next().unwrap().text, "Hi Ana, your order #1042 has shipped.");

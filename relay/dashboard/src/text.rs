@@ -155,6 +155,7 @@ mod tests {
             size: 0,
             state: shared::AttachmentState::Pending,
             error: None,
+            url: None,
         };
         let mut m = msg(Author::Visitor, "");
         m.attachments = vec![file(AttachmentKind::Image, None)];

@@ -8,7 +8,8 @@ use shared::{AdvisorId, ConversationStatus, ConversationSummary, TeamInfo};
 pub enum View {
     /// Assigned to me.
     Mine,
-    /// Nobody's yet: waiting in a queue (or never routed).
+    /// Nobody's yet: waiting in a queue (or never routed). Not those the bot is answering: nobody
+    /// waits for an advisor there until it hands over (they are under All, "With bot").
     Unassigned,
     /// Everything I may see.
     #[default]
@@ -21,7 +22,7 @@ impl View {
     pub fn admits(self, c: &ConversationSummary, me: Option<AdvisorId>) -> bool {
         match self {
             View::Mine => me.is_some() && c.assignee == me,
-            View::Unassigned => c.assignee.is_none(),
+            View::Unassigned => c.assignee.is_none() && !c.with_bot,
             View::All => true,
         }
     }
@@ -127,6 +128,7 @@ mod tests {
             waiting_since: waiting,
             first_response_due: due,
             labels: Vec::new(),
+            with_bot: false,
         }
     }
 
@@ -140,6 +142,15 @@ mod tests {
         assert_eq!(ids(View::All), [1, 2, 3]);
         assert_eq!(open_count(&rows, View::Mine, me), 1);
         assert_eq!(open_count(&rows, View::Mine, None), 0, "nobody signed in owns nothing");
+    }
+
+    #[test]
+    fn a_conversation_with_the_bot_is_under_all_but_not_unassigned() {
+        let with_bot = ConversationSummary { with_bot: true, ..row(4, None, None, None) };
+        assert!(!View::Unassigned.admits(&with_bot, None));
+        assert!(View::All.admits(&with_bot, None));
+        let handed_over = ConversationSummary { with_bot: false, ..with_bot };
+        assert!(View::Unassigned.admits(&handed_over, None));
     }
 
     #[test]

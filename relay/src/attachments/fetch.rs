@@ -72,6 +72,8 @@ pub async fn fetch(http: &reqwest::Client, config: &MetaConfig, files: &Files, j
             })?;
             (written, None)
         }
+        // Uploads are stored ready and never claimed by the worker.
+        MediaRef::Upload { .. } => return Err(permanent("This file was uploaded to the relay; there is nothing to fetch.")),
     };
     if written.size == 0 {
         return Err(temporary(format!("{} sent an empty file.", crate::channels::platform_name(job.channel))));

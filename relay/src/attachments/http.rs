@@ -42,6 +42,26 @@ async fn download(
     if !crate::access::may_see(&state, &viewer, stored.conversation).await? {
         return Err(not_found("No such file."));
     }
+    serve(&path, &stored, &request_headers, Audience::Dashboard).await
+}
+
+/// Who a file is served to: the dashboard (same origin, cookie) or a signed link (any origin: the
+/// widget shows pictures on the customer's site).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Audience {
+    Dashboard,
+    Link,
+}
+
+/// The response for a stored file: its bytes (or 304), with the headers that keep it inert.
+pub(super) async fn serve(
+    path: &std::path::Path,
+    stored: &crate::store::attachments::StoredAttachment,
+    request_headers: &HeaderMap,
+    audience: Audience,
+) -> ApiResult<Response> {
+    let not_found = |message: &str| ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message);
+    let id = &stored.attachment.id;
     let attachment = &stored.attachment;
     match attachment.state {
         AttachmentState::Ready => {}
@@ -63,7 +83,7 @@ async fn download(
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let file = match tokio::fs::File::open(&path).await {
+        let file = match tokio::fs::File::open(path).await {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 tracing::error!(attachment = %id, path = %path.display(), "an attachment is recorded as ready but its file is missing");
@@ -90,8 +110,17 @@ async fn download(
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
-    headers.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+    match audience {
+        Audience::Dashboard => {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+            headers.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+        }
+        Audience::Link => {
+            // No longer than the link itself lives; pages of any origin may show it (the widget).
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=900"));
+            headers.insert("cross-origin-resource-policy", HeaderValue::from_static("cross-origin"));
+        }
+    }
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     if let Some(etag) = etag {
         headers.insert(header::ETAG, etag);

@@ -6,11 +6,18 @@
 //!    disk ([`files`]) with their type sniffed from the bytes ([`sniff`]), and tells the advisors
 //!    (`attachment` frame) when it is ready, or failed for good with a reason in plain words.
 //! 3. Advisors get the bytes from `GET /dashboard/api/attachments/{id}` ([`http`]).
+//!
+//! Files sent from the widget or the dashboard are uploaded first ([`upload`]: type sniffed from
+//! the bytes, size and type limits from `shared::limits`), stored ready in the same table and
+//! directory, then taken by the message that names them. Visitors get them through short-lived
+//! signed links ([`signing`], `GET /files/{id}`).
 
 pub mod fetch;
 pub mod files;
 mod http;
+pub mod signing;
 pub mod sniff;
+pub mod upload;
 pub mod worker;
 
 use std::path::Path;
@@ -20,7 +27,10 @@ use shared::AttachmentKind;
 use tokio::sync::Notify;
 
 pub use files::Files;
-pub use http::router;
+
+pub fn router() -> axum::Router<crate::state::AppState> {
+    http::router().merge(upload::router())
+}
 
 use crate::channels::meta::{InboundBody, InboundMessage, MediaKind, MediaSource};
 use crate::store::attachments::{MediaRef, NewAttachment};
@@ -30,12 +40,36 @@ use crate::store::attachments::{MediaRef, NewAttachment};
 pub struct Attachments {
     files: Files,
     wake: Notify,
+    signer: signing::Signer,
 }
 
 impl Attachments {
-    /// Files under `<data_dir>/attachments/`.
+    /// Files under `<data_dir>/attachments/`; the link-signing key in `<data_dir>/link-signing.key`.
     pub fn new(data_dir: &Path) -> Self {
-        Attachments { files: Files::new(data_dir.join("attachments")), wake: Notify::new() }
+        Attachments {
+            files: Files::new(data_dir.join("attachments")),
+            wake: Notify::new(),
+            signer: signing::Signer::load_or_create(&data_dir.join("link-signing.key")),
+        }
+    }
+
+    pub fn signer(&self) -> &signing::Signer {
+        &self.signer
+    }
+
+    /// A fresh signed link to a ready file (relative to the relay).
+    pub fn link(&self, id: &str) -> String {
+        self.signer.link(id, crate::now_ms() / 1000 + signing::LINK_LIFETIME_SECS)
+    }
+
+    /// `message` with a fresh signed link on each ready attachment: what a visitor is sent.
+    pub fn signed(&self, mut message: shared::Message) -> shared::Message {
+        for a in &mut message.attachments {
+            if a.state == shared::AttachmentState::Ready {
+                a.url = Some(self.link(&a.id));
+            }
+        }
+        message
     }
 
     pub fn files(&self) -> &Files {

@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/teams/{id}/members", put(set_members))
         .route("/api/v1/admin/sites", get(list_sites).post(create_site))
         .route("/api/v1/admin/sites/{key}", patch(update_site))
+        .route("/api/v1/admin/sites/{key}/identity-secret", post(rotate_identity_secret))
         .route("/api/v1/admin/settings/routing", get(get_setting::<RoutingSettings>).put(put_setting::<RoutingSettings>))
         .route("/api/v1/admin/settings/business-hours", get(get_setting::<BusinessHours>).put(put_setting::<BusinessHours>))
         .route("/api/v1/admin/settings/security", get(get_setting::<SecuritySettings>).put(put_setting::<SecuritySettings>))
@@ -431,6 +432,12 @@ struct SiteView {
     reply_time: String,
     allowed_origins: Vec<String>,
     team_id: Option<TeamId>,
+    position: String,
+    launcher: String,
+    avatar: String,
+    /// Shown to admins only (this API): what the site's server signs user ids with.
+    identity_secret: Option<String>,
+    require_identity: bool,
 }
 
 impl From<Site> for SiteView {
@@ -443,6 +450,11 @@ impl From<Site> for SiteView {
             reply_time: s.reply_time,
             allowed_origins: s.allowed_origins,
             team_id: s.team_id,
+            position: s.position,
+            launcher: s.launcher,
+            avatar: s.avatar,
+            identity_secret: s.identity_secret,
+            require_identity: s.require_identity,
         }
     }
 }
@@ -534,6 +546,31 @@ struct SitePatch {
     allowed_origins: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
     team_id: Option<Option<TeamId>>,
+    position: Option<String>,
+    launcher: Option<String>,
+    avatar: Option<String>,
+    require_identity: Option<bool>,
+}
+
+fn bad(message: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
+}
+
+/// The launcher's corner and icon, and the avatar URL, as an admin may set them.
+fn check_appearance(position: &str, launcher: &str, avatar: &str) -> ApiResult<()> {
+    if !matches!(position, "right" | "left") {
+        return Err(bad("position must be \"right\" or \"left\""));
+    }
+    if !matches!(launcher, "chat" | "help" | "message") {
+        return Err(bad("launcher must be \"chat\", \"help\" or \"message\""));
+    }
+    let host = avatar.strip_prefix("https://").unwrap_or("");
+    if !avatar.is_empty()
+        && (host.is_empty() || host.starts_with('/') || avatar.len() > 2048 || avatar.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\')))
+    {
+        return Err(bad("avatar must be an https:// URL of an image (or empty)"));
+    }
+    Ok(())
 }
 
 async fn update_site(
@@ -559,12 +596,40 @@ async fn update_site(
         team_id: req.team_id.unwrap_or(site.team_id),
     };
     check_texts(&settings.name, &settings.greeting)?;
+    let position = req.position.unwrap_or(site.position);
+    let launcher = req.launcher.unwrap_or(site.launcher);
+    let avatar = req.avatar.map(|a| a.trim().to_owned()).unwrap_or(site.avatar);
+    check_appearance(&position, &launcher, &avatar)?;
+    let require = req.require_identity.unwrap_or(site.require_identity);
+    if require && site.identity_secret.is_none() {
+        return Err(bad("generate an identity secret first (POST …/identity-secret), then require verified identities"));
+    }
     let settings = admin::check_site(settings).map_err(admin_error)?;
+    state.store.set_site_appearance(site.id, &position, &launcher, &avatar).await?;
+    state.store.set_site_identity(site.id, site.identity_secret.as_deref(), require).await?;
     let site = state.store.update_site(&settings).await.map_err(|e| site_error(e.into()))?;
     tracing::info!(admin = admin.info.id.0, site = %site.key, "site updated");
     if team_changed {
         crate::routing::changed(&state);
     }
+    Ok(Json(site.into()))
+}
+
+/// A new identity secret for the site (the old one stops verifying at once), shown in the answer.
+async fn rotate_identity_secret(
+    State(state): State<AppState>,
+    SignedInAdmin(admin): SignedInAdmin,
+    Path(key): Path<String>,
+) -> ApiResult<Json<SiteView>> {
+    let site = state
+        .store
+        .site_by_key(&key)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "No site with this key."))?;
+    let secret = crate::identity::new_secret();
+    state.store.set_site_identity(site.id, Some(&secret), site.require_identity).await?;
+    tracing::info!(admin = admin.info.id.0, site = %site.key, "identity secret rotated");
+    let site = state.store.site_by_key(&key).await?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "No site with this key."))?;
     Ok(Json(site.into()))
 }
 

@@ -10,6 +10,7 @@ pub mod inbox_api;
 pub mod login_limit;
 pub mod sites;
 pub mod two_factor;
+pub mod webview;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
@@ -29,11 +30,15 @@ pub fn app(state: AppState) -> Router {
         .route("/widget.js", get(assets::loader))
         .route("/assets/{name}", get(assets::asset))
         .route("/api/v1/sites/{key}", get(sites::public_info))
+        .route("/api/v1/sites/{key}/resume", post(sites::resume))
+        .route("/api/v1/push/key", get(sites::push_key))
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/auth/me", get(auth::me))
         .route("/api/v1/auth/session", get(auth::session))
         .route("/ws/visitor", get(ws::visitor::upgrade))
+        .route("/c/{key}", get(webview::page))
+        .route("/webview/bridge.js", get(webview::bridge))
         .route("/ws/advisor", get(ws::advisor::upgrade))
         .route("/dashboard", get(dashboard::shell))
         .route("/dashboard/", get(dashboard::shell))
@@ -41,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::channels::bridge::router())
         .merge(crate::attachments::router())
         .merge(admin_api::router())
+        .merge(crate::bot::api::router())
         .merge(analytics::router())
         .merge(customer::router())
         .merge(inbox_api::router())

@@ -12,6 +12,47 @@ use crate::origin;
 use crate::state::AppState;
 use crate::ws::visitor::checked_site;
 
+/// `POST /api/v1/sites/{key}/resume`, the body the code from an e-mail's link (`text/plain`, so the
+/// cross-origin request needs no preflight): `{"token"}`, a visitor token of this browser's own for
+/// the visitor the code was made for; 404 `not_found` for an unknown, used or expired code.
+pub async fn resume(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap, body: String) -> Response {
+    let answer = match checked_site(&state, Some(&key), &headers).await {
+        Ok(site) => match crate::notify::resume::redeem(&state, &site, &body).await {
+            Ok(Some(token)) => Json(serde_json::json!({ "token": token })).into_response(),
+            Ok(None) => crate::error::ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                shared::ErrorCode::NotFound,
+                "this link has expired or was already used; open the chat to write to us",
+            )
+            .into_response(),
+            Err(e) => crate::error::ApiError::internal("redeeming a resume code", e).into_response(),
+        },
+        Err(e) => e.into_response(),
+    };
+    with_cors(answer, &headers)
+}
+
+/// `GET /api/v1/push/key`: `{"public_key"}`, the relay's VAPID public key (base64url, uncompressed
+/// P-256 point) that browsers subscribe with; 404 when Web Push is off. Public, readable from any page.
+pub async fn push_key(State(state): State<AppState>) -> Response {
+    let answer = match crate::notify::pusher(&state).await {
+        Some(pusher) => Json(serde_json::json!({ "public_key": pusher.public_key() })).into_response(),
+        None => crate::error::ApiError::new(axum::http::StatusCode::NOT_FOUND, shared::ErrorCode::NotFound, "Web Push is off on this relay")
+            .into_response(),
+    };
+    let mut answer = answer;
+    answer.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    answer
+}
+
+fn with_cors(mut response: Response, headers: &HeaderMap) -> Response {
+    if let Some(page) = origin::request_origin(headers).and_then(|o| HeaderValue::from_str(o).ok()) {
+        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, page);
+        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
 pub async fn public_info(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap) -> Response {
     let mut response = match checked_site(&state, Some(&key), &headers).await {
         Ok(site) => Json(site.info()).into_response(),

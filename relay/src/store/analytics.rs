@@ -66,6 +66,8 @@ pub struct AnalyticsRows {
     pub open: Vec<OpenGroup>,
     /// Every advisor's id and name (for the names in the report).
     pub advisors: Vec<(i64, String)>,
+    /// Survey ratings (1–5) given in the period, of conversations in sight.
+    pub ratings: Vec<u8>,
 }
 
 #[async_trait]

@@ -19,6 +19,40 @@ pub enum MediaRef {
     WhatsAppId(String),
     /// A URL to download as it is (Messenger's CDN URLs).
     Url(String),
+    /// Uploaded to the relay by `by` ([`Uploader::as_source`]) before the message was sent: the
+    /// row is already there, ready; the message's commit takes it (only if it is still unsent,
+    /// in this conversation, and the sender's).
+    Upload { by: String },
+}
+
+/// Who uploaded a file: only they may send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploader {
+    Visitor,
+    Advisor(shared::AdvisorId),
+}
+
+impl Uploader {
+    pub fn as_source(self) -> String {
+        match self {
+            Uploader::Visitor => "visitor".to_owned(),
+            Uploader::Advisor(id) => format!("advisor:{}", id.0),
+        }
+    }
+}
+
+/// A file just uploaded (its bytes are in place), not in a message yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUpload {
+    pub id: String,
+    pub conversation: ConversationId,
+    pub by: Uploader,
+    pub kind: AttachmentKind,
+    pub mime: String,
+    pub name: Option<String>,
+    pub size: u64,
+    /// Hex.
+    pub sha256: String,
 }
 
 /// An attachment arriving with a message, not fetched yet.
@@ -49,7 +83,26 @@ impl NewAttachment {
             size: 0,
             state: AttachmentState::Pending,
             error: None,
+            url: None,
         }
+    }
+
+    /// An uploaded file to attach to a message.
+    pub fn upload(id: String, by: Uploader) -> Self {
+        NewAttachment {
+            id,
+            kind: AttachmentKind::Unknown,
+            name: None,
+            channel: Channel::Web,
+            account: String::new(),
+            source: MediaRef::Upload { by: by.as_source() },
+            declared_mime: None,
+            declared_sha256: None,
+        }
+    }
+
+    pub fn is_upload(&self) -> bool {
+        matches!(self.source, MediaRef::Upload { .. })
     }
 }
 
@@ -98,6 +151,8 @@ pub struct StoredAttachment {
     pub attachment: Attachment,
     /// Hex, once ready.
     pub sha256: Option<String>,
+    /// Who uploaded it, for a file uploaded to the relay (`visitor`, `advisor:ID`).
+    pub uploaded_by: Option<String>,
 }
 
 #[async_trait]
@@ -116,6 +171,11 @@ pub trait AttachmentStore: Send + Sync {
     /// Given up: `reason` is shown to advisors. `None` when it was not pending.
     async fn attachment_failed(&self, id: &str, reason: &str, now: i64) -> StoreResult<Option<AttachmentChange>>;
     async fn attachment(&self, id: &str) -> StoreResult<Option<StoredAttachment>>;
+    /// Record an uploaded file (ready, in no message yet).
+    async fn create_upload(&self, upload: &NewUpload, now: i64) -> StoreResult<()>;
+    /// Forget uploads made before `before` that no message took; returns their ids (whose files
+    /// the caller deletes).
+    async fn sweep_uploads(&self, before: i64) -> StoreResult<Vec<String>>;
 }
 
 pub(crate) fn kind_str(kind: AttachmentKind) -> &'static str {
@@ -152,12 +212,14 @@ pub(crate) fn source_columns(source: &MediaRef) -> (&'static str, &str) {
     match source {
         MediaRef::WhatsAppId(id) => ("whatsapp_id", id),
         MediaRef::Url(url) => ("url", url),
+        MediaRef::Upload { by } => ("upload", by),
     }
 }
 
 pub(crate) fn source_from(kind: &str, value: String) -> MediaRef {
     match kind {
         "whatsapp_id" => MediaRef::WhatsAppId(value),
+        "upload" => MediaRef::Upload { by: value },
         _ => MediaRef::Url(value),
     }
 }

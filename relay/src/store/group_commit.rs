@@ -272,6 +272,13 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
         existing.attachments = attachments::of_message(tx, new.conversation, existing.seq as i64)?;
         return Ok(Ok(Appended { message: existing, created: false, counters: None }));
     };
+    // Uploaded files the message names must be free to take; if one isn't, the message is taken
+    // back (its seq was never published: `last_seq` has not moved) and refused on its own.
+    if !attachments::claim_uploads(tx, new.conversation, seq, &new.attachments, new.now)? {
+        tx.prepare_cached("DELETE FROM messages WHERE conversation_id = ?1 AND seq = ?2")?
+            .execute(params![new.conversation.0, seq])?;
+        return Ok(Err(StoreError::UploadUnavailable));
+    }
     let from_visitor = kind == AUTHOR_VISITOR;
     let (to_advisors, to_visitor) = (new.delivered && from_visitor, new.delivered && !from_visitor);
     // An advisor who replies has read the thread up to their reply (nothing after it is unread).
@@ -302,10 +309,13 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
                     assignee_id = CASE WHEN ?3 AND status != 'open' THEN NULL
                                        WHEN ?7 AND assignee_id IS NULL THEN ?9 ELSE assignee_id END,
                     assigned_at = CASE WHEN ?7 AND assignee_id IS NULL THEN ?2 ELSE assigned_at END,
+                    -- While the site's bot has it (docs/BOT.md) the customer waits for nobody: no
+                    -- queue, no first-response clock, until the hand-off. An advisor's reply ends the bot's turn.
                     queued_at = CASE WHEN ?7 THEN NULL
-                                     WHEN ?3 AND (status != 'open' OR assignee_id IS NULL) THEN COALESCE(queued_at, ?2)
+                                     WHEN ?3 AND with_bot = 0 AND (status != 'open' OR assignee_id IS NULL) THEN COALESCE(queued_at, ?2)
                                      ELSE queued_at END,
-                    waiting_since = CASE WHEN ?7 THEN NULL WHEN ?3 THEN COALESCE(waiting_since, ?2) ELSE waiting_since END,
+                    waiting_since = CASE WHEN ?7 THEN NULL WHEN ?3 AND with_bot = 0 THEN COALESCE(waiting_since, ?2) ELSE waiting_since END,
+                    with_bot = CASE WHEN ?7 THEN 0 ELSE with_bot END,
                     last_helped_by = CASE WHEN ?7 THEN ?9 ELSE last_helped_by END
               WHERE id = ?4 RETURNING {COUNTERS}"
         ))?
@@ -341,8 +351,13 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
         ])?;
     }
     attachments::insert_all(tx, new.conversation, seq, &new.attachments, new.now)?;
+    let uploads = new.attachments.iter().any(NewAttachment::is_upload);
     let message = Message {
-        attachments: new.attachments.iter().map(NewAttachment::pending).collect(),
+        attachments: if uploads {
+            attachments::of_message(tx, new.conversation, seq)?
+        } else {
+            new.attachments.iter().map(NewAttachment::pending).collect()
+        },
         delivery: new.platform.as_ref().map(|p| shared::PlatformDelivery { state: p.state, error: None }),
         id: new.id.clone(),
         conversation: new.conversation,

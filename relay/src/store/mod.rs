@@ -3,8 +3,11 @@
 
 pub mod analytics;
 pub mod attachments;
+pub mod bot;
 mod group_commit;
+pub mod identity;
 pub mod inbox;
+pub mod notify;
 pub mod routing;
 pub mod sqlite;
 
@@ -13,7 +16,10 @@ use shared::{AdvisorId, AdvisorInfo, Author, Channel, ClientMsgId, ConversationI
 
 pub use analytics::AnalyticsStore;
 pub use attachments::{AttachmentStore, NewAttachment};
+pub use identity::IdentityStore;
+pub use bot::BotStore;
 pub use inbox::InboxStore;
+pub use notify::NotifyStore;
 pub use routing::RoutingStore;
 pub use sqlite::SqliteStore;
 
@@ -26,6 +32,10 @@ pub enum StoreError {
     /// The client id is already used in this conversation by another author.
     #[error("message id already used by another author")]
     IdConflict,
+    /// A message names an uploaded file that is not the sender's, not in its conversation, or
+    /// already in another message.
+    #[error("an uploaded file is not available to this message")]
+    UploadUnavailable,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -61,6 +71,16 @@ pub struct Site {
     pub allowed_origins: Vec<String>,
     /// The team that answers this site's customers (None: every advisor).
     pub team_id: Option<TeamId>,
+    /// The launcher's corner: `right` or `left`.
+    pub position: String,
+    /// The launcher's icon: `chat`, `help` or `message`.
+    pub launcher: String,
+    /// An `https://` image URL shown in the panel's header, or "".
+    pub avatar: String,
+    /// The key of `user_hash` = HMAC-SHA256(secret, user_id), hex; None until an admin makes one.
+    pub identity_secret: Option<String>,
+    /// An identify without a valid `user_hash` is refused.
+    pub require_identity: bool,
 }
 
 impl Site {
@@ -71,6 +91,9 @@ impl Site {
             greeting: self.greeting.clone(),
             color: self.color.clone(),
             reply_time: self.reply_time.clone(),
+            position: self.position.clone(),
+            launcher: self.launcher.clone(),
+            avatar: self.avatar.clone(),
         }
     }
 }
@@ -334,7 +357,7 @@ pub const SESSION_IDLE_MS: i64 = 7 * 24 * 3600 * 1000;
 pub const SESSION_TOUCH_MS: i64 = 3600 * 1000;
 
 #[async_trait]
-pub trait Store: AttachmentStore + AnalyticsStore + InboxStore + RoutingStore + Send + Sync + 'static {
+pub trait Store: AttachmentStore + AnalyticsStore + BotStore + IdentityStore + InboxStore + NotifyStore + RoutingStore + Send + Sync + 'static {
     /// Cheap round trip, for health checks.
     async fn ping(&self) -> StoreResult<()>;
     async fn close(&self);

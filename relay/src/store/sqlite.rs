@@ -17,7 +17,10 @@ use super::*;
 
 pub(super) mod analytics;
 pub(super) mod attachments;
+mod identity;
+mod bot;
 mod inbox;
+mod notify;
 mod routing;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -189,13 +192,18 @@ fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
         allowed_origins: serde_json::from_str(&origins)
             .map_err(|e| StoreError::Corrupt(format!("allowed_origins of a site: {e}")))?,
         team_id: row.try_get::<Option<i64>, _>("team_id")?.map(TeamId),
+        position: row.try_get("position")?,
+        launcher: row.try_get("launcher")?,
+        avatar: row.try_get("avatar")?,
+        identity_secret: row.try_get("identity_secret")?,
+        require_identity: row.try_get("require_identity")?,
     })
 }
 
 /// An inbox row in one query: the conversation, its customer, its site and its newest message.
 const SUMMARY_SELECT: &str = "
     SELECT c.id, c.channel, c.last_seq, c.page, c.last_activity_at, c.visitor_read_seq, c.visitor_delivered_seq,
-           c.advisor_unread, c.status, c.snoozed_until, c.team_id, c.assignee_id, c.waiting_since,
+           c.advisor_unread, c.status, c.snoozed_until, c.team_id, c.assignee_id, c.waiting_since, c.with_bot,
            c.waiting_since + t.first_response_target_ms AS first_response_due,
            (SELECT MAX(i.last_inbound_at) FROM channel_identities i WHERE i.conversation_id = c.id AND i.channel = c.channel)
                AS last_inbound_at,
@@ -343,6 +351,7 @@ fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
         waiting_since: row.try_get("waiting_since")?,
         first_response_due: row.try_get("first_response_due")?,
         labels: Vec::new(),
+        with_bot: row.try_get("with_bot")?,
     })
 }
 
@@ -435,8 +444,10 @@ impl Store for SqliteStore {
                     (SELECT m.seq FROM messages m WHERE m.conversation_id = c.id AND m.note = 0
                       ORDER BY m.seq DESC LIMIT 1) AS visible_seq,
                     c.last_seq, c.visitor_read_seq, c.advisor_delivered_seq, c.advisor_read_seq
-               FROM visitors v JOIN conversations c ON c.visitor_id = v.id
-              WHERE v.site_id = ? AND v.token_hash = ?
+               FROM visitors t JOIN visitors v ON v.id = COALESCE(t.merged_into, t.id)
+                    JOIN conversations c ON c.visitor_id = v.id
+              WHERE t.site_id = ?1
+                AND (t.token_hash = ?2 OR t.id IN (SELECT visitor_id FROM visitor_tokens WHERE token_hash = ?2))
               ORDER BY c.id LIMIT 1",
         )
         .bind(site.0)

@@ -110,11 +110,11 @@ impl super::Session for AdvisorSession {
                     Err(e) => self.internal(sink, Some(reference), "loading a thread", e).await,
                 }
             }
-            In::Send { id, conversation, text, via, template } => {
+            In::Send { id, conversation, text, via, template, attachments } => {
                 let author = Author::Advisor { id: self.advisor.id, name: self.advisor.name.clone() };
                 let origin = self.member.as_ref().map(|m| m.id).expect("greeted");
                 let reply = conversation::Reply { via, template };
-                match conversation::post(&self.state, conversation, id, author, &text, origin, reply).await {
+                match conversation::post(&self.state, conversation, id, author, &text, origin, reply, attachments).await {
                     Ok(done) => {
                         let m = done.message;
                         super::flush_queued(self, sink).await
@@ -137,7 +137,12 @@ impl super::Session for AdvisorSession {
             }
             In::SetStatus { reference, conversation, status, snoozed_until } => {
                 match conversation::set_status(&self.state, conversation, status, snoozed_until, reference).await {
-                    Ok(()) => true,
+                    Ok(()) => {
+                        if status == shared::ConversationStatus::Resolved {
+                            crate::notify::survey::resolved(&self.state, conversation, Some(self.advisor.id)).await;
+                        }
+                        true
+                    }
                     Err(e) => send(sink, &Out::Error(e)).await,
                 }
             }
@@ -226,6 +231,8 @@ impl super::Session for AdvisorSession {
             Event::Removed { conversation } => Some(Out::Removed { conversation: *conversation }),
             Event::AdvisorTyping { .. }
             | Event::Queue { .. }
+            | Event::Bot { .. }
+            | Event::Visitor(_)
             | Event::AdvisorsRead { .. }
             | Event::DeliveredToAdvisors { .. }
             | Event::Presence { .. } => None,

@@ -62,7 +62,8 @@ pub async fn checked_site(state: &AppState, key: Option<&str>, headers: &HeaderM
             "the request has no Origin header; the widget must be loaded by a web page on an allowed origin",
         ));
     };
-    if !origin::is_allowed(page_origin, &site.allowed_origins) {
+    // The relay's own pages (the webview page `/c/KEY`) may use every site.
+    if !origin::is_allowed(page_origin, &site.allowed_origins) && !origin::is_same_origin(headers) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::ForbiddenOrigin,
@@ -90,11 +91,13 @@ struct VisitorSession {
     /// Messages up to this seq were replayed after `hello`; live copies of them are skipped.
     replayed_up_to: Seq,
     typing: conversation::TypingThrottle,
+    /// The site's bot had this conversation at hello: each message may be the bot's to answer.
+    bot: bool,
 }
 
 async fn session(state: AppState, site: Site, browser: Browser, socket: WebSocket) {
     let stopping = state.stopping.clone();
-    let session = VisitorSession { state, site, browser, thread: None, member: None, replayed_up_to: 0, typing: Default::default() };
+    let session = VisitorSession { state, site, browser, thread: None, member: None, replayed_up_to: 0, typing: Default::default(), bot: false };
     super::drive(session, socket, stopping).await;
 }
 
@@ -123,8 +126,8 @@ impl super::Session for VisitorSession {
             Err(e) => return send(sink, &Out::Error(e.into())).await,
         };
         match (frame, &self.thread) {
-            (In::Hello { v, token, last_seq, page, referrer, timezone }, None) => {
-                self.hello(v, token, last_seq, Landing { page, referrer, timezone }, sink).await
+            (In::Hello { v, token, last_seq, page, referrer, timezone, locale }, None) => {
+                self.hello(v, token, last_seq, Landing { page, referrer, timezone, locale }, sink).await
             }
             (In::Hello { .. }, Some(_)) => {
                 send(sink, &Out::Error(ErrorFrame::new(ErrorCode::AlreadyGreeted, "hello was already sent on this connection"))).await
@@ -133,14 +136,19 @@ impl super::Session for VisitorSession {
                 let e = ErrorFrame::new(ErrorCode::HelloRequired, "send hello first");
                 send(sink, &Out::Error(e)).await
             }
-            (In::Send { id, text }, Some(thread)) => {
+            (In::Send { id, text, attachments }, Some(thread)) => {
                 let (conversation, origin) = (thread.conversation, self.member.as_ref().map(|m| m.id));
                 let origin = origin.expect("a greeted session has joined the hub");
-                match conversation::post(&self.state, conversation, id, Author::Visitor, &text, origin, Default::default()).await {
+                match conversation::post(&self.state, conversation, id, Author::Visitor, &text, origin, Default::default(), attachments)
+                    .await {
                     Ok(done) => {
                         let m = done.message;
-                        super::flush_queued(self, sink).await
-                            && send(sink, &Out::Ack { id: m.id, seq: m.seq, sent_at: m.sent_at }).await
+                        let acked = super::flush_queued(self, sink).await
+                            && send(sink, &Out::Ack { id: m.id.clone(), seq: m.seq, sent_at: m.sent_at }).await;
+                        if acked && done.created && self.bot {
+                            crate::bot::engine::on_visitor_message(&self.state, &self.site, conversation, m.seq, &m.text).await;
+                        }
+                        acked
                     }
                     Err(e) => send(sink, &Out::Error(e)).await,
                 }
@@ -153,11 +161,60 @@ impl super::Session for VisitorSession {
                 }
                 true
             }
+            (In::Handoff, Some(thread)) => {
+                if self.bot {
+                    crate::bot::engine::request_handoff(&self.state, self.site.id, thread.conversation, "asked for a person").await;
+                }
+                true
+            }
             (In::Typing { on }, Some(thread)) => {
                 if self.typing.should_forward(on) {
                     self.state.hub.to_advisors(Event::VisitorTyping { conversation: thread.conversation, on });
                 }
                 true
+            }
+            (In::Identify { user_id, user_hash, name, email }, Some(_)) => {
+                let frame = match self.identify(user_id, user_hash, name, email).await {
+                    Ok(frame) => frame,
+                    Err(e) => Out::Error(e),
+                };
+                send(sink, &frame).await
+            }
+            (In::SetEmail { email }, Some(thread)) => {
+                let email = email.trim();
+                if email.len() > 254 || !crate::customer::is_email(email) {
+                    let e = ErrorFrame::new(ErrorCode::BadRequest, "this doesn't look like an e-mail address");
+                    return send(sink, &Out::Error(e)).await;
+                }
+                let (visitor, conversation) = (thread.visitor, thread.conversation);
+                if let Err(e) = self.state.store.set_visitor_email(visitor, email).await {
+                    return self.internal(sink, "storing a visitor's e-mail", e).await;
+                }
+                // The customer panel and the inbox row show the e-mail.
+                conversation::announce_conversation(&self.state, conversation).await;
+                send(sink, &Out::Email { email: email.to_owned() }).await
+            }
+            (In::PushSubscribe { endpoint, p256dh, auth }, Some(thread)) => {
+                let subscription = crate::notify::push::Subscription { endpoint, p256dh, auth };
+                if let Err(why) = crate::notify::push::check(&subscription) {
+                    let e = ErrorFrame::new(ErrorCode::BadRequest, format!("this push subscription can't be used: {why}"));
+                    return send(sink, &Out::Error(e)).await;
+                }
+                if self.state.notifier.web_push().is_none() {
+                    let e = ErrorFrame::new(ErrorCode::BadRequest, "this relay doesn't send Web Push");
+                    return send(sink, &Out::Error(e)).await;
+                }
+                match self.state.store.save_push_subscription(thread.visitor, &subscription, crate::now_ms()).await {
+                    Ok(()) => true,
+                    Err(e) => self.internal(sink, "storing a push subscription", e).await,
+                }
+            }
+            (In::Rate { rating, comment }, Some(thread)) => {
+                // The answer (`survey` with the rating) comes through the hub, to every tab of the visitor.
+                match crate::notify::survey::rate(&self.state, thread.conversation, rating, comment).await {
+                    Ok(_) => true,
+                    Err(e) => send(sink, &Out::Error(e)).await,
+                }
             }
             (In::Unknown, _) => unreachable!("decode_frame turns Unknown into an error"),
             #[allow(unreachable_patterns)]
@@ -170,13 +227,16 @@ impl super::Session for VisitorSession {
             Event::Message { message, origin } => {
                 let mine = self.member.as_ref().map(|m| m.id) == *origin;
                 // Notes are never handed to a visitor socket; this is the second lock on that door.
-                (!mine && !message.note && message.seq > self.replayed_up_to).then(|| Out::Message { message: message.clone() })
+                (!mine && !message.note && message.seq > self.replayed_up_to)
+                    .then(|| Out::Message { message: self.state.attachments.signed(message.clone()) })
             }
             Event::AdvisorTyping { on, name, .. } => Some(Out::Typing { on: *on, name: name.clone() }),
             Event::AdvisorsRead { up_to, .. } => Some(Out::Read { up_to: *up_to }),
             Event::DeliveredToAdvisors { up_to, .. } => Some(Out::Delivered { up_to: *up_to }),
             Event::Presence { advisors_online } => Some(Out::Presence { advisors_online: *advisors_online }),
             Event::Queue { position, wait_ms } => Some(Out::Queue { position: *position, wait_ms: *wait_ms }),
+            Event::Bot { active, seq, replies } => Some(Out::Bot { active: *active, seq: *seq, replies: replies.clone() }),
+            Event::Visitor(frame) => Some(frame.clone()),
             Event::Conversation(_)
             | Event::Roster { .. }
             | Event::Removed { .. }
@@ -193,6 +253,7 @@ struct Landing {
     page: Option<String>,
     referrer: Option<String>,
     timezone: Option<String>,
+    locale: Option<String>,
 }
 
 impl VisitorSession {
@@ -210,8 +271,8 @@ impl VisitorSession {
             Some(token) => store.visitor_by_token(self.site.id, &secret::token_hash(token)).await,
             None => Ok(None),
         };
-        let (thread, token) = match (found, token) {
-            (Ok(Some(thread)), Some(token)) => (thread, token),
+        let (mut thread, token, created) = match (found, token) {
+            (Ok(Some(thread)), Some(token)) => (thread, token, false),
             (Ok(None), Some(_)) => {
                 let e = ErrorFrame::new(
                     ErrorCode::BadToken,
@@ -222,7 +283,7 @@ impl VisitorSession {
             (Ok(_), None) => {
                 let token = secret::new_token();
                 match store.create_visitor(self.site.id, &secret::token_hash(&token), now).await {
-                    Ok(thread) => (thread, token),
+                    Ok(thread) => (thread, token, true),
                     Err(e) => return self.internal(sink, "creating a visitor", e).await,
                 }
             }
@@ -235,24 +296,37 @@ impl VisitorSession {
         }
         let visit = Visit::new(
             self.browser.user_agent.as_deref(),
-            self.browser.accept_language.as_deref(),
+            // The widget's own choice (an override by the site) wins over the browser's header.
+            landing.locale.as_deref().or(self.browser.accept_language.as_deref()),
             landing.referrer.as_deref(),
             landing.timezone.as_deref(),
         );
         if let Err(e) = store.record_visit(thread.visitor, thread.conversation, &visit, now).await {
             tracing::warn!(error = %e, "could not store the visitor's browser and referrer");
         }
+        // A new conversation on a site with a bot: the bot takes it and greets first.
+        if created {
+            if let Some(seq) = crate::bot::engine::start(&self.state, &self.site, thread.conversation, visit.language.as_deref()).await {
+                thread.last_seq = seq;
+            }
+        }
         // Join before reading the backlog so nothing committed in between is missed; live copies
         // of replayed messages are skipped by seq.
         self.member = Some(self.state.hub.join_visitor(thread.conversation));
         crate::access::ensure_scope(&self.state, thread.conversation).await;
+        // A conversation the bot greeted shows the bot's greeting, not the site's static one too.
+        let bot = crate::bot::engine::frame(&self.state, thread.conversation).await;
+        let mut site = self.site.info();
+        if bot.is_some() {
+            site.greeting.clear();
+        }
         let welcome = Out::Welcome {
             v: PROTOCOL_VERSION,
             token,
             conversation: thread.conversation,
             last_seq: thread.last_seq,
             read_seq: thread.read_seq,
-            site: self.site.info(),
+            site,
             advisors_online: self.state.hub.advisors_online(),
             delivered_seq: thread.delivered_seq,
             advisors_read_seq: thread.advisors_read_seq,
@@ -277,17 +351,42 @@ impl VisitorSession {
             cursor = last.seq;
             replayed_up_to = last.seq;
             for message in batch {
-                if !send(sink, &Out::Message { message }).await {
+                if !send(sink, &Out::Message { message: self.state.attachments.signed(message) }).await {
                     return false;
                 }
             }
         }
         self.replayed_up_to = replayed_up_to;
+        if let Some(bot) = bot {
+            self.bot = matches!(bot, Out::Bot { active: true, .. });
+            if !send(sink, &bot).await {
+                return false;
+            }
+        }
         // Still waiting in a queue: where they stand.
         if let Some((position, wait_ms)) = self.state.router.place(conversation) {
             if !send(sink, &Out::Queue { position, wait_ms }).await {
                 return false;
             }
+        }
+        // The e-mail replies go to while they are away, and a survey still waiting for a rating.
+        match self.state.store.visitor_email(self.thread.as_ref().map(|t| t.visitor).expect("set above")).await {
+            Ok(Some(email)) => {
+                if !send(sink, &Out::Email { email }).await {
+                    return false;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read a visitor's e-mail"),
+        }
+        match self.state.store.current_survey(conversation).await {
+            Ok(Some(survey)) => {
+                if !send(sink, &Out::Survey { rating: survey.rating.unwrap_or(0) }).await {
+                    return false;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read a conversation's survey"),
         }
         // The visitor's device now holds the thread up to here; the inbox row shows them online.
         if replayed_up_to > 0 {
@@ -295,6 +394,72 @@ impl VisitorSession {
         }
         conversation::announce_conversation(&self.state, conversation).await;
         true
+    }
+
+    /// `identify`: name and e-mail are kept (unless a verified identity is required and missing);
+    /// the user id binds this visitor only with a valid `user_hash`.
+    async fn identify(&mut self, user_id: String, user_hash: Option<String>, name: Option<String>, email: Option<String>) -> Result<Out, ErrorFrame> {
+        let rejected = |message: &str| ErrorFrame::new(ErrorCode::IdentityRejected, message);
+        let user_id = user_id.trim().to_owned();
+        if user_id.is_empty() || user_id.chars().count() > 256 {
+            return Err(ErrorFrame::new(ErrorCode::InvalidFrame, "identify: user_id must be 1 to 256 characters"));
+        }
+        let verified = match (&self.site.identity_secret, &user_hash) {
+            (Some(secret), Some(hash)) => crate::identity::verify(secret, &user_id, hash),
+            _ => false,
+        };
+        if self.site.require_identity && !verified {
+            return Err(rejected(if user_hash.is_none() {
+                "this site requires a verified identity: pass user_hash = HMAC-SHA256(the site's identity secret, user_id) in hex; nothing was changed"
+            } else {
+                "user_hash does not match user_id for this site's identity secret; nothing was changed"
+            }));
+        }
+        let thread = self.thread.as_ref().expect("identify is handled after hello");
+        let (visitor, conversation) = (thread.visitor, thread.conversation);
+        let store = &self.state.store;
+        let clean = |v: Option<String>, max: usize| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty() && v.chars().count() <= max && !v.contains(['\n', '\r']));
+        let edit = crate::store::CustomerEdit {
+            name: clean(name, 80).map(Some),
+            email: clean(email, 254).filter(|e| e.contains('@')).map(Some),
+        };
+        if edit.name.is_some() || edit.email.is_some() {
+            if let Err(e) = store.edit_customer(conversation, &edit).await {
+                tracing::warn!(error = %e, "could not store an identified visitor's name");
+            }
+        }
+        if !verified {
+            conversation::announce_conversation(&self.state, conversation).await;
+            return Ok(Out::Identified { verified: false, switched: false });
+        }
+        let internal = |e: crate::store::StoreError| {
+            tracing::error!(error = %e, site = %self.site.key, "binding a visitor to a user");
+            ErrorFrame::new(ErrorCode::Internal, "the relay failed to handle this; it has been logged. Try again.")
+        };
+        let bind = store.bind_user(self.site.id, visitor, conversation, &user_id, crate::now_ms()).await.map_err(internal)?;
+        use crate::store::identity::Bind;
+        match bind {
+            Bind::Bound | Bind::Already => {
+                conversation::announce_conversation(&self.state, conversation).await;
+                Ok(Out::Identified { verified: true, switched: false })
+            }
+            Bind::OtherUser => Err(rejected(
+                "this device is signed in as another user: call Confab('shutdown') when a user logs out, before identifying the next one",
+            )),
+            Bind::Merged { from, into, first_moved_seq } => {
+                // The user's other devices see the moved messages at once; the dashboards drop the
+                // emptied conversation and reload the user's.
+                if let Ok(moved) = store.visitor_messages_after(into, first_moved_seq - 1, MAX_REPLAY).await {
+                    for message in moved {
+                        self.state.hub.to_visitor(into, Event::Message { message, origin: None });
+                    }
+                }
+                self.state.hub.to_advisors(Event::Removed { conversation: from });
+                conversation::announce_conversation(&self.state, into).await;
+                crate::routing::changed(&self.state);
+                Ok(Out::Identified { verified: true, switched: true })
+            }
+        }
     }
 
     async fn internal(&self, sink: &mut Sink, context: &str, err: impl std::fmt::Display) -> bool {

@@ -35,6 +35,9 @@ pub enum AdvisorClientFrame {
         /// `text` is then ignored and the stored message is the template's text filled in.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         template: Option<TemplateSend>,
+        /// Ids of files uploaded first (`POST /dashboard/api/conversations/{id}/uploads`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<String>,
     },
     /// The advisor has seen the conversation up to `up_to`.
     Read { conversation: ConversationId, up_to: Seq },
@@ -259,6 +262,9 @@ pub struct ConversationSummary {
     /// Labels advisors gave the conversation, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
+    /// The site's bot has the conversation: not in a queue until it hands over.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub with_bot: bool,
 }
 
 /// One of a customer's identities on a messaging platform.

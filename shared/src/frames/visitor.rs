@@ -30,13 +30,53 @@ pub enum VisitorClientFrame {
         /// The browser's IANA time zone ("Europe/Paris"), for the advisor's "local time".
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timezone: Option<String>,
+        /// The language the widget shows ("fr", "en-GB"): the browser's, or the one the site set. The
+        /// relay writes to the visitor in it (bot, e-mail) and shows it to the advisor.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        locale: Option<String>,
     },
-    /// A new message. Answered by `ack` (or `error` with `ref` = `id`).
-    Send { id: ClientMsgId, text: String },
+    /// A new message. Answered by `ack` (or `error` with `ref` = `id`). `attachments`: ids of files
+    /// uploaded first (`POST /api/v1/uploads`); the text may then be empty.
+    Send {
+        id: ClientMsgId,
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<String>,
+    },
     /// The visitor has seen every message up to `up_to`.
     Read { up_to: Seq },
     /// The visitor started or stopped typing.
     Typing { on: bool },
+    /// The site's signed-in user (`Confab('identify', …)`). `user_hash` is the hex HMAC-SHA256 of
+    /// `user_id` under the site's identity secret; only a verified identify binds the visitor to the
+    /// user (and to their thread on every device). Answered by `identified` or an `identity_rejected`
+    /// error.
+    Identify {
+        user_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_hash: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email: Option<String>,
+    },
+    /// "Talk to a person": the bot hands the conversation to the advisors' queue. Idempotent; the
+    /// relay answers with a `bot` frame (`active: false`) once it is handed over.
+    Handoff,
+    /// The visitor's e-mail, to be told there when an advisor replies while they are away.
+    /// Answered by `email` (or `error` with code `bad_request` for an address that isn't one).
+    SetEmail { email: String },
+    /// The satisfaction survey after a resolution: 1 (bad) to 5 (great), with an optional comment.
+    /// Answered by `survey` with the rating; a later rating of the same resolution replaces it.
+    Rate {
+        rating: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    /// The browser's Web Push subscription (`PushSubscription.toJSON()`: its endpoint, and its
+    /// `keys.p256dh` and `keys.auth`, base64url), to be told there when an advisor replies while
+    /// the visitor is away. Answered by `error` (`bad_request`) only when it is unusable.
+    PushSubscribe { endpoint: String, p256dh: String, auth: String },
     #[serde(other)]
     Unknown,
 }
@@ -62,6 +102,15 @@ pub struct SiteInfo {
     /// no advisor is online.
     #[serde(default)]
     pub reply_time: String,
+    /// Which bottom corner the launcher sits in: `right` (the default, also when empty) or `left`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub position: String,
+    /// The launcher's icon: `chat` (the default, also when empty), `help` or `message`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub launcher: String,
+    /// An `https://` URL of the company's avatar, shown in the panel's header instead of the initial.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub avatar: String,
 }
 
 /// A deep link that continues this conversation on a messaging app.
@@ -122,7 +171,35 @@ pub enum VisitorServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         wait_ms: Option<i64>,
     },
+    /// Answer to `identify`. `verified`: the hash was right and the visitor is now bound to the
+    /// user. `switched`: the user already had a thread, this visitor's conversation was merged into
+    /// it, and this device's token now opens that thread: reconnect (hello with the same token,
+    /// `last_seq` 0) to show it.
+    Identified {
+        verified: bool,
+        #[serde(default)]
+        switched: bool,
+    },
+    /// The bot has this conversation (`active`), or no longer (handed to a person, or no bot).
+    /// `replies`: quick-reply buttons of the bot's message `seq` (the newest one); a button sends
+    /// its text as a message. They apply only while `seq` is the newest message of the thread.
+    Bot {
+        active: bool,
+        #[serde(default)]
+        seq: Seq,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        replies: Vec<String>,
+    },
     Error(ErrorFrame),
+    /// The e-mail the relay writes to when an advisor replies while the visitor is away (after the
+    /// welcome when one is known, and after `set_email`).
+    Email { email: String },
+    /// The conversation is resolved: "How did we do?". `rating` 0: not rated yet; 1–5: the rating
+    /// the relay keeps for this resolution.
+    Survey {
+        #[serde(default)]
+        rating: u8,
+    },
     #[serde(other)]
     Unknown,
 }

@@ -134,7 +134,7 @@ async fn visitor_session(state: Baseline, socket: WebSocket) {
                 }
                 continue;
             }
-            (Ok(VisitorClientFrame::Send { id, text }), Some(conversation)) => {
+            (Ok(VisitorClientFrame::Send { id, text, .. }), Some(conversation)) => {
                 let text = text.trim();
                 if text.is_empty() || !id.is_valid() {
                     VisitorServerFrame::Error(ErrorFrame::new(ErrorCode::InvalidFrame, "empty text or bad id").with_ref(Some(id.0)))

@@ -68,14 +68,17 @@ pub fn composer(app: &App) -> impl IntoView {
             });
         }
     });
+    let form = NodeRef::<leptos::html::Form>::new();
+    let files = app.clone();
+    form.on_load(move |el| crate::components::files::tools(&el, &files));
     view! {
-        <form class="confab-form" on:submit=move |ev| { ev.prevent_default(); submit(); }>
+        <form class="confab-form" node_ref=form on:submit=move |ev| { ev.prevent_default(); submit(); }>
             <textarea
                 class="confab-composer"
                 node_ref=input
                 rows="1"
-                aria-label="Message"
-                placeholder="Write a message…"
+                aria-label=s.t().message
+                placeholder=s.t().write
                 prop:value=move || s.draft.get()
                 // On a page the site doesn't allow, nothing typed could ever be sent.
                 disabled=move || s.refused.with(Option::is_some)
@@ -88,7 +91,7 @@ pub fn composer(app: &App) -> impl IntoView {
                 data-over=over>
                 {move || text::counter(chars.get()).unwrap_or_default()}
             </span>
-            <button type="submit" class="confab-send" aria-label="Send" disabled=move || s.refused.with(Option::is_some) || s.draft.with(|d| !text::sendable(d))>
+            <button type="submit" class="confab-send" aria-label=s.t().send disabled=move || s.refused.with(Option::is_some) || s.draft.with(|d| !text::sendable(d))>
                 <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
                     <path d="M3.4 20.4l17.45-7.48a1 1 0 000-1.84L3.4 3.6a.99.99 0 00-1.39.91L2 9.12c0 .5.37.93.87.99L17 12 2.87 13.88c-.5.07-.87.5-.87 1l.01 4.61c0 .71.73 1.2 1.39.91z" fill="currentColor"/>
                 </svg>

@@ -9,15 +9,18 @@ use leptos::html::Div;
 use leptos::prelude::*;
 use shared::{Channel, ContinueLink};
 
+use crate::i18n::Text;
+
 pub fn continue_on(row: NodeRef<Div>) -> impl IntoView {
     view! { <div class="confab-continue-on" node_ref=row></div> }
 }
 
 /// Replaces the row's links with `links` (the ones on channels this version knows).
-pub fn fill(row: &web_sys::HtmlElement, links: &[ContinueLink]) {
+pub fn fill(row: &web_sys::HtmlElement, links: &[ContinueLink], t: &Text) {
     row.set_text_content(None);
     let doc = document();
-    let mut lead = "Prefer your phone? Continue on ";
+    let lead_in = crate::text::cat(&[t.prefer_phone, " "]);
+    let mut lead = lead_in.as_str();
     for link in links {
         let (tag, name) = match link.channel {
             Channel::Whatsapp => ("whatsapp", "WhatsApp"),
@@ -27,7 +30,7 @@ pub fn fill(row: &web_sys::HtmlElement, links: &[ContinueLink]) {
         let Ok(a) = doc.create_element("a") else {
             return;
         };
-        let label = crate::text::cat(&["Continue this conversation on ", name]);
+        let label = crate::i18n::fill(t.continue_on, &[name]);
         for (k, v) in [
             ("class", "confab-continue"),
             ("data-channel", tag),

@@ -1,11 +1,13 @@
-//! The panel's header: the company's name (and its initial as an avatar), whether an advisor is online
+//! The panel's header: the company's name (and its avatar picture, else its initial), whether an advisor is online
 //! (else the usual reply time), and the close button.
 
 use leptos::prelude::*;
 
 use crate::app::App;
+use crate::i18n::fill;
 
 pub fn header(app: &App) -> impl IntoView {
+    let app_s = app.s;
     let site = app.s.site;
     let online = app.s.advisors_online;
     // "Online" while an advisor is, else what the company says of its reply time (the CSS capitalises it).
@@ -14,10 +16,14 @@ pub fn header(app: &App) -> impl IntoView {
         let (place, wait) = queue.get();
         if place > 0 {
             // Waiting for an advisor: their place, and a wait only when the relay could estimate one.
-            let wait = wait.map_or_else(|| site.with(|s| s.reply_time.clone()), |ms| format!("about {} min", (ms + 59_999) / 60_000));
-            format!("You're number {place} in line · {wait}")
+            let t = app_s.t();
+            let wait = wait.map_or_else(
+                || site.with(|s| s.reply_time.clone()),
+                |ms| fill(t.about_min, &[&((ms + 59_999) / 60_000).to_string()]),
+            );
+            fill(t.in_line, &[&place.to_string(), &wait])
         } else if online.get() {
-            "Online".to_owned()
+            app_s.t().online.to_owned()
         } else {
             site.with(|s| s.reply_time.clone())
         }
@@ -25,7 +31,7 @@ pub fn header(app: &App) -> impl IntoView {
     let name = move || {
         site.with(|s| {
             if s.name.is_empty() {
-                "Chat".to_owned()
+                app_s.t().chat.to_owned()
             } else {
                 s.name.clone()
             }
@@ -38,10 +44,12 @@ pub fn header(app: &App) -> impl IntoView {
             .map(|c| c.to_uppercase().to_string())
             .unwrap_or_default()
     };
+    // The company's picture covers the initial once the site has one.
+    let avatar = move || site.with(|s| Some(s.avatar.clone()).filter(|a| !a.is_empty()));
     let close = (!app.opts.fullscreen).then(|| {
         let app = app.clone();
         view! {
-            <button type="button" class="confab-close" aria-label="Close chat" on:click=move |_| app.close()>
+            <button type="button" class="confab-close" aria-label=app_s.t().close_chat on:click=move |_| app.close()>
                 <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
                     <path d="M6 6l12 12M18 6L6 18" stroke="currentColor" stroke-width="2" stroke-linecap="round" fill="none"/>
                 </svg>
@@ -50,7 +58,7 @@ pub fn header(app: &App) -> impl IntoView {
     });
     view! {
         <div class="confab-top">
-            <span class="confab-avatar" aria-hidden="true">{initial}</span>
+            <span class="confab-avatar" aria-hidden="true">{initial}<img alt="" src=avatar/></span>
             <div class="confab-title">
                 <h2 class="confab-header">{name}</h2>
                 <p class="confab-presence" data-online=move || if online.get() && queue.get().0 == 0 { "true" } else { "false" }>{presence}</p>

@@ -25,7 +25,7 @@ pub fn message(app: &App, e: Entry) -> impl IntoView {
     let (kind, name) = match &e.author {
         Author::Visitor => ("visitor", None),
         Author::Advisor { name, .. } => ("advisor", Some(name.clone())),
-        Author::Bot => ("bot", Some("Assistant".to_owned())),
+        Author::Bot => ("bot", Some(app.s.t().assistant.to_owned())),
         _ => ("system", None),
     };
     // Committed messages of the visitor's follow the advisors' cursors (sent → delivered → read);
@@ -33,6 +33,7 @@ pub fn message(app: &App, e: Entry) -> impl IntoView {
     let s = app.s;
     let own = kind == "visitor";
     let seq = e.seq.unwrap_or(0);
+    let label = e.text_is_label();
     let fixed = match e.delivery {
         Delivery::Sent => None,
         Delivery::Sending => Some("sending"),
@@ -48,32 +49,40 @@ pub fn message(app: &App, e: Entry) -> impl IntoView {
         if !own || fixed.is_some() || s.thread.with(crate::store::Thread::last_own) != seq {
             return "";
         }
+        let t = s.t();
         match state() {
-            "read" => "Read",
-            "delivered" => "Delivered",
-            _ => "Sent",
+            "read" => t.read,
+            "delivered" => t.delivered,
+            _ => t.sent,
         }
     };
     let extra = match e.delivery {
         Delivery::Sent => None,
         Delivery::Sending => Some(Either::Left(
-            view! { <span class="confab-msg-sending">"Sending…"</span> },
+            view! { <span class="confab-msg-sending">{s.t().sending}</span> },
         )),
         Delivery::Failed(reason) => {
             let app = app.clone();
             let id = e.id.clone();
             Some(Either::Right(view! {
                 <button type="button" class="confab-msg-retry" on:click=move |_| app.retry(&id)>
-                    "Not sent: "{reason}" Tap to retry."
+                    {crate::i18n::fill(s.t().not_sent, &[&reason])}
                 </button>
             }))
         }
     };
     let time = text::clock(local_ms(e.at));
+    let files = NodeRef::<leptos::html::Div>::new();
+    let body = if label { "" } else { e.text.as_str() };
+    let body = segments(body);
+    if !e.files.is_empty() {
+        let (list, relay) = (e.files, app.opts.relay.clone());
+        files.on_load(move |el| crate::components::files::fill(&el, &list, &relay, s.lang.get_untracked().text()));
+    }
     view! {
         <div class="confab-msg" data-author=kind data-state=state>
             {name.map(|n| view! { <div class="confab-msg-author">{n}</div> })}
-            <div class="confab-msg-bubble"><span class="confab-msg-text">{segments(&e.text)}</span></div>
+            <div class="confab-msg-bubble"><div class="confab-files" node_ref=files></div><span class="confab-msg-text">{body}</span></div>
             <div class="confab-msg-meta"><span class="confab-msg-time">{time}</span>{extra}<span class="confab-msg-receipt">{receipt}</span></div>
         </div>
     }

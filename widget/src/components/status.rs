@@ -9,8 +9,8 @@ pub fn status(app: &App) -> impl IntoView {
     let text = move || match (s.refused.get(), s.notice.get(), s.conn.get()) {
         (Some(refused), _, _) => refused,
         (None, Some(notice), _) => notice,
-        (None, None, Conn::Connecting) => "Connecting…".to_owned(),
-        (None, None, Conn::Offline) => "Can't reach the chat. Retrying…".to_owned(),
+        (None, None, Conn::Connecting) => s.t().connecting.to_owned(),
+        (None, None, Conn::Offline) => s.t().offline.to_owned(),
         (None, None, _) => String::new(),
     };
     let state = move || {
@@ -26,7 +26,7 @@ pub fn status(app: &App) -> impl IntoView {
     view! {
         <div class="confab-status" role="status" data-state=state hidden=move || text().is_empty()>
             <span>{text}</span>
-            <button type="button" class="confab-retry-now" hidden=no_retry on:click=move |_| app.retry_now()>"Retry now"</button>
+            <button type="button" class="confab-retry-now" hidden=no_retry on:click=move |_| app.retry_now()>{s.t().retry_now}</button>
         </div>
     }
 }

@@ -26,7 +26,7 @@ pub fn thread(app: &App) -> impl IntoView {
         Row::Day { day } => {
             let today = text::day_of(local_ms(js_sys::Date::now() as i64));
             Either::Left(
-                view! { <div class="confab-day"><span>{text::day_label(day, today)}</span></div> },
+                view! { <div class="confab-day"><span>{text::day_label(day, today, s.t())}</span></div> },
             )
         }
         Row::Msg(e) => Either::Right(message(&app, e)),
@@ -56,13 +56,13 @@ pub fn thread(app: &App) -> impl IntoView {
         open
     });
     view! {
-        <div class="confab-thread" node_ref=list on:scroll=on_scroll role="log" aria-live="polite" aria-label="Conversation">
+        <div class="confab-thread" node_ref=list on:scroll=on_scroll role="log" aria-live="polite" aria-label=s.t().conversation>
             {greeting}
             <For each=each key=key children=row />
             // One String child, like the greeting: the same view type, so its code is shared.
             {move || s.typing.get().map(|name| {
-                let who = if name.is_empty() { "Someone" } else { &name };
-                view! { <div class="confab-typing">{text::cat(&[who, " is typing…"])}</div> }
+                let who = if name.is_empty() { s.t().someone } else { &name };
+                view! { <div class="confab-typing">{crate::i18n::fill(s.t().typing, &[who])}</div> }
             })}
         </div>
     }

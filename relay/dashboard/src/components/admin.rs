@@ -70,6 +70,16 @@ struct Site {
     reply_time: String,
     allowed_origins: Vec<String>,
     team_id: Option<i64>,
+    #[serde(default)]
+    position: String,
+    #[serde(default)]
+    launcher: String,
+    #[serde(default)]
+    avatar: String,
+    #[serde(default)]
+    identity_secret: Option<String>,
+    #[serde(default)]
+    require_identity: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -132,7 +142,7 @@ fn load<T: DeserializeOwned + 'static>(path: &'static str, error: RwSignal<Optio
     });
 }
 
-fn error_line(error: RwSignal<Option<String>>) -> impl IntoView {
+pub(super) fn error_line(error: RwSignal<Option<String>>) -> impl IntoView {
     move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })
 }
 
@@ -155,15 +165,17 @@ enum Tab {
     Routing,
     Hours,
     Security,
+    Bot,
 }
 
-const TABS: [(Tab, &str); 6] = [
+const TABS: [(Tab, &str); 7] = [
     (Tab::Advisors, "Advisors"),
     (Tab::Teams, "Teams"),
     (Tab::Sites, "Sites"),
     (Tab::Routing, "Routing"),
     (Tab::Hours, "Business hours"),
     (Tab::Security, "Security"),
+    (Tab::Bot, "Bot"),
 ];
 
 #[component]
@@ -203,6 +215,7 @@ pub fn AdminPage() -> impl IntoView {
                 Tab::Routing => view! { <RoutingForm /> }.into_any(),
                 Tab::Hours => view! { <HoursForm /> }.into_any(),
                 Tab::Security => view! { <SecurityForm /> }.into_any(),
+                Tab::Bot => view! { <super::bot_admin::BotAdmin /> }.into_any(),
             }}
             </Show>
         </section>
@@ -505,7 +518,21 @@ fn SiteCard(site: Site, admin: Admin) -> impl IntoView {
     let reply_time = RwSignal::new(site.reply_time.clone());
     let origins = RwSignal::new(site.allowed_origins.join("\n"));
     let team = RwSignal::new(site.team_id);
+    let position = RwSignal::new(site.position.clone());
+    let launcher = RwSignal::new(site.launcher.clone());
+    let avatar = RwSignal::new(site.avatar.clone());
+    let secret = RwSignal::new(site.identity_secret.clone());
+    let require = RwSignal::new(site.require_identity);
     let path = format!("/api/v1/admin/sites/{}", site.key);
+    let rotate_path = format!("{path}/identity-secret");
+    // A new identity secret: the old one stops verifying at once.
+    let rotate = move |_| {
+        request::<Site>(Method::POST, rotate_path.clone(), json!({}), error, move |s| {
+            if let Some(s) = s {
+                secret.set(s.identity_secret);
+            }
+        });
+    };
     let save = move |ev: SubmitEvent| {
         ev.prevent_default();
         saved.set(false);
@@ -516,6 +543,10 @@ fn SiteCard(site: Site, admin: Admin) -> impl IntoView {
             "reply_time": reply_time.get_untracked(),
             "allowed_origins": lines(&origins.get_untracked()),
             "team_id": team.get_untracked(),
+            "position": position.get_untracked(),
+            "launcher": launcher.get_untracked(),
+            "avatar": avatar.get_untracked(),
+            "require_identity": require.get_untracked(),
         });
         // The card keeps its own fields; replacing it in the list would rebuild it.
         request::<Site>(Method::PATCH, path.clone(), body, error, move |_| saved.set(true));
@@ -568,6 +599,37 @@ fn SiteCard(site: Site, admin: Admin) -> impl IntoView {
                             view! { <option value=id.to_string() selected=move || team.get() == Some(id)>{t.name}</option> }
                         }).collect_view()}
                     </select>
+                </label>
+                <label class="field">
+                    <span class="field-label">"Launcher position"</span>
+                    <select class="site-position" on:change=move |ev| position.set(event_target_value(&ev))>
+                        <option value="right" selected=move || position.get() != "left">"Bottom right"</option>
+                        <option value="left" selected=move || position.get() == "left">"Bottom left"</option>
+                    </select>
+                </label>
+                <label class="field">
+                    <span class="field-label">"Launcher icon"</span>
+                    <select class="site-launcher" on:change=move |ev| launcher.set(event_target_value(&ev))>
+                        <option value="chat" selected=move || launcher.get() == "chat">"Chat bubble"</option>
+                        <option value="help" selected=move || launcher.get() == "help">"Question mark"</option>
+                        <option value="message" selected=move || launcher.get() == "message">"Envelope"</option>
+                    </select>
+                </label>
+                {field("Avatar (https:// image URL)", "site-avatar", avatar)}
+            </div>
+            <div class="field site-identity">
+                <span class="field-label">"Identity verification"</span>
+                <p class="muted">"Your server signs each signed-in user's id: user_hash = HMAC-SHA256(this secret, user_id), in hex. Keep the secret on your server."</p>
+                <div class="snippet-row">
+                    <code class="identity-secret">{move || secret.get().unwrap_or_else(|| "No secret yet".into())}</code>
+                    <button type="button" class="secondary identity-rotate" on:click=rotate>
+                        {move || if secret.get().is_some() { "Rotate secret" } else { "Generate secret" }}
+                    </button>
+                </div>
+                <label class="check">
+                    <input type="checkbox" class="site-require-identity" prop:checked=move || require.get()
+                        on:change=move |ev| require.set(event_target_checked(&ev)) />
+                    " Require a verified identity (an identify without a valid user_hash is refused)"
                 </label>
             </div>
             <div class="field">

@@ -122,6 +122,7 @@ pub fn report(r: &AnalyticsReport) -> Shape {
         ),
         ("resolution-p90", "Resolution · 90th pct", opt_duration(r.resolution.p90_ms), "first message to resolved".to_owned()),
         ("backlog", "Open now", r.backlog.open.to_string(), format!("{} unassigned · {oldest}", r.backlog.unassigned)),
+        ("csat", "Satisfaction · rated 4–5", csat_share(&r.csat), csat_detail(&r.csat)),
     ];
     let tiles = tiles.into_iter().map(|(metric, label, value, sub)| {
         el("div", "tile").attr("data-metric", metric).children([
@@ -150,6 +151,19 @@ pub fn report(r: &AnalyticsReport) -> Shape {
             .attr("aria-label", "Advisors")
             .children([el("h2", "").text("Replies per advisor"), advisors]),
     ])
+}
+
+/// The share of ratings of 4 or 5, or a dash without ratings.
+fn csat_share(c: &shared::analytics::Csat) -> String {
+    c.satisfied_percent().map_or_else(|| "—".to_owned(), |p| format!("{p} %"))
+}
+
+/// "4 ratings · average 3.5 · 1★ 1 · 2★ 0 · 3★ 0 · 4★ 2 · 5★ 1".
+fn csat_detail(c: &shared::analytics::Csat) -> String {
+    let Some(avg) = c.average_tenths() else { return "no ratings yet".to_owned() };
+    let spread: Vec<String> = c.distribution.iter().enumerate().map(|(i, n)| format!("{}★ {n}", i + 1)).collect();
+    let plural = if c.count == 1 { "" } else { "s" };
+    format!("{} rating{plural} · average {}.{} · {}", c.count, avg / 10, avg % 10, spread.join(" · "))
 }
 
 fn advisor_table(advisors: &[AdvisorFigures]) -> Shape {
@@ -574,6 +588,7 @@ mod tests {
                 open_assigned: 3,
                 first_response: Durations { count: 2, median_ms: Some(30_000), p90_ms: Some(30_000), unanswered: None },
             }],
+            csat: shared::analytics::Csat { count: 4, sum: 14, distribution: [1, 0, 0, 2, 1], satisfied: 3 },
         };
         let shape = report(&r);
         let tile = |metric: &str| {
@@ -586,6 +601,12 @@ mod tests {
         assert_eq!(tile("resolution-median"), "Resolution · median | 2 d | 2 resolved");
         assert_eq!(tile("resolution-p90"), "Resolution · 90th pct | — | first message to resolved");
         assert_eq!(tile("backlog"), "Open now | 4 | 1 unassigned · oldest waiting 3 h");
+        assert_eq!(
+            tile("csat"),
+            "Satisfaction · rated 4–5 | 75 % | 4 ratings · average 3.5 · 1★ 1 · 2★ 0 · 3★ 0 · 4★ 2 · 5★ 1"
+        );
+        assert_eq!(csat_share(&Default::default()), "—");
+        assert_eq!(csat_detail(&Default::default()), "no ratings yet");
         let row = shape.walk().into_iter().find(|s| s.get("data-advisor") == Some("3") && s.tag == "tr").unwrap();
         assert_eq!(row.texts(), ["Ana <b>", "5", "2", "1", "3", "30 s"], "a name is text, never markup");
         assert!(shape.texts().contains(&"16 Nov – 17 Nov"));

@@ -280,6 +280,27 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
         })
     };
 
+    // Files: picked with the paperclip, uploaded one at a time with their progress shown, each sent
+    // as a reply of its own once the relay has it.
+    let picker: NodeRef<html::Input> = NodeRef::new();
+    let uploading = RwSignal::new(None::<(String, u32)>);
+    let upload_error = RwSignal::new(None::<String>);
+    let on_files = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        let Some(list) = input.files() else { return };
+        let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+        input.set_value("");
+        upload_error.set(None);
+        let mut ok = Vec::new();
+        for file in files {
+            match crate::api::refuse_file(&file) {
+                Some(why) => upload_error.set(Some(format!("{}: {why}", file.name()))),
+                None => ok.push(file),
+            }
+        }
+        upload_next(ctx, id, std::rc::Rc::new(std::cell::RefCell::new(ok.into())), uploading, upload_error, via);
+    };
+
     view! {
         <div class="composer-bar" class:note-mode=move || note_mode.get()>
             <div class="composer-mode" role="group" aria-label="Write">
@@ -345,6 +366,15 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
                         }
                     })
                 }}
+                <input type="file" class="attach-input" node_ref=picker hidden multiple
+                    accept=shared::limits::UPLOAD_ACCEPT on:change=on_files />
+                <button type="button" class="attach" aria-label="Attach a photo, video or PDF" title="Attach a photo, video or PDF"
+                    disabled=move || note_mode.get() || uploading.with(Option::is_some) || (closed.get() && !note_mode.get())
+                    on:click=move |_| { if let Some(el) = picker.get_untracked() { el.click(); } }>
+                    <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round">
+                        <path d="M21 11l-8.5 8.5a5 5 0 01-7-7L14 4a3.3 3.3 0 014.7 4.7l-8.6 8.6a1.7 1.7 0 01-2.4-2.4L15.6 7"/>
+                    </svg>
+                </button>
                 <EmojiButton on_pick=insert_emoji />
                 <button
                     type="button"
@@ -355,6 +385,13 @@ pub fn Composer(id: ConversationId) -> impl IntoView {
                     {move || if note_mode.get() { "Add note" } else if template_mode.get() { "Send template" } else { "Send" }}
                 </button>
             </div>
+            {move || uploading.get().map(|(name, pct)| view! {
+                <div class="upload-progress" role="status">
+                    <span>{format!("Sending {name}… {pct}%")}</span>
+                    <progress max="100" value=pct></progress>
+                </div>
+            })}
+            {move || upload_error.get().map(|e| view! { <p class="upload-error" role="alert">{e}</p> })}
             <div class="composer-foot">
                 <span class="composer-hint">
                     <kbd>"Enter"</kbd> " to send · " <kbd>"Shift"</kbd> "+" <kbd>"Enter"</kbd> " for a new line · "
@@ -475,4 +512,37 @@ fn TemplateForm(template: TemplateInfo, params: RwSignal<Vec<String>>) -> impl I
             <p class="template-preview-text">{preview}</p>
         </div>
     }
+}
+
+/// Upload the first of `queue`, send it as a reply, then the next.
+fn upload_next(
+    ctx: Ctx,
+    conversation: ConversationId,
+    queue: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<web_sys::File>>>,
+    uploading: RwSignal<Option<(String, u32)>>,
+    upload_error: RwSignal<Option<String>>,
+    via: impl Fn() -> Option<Channel> + Copy + 'static,
+) {
+    let Some(file) = queue.borrow_mut().pop_front() else {
+        uploading.set(None);
+        return;
+    };
+    let name = file.name();
+    uploading.set(Some((name.clone(), 0)));
+    let shown = name.clone();
+    crate::api::upload(
+        conversation,
+        &file,
+        move |pct| uploading.set(Some((shown.clone(), pct))),
+        move |answer| {
+            match answer {
+                Ok(attachment) => {
+                    let via = untrack(via);
+                    ctx.run(|m| m.compose_files(new_client_id(), "", vec![attachment], via, now_ms()).unwrap_or_default());
+                }
+                Err(e) => upload_error.set(Some(format!("{name}: {}", e.message()))),
+            }
+            upload_next(ctx, conversation, queue, uploading, upload_error, via);
+        },
+    );
 }

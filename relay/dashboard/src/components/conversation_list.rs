@@ -42,6 +42,8 @@ pub struct RowView {
     pub waiting: Option<String>,
     pub breach: Breach,
     pub labels: Vec<String>,
+    /// The site's bot has it (not in a queue yet).
+    pub with_bot: bool,
 }
 
 /// The rows of the inbox the status filter lets through, in the model's order.
@@ -75,6 +77,7 @@ pub fn rows(model: &Model, now: i64, tz: impl Fn(i64) -> i32 + Copy) -> Vec<RowV
                 .map(|since| format!("waiting {}", format::time_left(now - since))),
             breach: views::breach(c, &model.teams, now),
             labels: c.labels.clone(),
+            with_bot: c.with_bot,
         })
         .collect()
 }
@@ -272,6 +275,9 @@ fn ConversationRow(
                             ConversationStatus::Resolved => Some(view! { <span class="tag conv-status">"Resolved"</span> }),
                             _ => None,
                         }}
+                        {move || row.with(|r| r.as_ref().is_some_and(|r| r.with_bot)).then(|| view! {
+                            <span class="tag conv-bot" title="The bot is answering; it hands over when the customer asks for a person">"With bot"</span>
+                        })}
                         <time class="conv-time" title=field(|r| r.full_time.clone())>
                             {field(|r| r.time.clone())}
                         </time>
@@ -355,6 +361,7 @@ mod tests {
             waiting_since: None,
             first_response_due: None,
             labels: Vec::new(),
+            with_bot: false,
         }
     }
 

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod analytics;
+pub mod bot_admin;
 pub mod canned;
 pub mod channels;
 pub mod composer;

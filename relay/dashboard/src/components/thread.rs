@@ -254,7 +254,7 @@ pub fn thread_rows(model: &Model, id: ConversationId, now: i64, tz: impl Fn(i64)
             }),
             ticks: false,
             show_state: true,
-            attachments: Vec::new(),
+            attachments: o.files.iter().map(AttachmentView::of).collect(),
             continued: false,
             note: o.note,
         };
@@ -643,6 +643,7 @@ mod tests {
             waiting_since: None,
             first_response_due: None,
             labels: Vec::new(),
+            with_bot: false,
         };
         m.apply(In::Welcome {
             v: 1,
@@ -904,6 +905,7 @@ mod tests {
             size,
             state,
             error: error.map(Into::into),
+            url: None,
         };
         let pending = AttachmentView::of(&file("p1", AttachmentKind::Image, AttachmentState::Pending, None, 0, None));
         assert_eq!(

@@ -116,7 +116,15 @@ impl AnalyticsStore for SqliteStore {
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
         let advisors = sqlx::query_as::<_, (i64, String)>("SELECT id, name FROM advisors").fetch_all(&mut *tx).await?;
+
+        let sql = format!(
+            "SELECT s.rating FROM surveys s JOIN conversations c ON c.id = s.conversation_id
+              WHERE s.rating IS NOT NULL AND s.rated_at >= ? AND s.rated_at < ? AND {}",
+            viewer.sql_condition("c")
+        );
+        let ratings: Vec<i64> = sqlx::query_scalar(&sql).bind(from).bind(to).fetch_all(&mut *tx).await?;
+        let ratings = ratings.into_iter().map(|r| r.clamp(0, 5) as u8).collect();
         tx.commit().await?;
-        Ok(AnalyticsRows { conversations, messages, assignments, open, advisors })
+        Ok(AnalyticsRows { conversations, messages, assignments, open, advisors, ratings })
     }
 }

@@ -9,7 +9,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::super::attachments::{
     kind_from, kind_str, source_columns, source_from, state_from, AttachmentChange, AttachmentJob, AttachmentStore,
-    FetchedFile, NewAttachment, StoredAttachment,
+    FetchedFile, NewAttachment, NewUpload, StoredAttachment,
 };
 use super::{channel_from, channel_str, SqliteStore};
 use crate::store::StoreResult;
@@ -26,6 +26,10 @@ pub(in crate::store) fn insert_all(
     now: i64,
 ) -> rusqlite::Result<()> {
     for (position, a) in attachments.iter().enumerate() {
+        if a.is_upload() {
+            // Already stored, and taken by `claim_uploads` in this commit.
+            continue;
+        }
         let (source_kind, source) = source_columns(&a.source);
         tx.prepare_cached(
             "INSERT INTO attachments (id, conversation_id, seq, position, kind, name, channel, account, source_kind, source,
@@ -51,6 +55,32 @@ pub(in crate::store) fn insert_all(
     Ok(())
 }
 
+/// Give a message the uploaded files it names, inside its commit: each must be unsent, in this
+/// conversation and uploaded by `by`. False (and nothing taken) when one isn't.
+pub(in crate::store) fn claim_uploads(
+    tx: &rusqlite::Transaction<'_>,
+    conversation: ConversationId,
+    seq: i64,
+    attachments: &[NewAttachment],
+    now: i64,
+) -> rusqlite::Result<bool> {
+    for (position, a) in attachments.iter().enumerate() {
+        let super::super::attachments::MediaRef::Upload { by } = &a.source else { continue };
+        let taken = tx
+            .prepare_cached(
+                "UPDATE attachments SET seq = ?1, position = ?2, updated_at = ?3
+                  WHERE id = ?4 AND conversation_id = ?5 AND seq = 0 AND source_kind = 'upload' AND source = ?6",
+            )?
+            .execute(params![seq, position as i64, now, a.id, conversation.0, by])?;
+        if taken != 1 {
+            tx.prepare_cached("UPDATE attachments SET seq = 0 WHERE conversation_id = ?1 AND seq = ?2 AND source_kind = 'upload'")?
+                .execute(params![conversation.0, seq])?;
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// The attachments of one message, inside the writer's transaction (a retried append returns the
 /// stored message whole).
 pub(in crate::store) fn of_message(
@@ -72,6 +102,7 @@ pub(in crate::store) fn of_message(
             size: row.get::<_, i64>(4)?.max(0) as u64,
             error: if state == AttachmentState::Failed { row.get(6)? } else { None },
             state,
+            url: None,
         })
     })?;
     rows.collect()
@@ -112,6 +143,7 @@ fn attachment_from(row: &SqliteRow) -> StoreResult<Attachment> {
         // A pending attachment's error is the last attempt's, kept for the log: not news for advisors.
         error: if state == AttachmentState::Failed { row.try_get("error")? } else { None },
         state,
+        url: None,
     })
 }
 
@@ -212,17 +244,49 @@ impl AttachmentStore for SqliteStore {
     }
 
     async fn attachment(&self, id: &str) -> StoreResult<Option<StoredAttachment>> {
-        let sql = format!("SELECT {COLUMNS} FROM attachments WHERE id = ?");
+        let sql = format!("SELECT {COLUMNS}, source_kind, source FROM attachments WHERE id = ?");
         let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
         row.map(|row| {
+            let upload = row.try_get::<String, _>("source_kind")? == "upload";
             Ok(StoredAttachment {
                 conversation: ConversationId(row.try_get("conversation_id")?),
                 seq: row.try_get::<i64, _>("seq")? as Seq,
                 sha256: row.try_get("sha256")?,
                 attachment: attachment_from(&row)?,
+                uploaded_by: if upload { Some(row.try_get("source")?) } else { None },
             })
         })
         .transpose()
+    }
+
+    async fn create_upload(&self, upload: &NewUpload, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO attachments (id, conversation_id, seq, position, kind, mime, name, size, sha256, state, channel, account,
+                                      source_kind, source, next_attempt_at, created_at, updated_at)
+             VALUES (?1, ?2, 0, 0, ?3, ?4, ?5, ?6, ?7, 'ready', 'web', '', 'upload', ?8, ?9, ?9, ?9)",
+        )
+        .bind(&upload.id)
+        .bind(upload.conversation.0)
+        .bind(kind_str(upload.kind))
+        .bind(&upload.mime)
+        .bind(&upload.name)
+        .bind(upload.size.min(i64::MAX as u64) as i64)
+        .bind(&upload.sha256)
+        .bind(upload.by.as_source())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn sweep_uploads(&self, before: i64) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "DELETE FROM attachments WHERE seq = 0 AND source_kind = 'upload' AND created_at < ? RETURNING id",
+        )
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 }
 
@@ -231,8 +295,8 @@ mod tests {
     use shared::{AttachmentKind, Author, Channel, ClientMsgId};
 
     use super::*;
-    use crate::store::attachments::MediaRef;
-    use crate::store::{NewMessage, SiteSettings, Store};
+    use crate::store::attachments::{MediaRef, Uploader};
+    use crate::store::{NewMessage, SiteSettings, Store, StoreError};
 
     async fn conversation(store: &SqliteStore) -> ConversationId {
         let site = SiteSettings {
@@ -363,5 +427,59 @@ mod tests {
         assert_eq!(store.release_attachment_leases().await.unwrap(), 1);
         let jobs = store.claim_attachments(2_000, 600_000, 4).await.unwrap();
         assert_eq!((jobs.len(), jobs[0].attempts), (1, 2), "the interrupted attempt counts");
+    }
+
+    fn upload(id: &str, conversation: ConversationId, by: Uploader) -> NewUpload {
+        NewUpload {
+            id: id.into(),
+            conversation,
+            by,
+            kind: AttachmentKind::Image,
+            mime: "image/png".into(),
+            name: Some("beach.png".into()),
+            size: 68,
+            sha256: "ab".repeat(32),
+        }
+    }
+
+    fn sent_with(conversation: ConversationId, id: &str, files: &[&str], by: Uploader) -> NewMessage {
+        NewMessage {
+            channel: Channel::Web,
+            text: "📷 Photo".into(),
+            attachments: files.iter().map(|f| NewAttachment::upload((*f).into(), by)).collect(),
+            ..message(conversation, id, vec![])
+        }
+    }
+
+    #[tokio::test]
+    async fn an_upload_is_taken_once_by_a_message_of_its_sender_and_unsent_ones_are_swept() {
+        let store = SqliteStore::temporary().await.unwrap();
+        let c = conversation(&store).await;
+        store.create_upload(&upload(A, c, Uploader::Visitor), 1_000).await.unwrap();
+        store.create_upload(&upload(B, c, Uploader::Visitor), 1_000).await.unwrap();
+        let stored = store.attachment(A).await.unwrap().unwrap();
+        assert_eq!((stored.seq, stored.uploaded_by.as_deref()), (0, Some("visitor")));
+        assert_eq!(stored.attachment.state, AttachmentState::Ready);
+        assert!(store.messages_after(c, 0, 10).await.unwrap().is_empty());
+
+        // An advisor can't send the visitor's file; nothing of that message is kept.
+        let advisor = Uploader::Advisor(shared::AdvisorId(3));
+        let refused = store.append_message(sent_with(c, "m-0", &[A], advisor)).await;
+        assert!(matches!(refused, Err(StoreError::UploadUnavailable)), "{refused:?}");
+        assert!(store.messages_after(c, 0, 10).await.unwrap().is_empty(), "no message, no seq burnt");
+
+        let sent = store.append_message(sent_with(c, "m-1", &[A], Uploader::Visitor)).await.unwrap();
+        assert_eq!(sent.message.seq, 1);
+        assert_eq!(sent.message.attachments[0].mime, "image/png", "the message carries the stored file");
+        let again = store.append_message(sent_with(c, "m-1", &[A], Uploader::Visitor)).await.unwrap();
+        assert!(!again.created && again.message.attachments == sent.message.attachments, "a retry");
+        let twice = store.append_message(sent_with(c, "m-2", &[B, A], Uploader::Visitor)).await;
+        assert!(matches!(twice, Err(StoreError::UploadUnavailable)));
+        assert_eq!(store.attachment(B).await.unwrap().unwrap().seq, 0, "B is free again");
+
+        assert_eq!(store.sweep_uploads(999).await.unwrap(), Vec::<String>::new(), "not old enough");
+        assert_eq!(store.sweep_uploads(1_001).await.unwrap(), vec![B.to_owned()], "only the unsent one");
+        assert!(store.attachment(A).await.unwrap().is_some());
+        assert_eq!(store.messages_after(c, 0, 10).await.unwrap()[0].attachments.len(), 1);
     }
 }
