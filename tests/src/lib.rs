@@ -232,12 +232,27 @@ pub const VERIFY_TOKEN: &str = "verify-me";
 pub async fn start_with_sandbox(
     tweak: impl FnOnce(&mut relay::config::MetaArgs, &mut relay::sandbox::SandboxConfig),
 ) -> (TestRelay, relay::sandbox::Sandbox, relay::config::MetaArgs, CancellationToken) {
+    start_with_sandbox_and(tweak, |_| {}).await
+}
+
+/// [`start_with_sandbox`], with the rest of the relay's configuration changed by `configure`
+/// (e.g. a short notification batch).
+pub async fn start_with_sandbox_and(
+    tweak: impl FnOnce(&mut relay::config::MetaArgs, &mut relay::sandbox::SandboxConfig),
+    configure: impl FnOnce(&mut Config),
+) -> (TestRelay, relay::sandbox::Sandbox, relay::config::MetaArgs, CancellationToken) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the sandbox");
     let graph = format!("http://{}", listener.local_addr().expect("sandbox address"));
     let mut config = relay::sandbox::SandboxConfig::default();
     let mut meta = config.meta_args(&graph, VERIFY_TOKEN, SITE);
     tweak(&mut meta, &mut config);
-    let relay = TestRelay::start_bridged(meta.clone()).await;
+    let temp = tempfile::tempdir().expect("temp dir");
+    let mut relay_config = Config::new(temp.path());
+    relay_config.meta = relay::channels::bridge::MetaConfig::from_args(&meta).expect("bridge settings");
+    assert!(relay_config.meta.is_some(), "bridge configured");
+    configure(&mut relay_config);
+    let mut relay = TestRelay::start_with(temp.path(), relay_config).await;
+    relay._temp = Some(temp);
     config.relay_webhook_url_whatsapp = relay.url("/webhooks/whatsapp");
     config.relay_webhook_url_messenger = relay.url("/webhooks/messenger");
     let stop = CancellationToken::new();

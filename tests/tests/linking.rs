@@ -22,6 +22,11 @@ struct Setup {
 }
 
 async fn bridged() -> Setup {
+    bridged_with(|_| {}).await
+}
+
+/// [`bridged`], with the relay's configuration changed by `configure`.
+async fn bridged_with(configure: impl FnOnce(&mut relay::Config)) -> Setup {
     let templates = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         templates.path(),
@@ -29,13 +34,16 @@ async fn bridged() -> Setup {
             .to_string(),
     )
     .unwrap();
-    let (relay, sandbox, _, stop) = start_with_sandbox(|meta, _| {
-        let graph = meta.graph_base_url.clone();
-        meta.whatsapp_number = Some("+1 555 014 2277".into());
-        meta.whatsapp_templates = Some(templates.path().to_owned());
-        meta.wa_me_url = format!("{graph}/wa.me").parse().unwrap();
-        meta.m_me_url = format!("{graph}/m.me").parse().unwrap();
-    })
+    let (relay, sandbox, _, stop) = start_with_sandbox_and(
+        |meta, _| {
+            let graph = meta.graph_base_url.clone();
+            meta.whatsapp_number = Some("+1 555 014 2277".into());
+            meta.whatsapp_templates = Some(templates.path().to_owned());
+            meta.wa_me_url = format!("{graph}/wa.me").parse().unwrap();
+            meta.m_me_url = format!("{graph}/m.me").parse().unwrap();
+        },
+        configure,
+    )
     .await;
     Setup { relay, sandbox, _stop: stop, _templates: templates }
 }
@@ -133,6 +141,123 @@ async fn a_visitor_who_continues_on_whatsapp_stays_one_customer_and_the_reply_go
     sandbox.whatsapp_text("447700900123", "Someone Else", &prefill).await.unwrap();
     let other = advisor.next_message().await;
     assert_ne!(other.conversation, welcome.conversation, "a used code links nobody");
+}
+
+/// Notifications go out this long after a reply.
+const BATCH: Duration = Duration::from_millis(500);
+
+/// A web visitor who linked WhatsApp earlier, came back to the site and wrote there last.
+async fn linked_then_back_on_the_web(relay: &TestRelay, sandbox: &Sandbox, advisor: &mut AdvisorClient) -> (VisitorClient, Welcome) {
+    let (mut visitor, welcome) = relay.new_visitor().await;
+    visitor.say("w-1", "Do you ship the Ridge tent to Brazil?").await.unwrap();
+    advisor.next_message().await;
+    sandbox.whatsapp_text(WA_ID, "Ana Souza", &query(&link(&welcome, Channel::Whatsapp), "text")).await.unwrap();
+    assert_eq!(advisor.next_message().await.channel, Channel::Whatsapp);
+    visitor.say("w-2", "Back on the site: and to Portugal?").await.unwrap();
+    let row = advisor.summary_where(welcome.conversation, |c| c.last_seq == 3).await;
+    assert_eq!(row.reply_channel, Channel::Web, "she wrote last on the web");
+    (visitor, welcome)
+}
+
+/// Wait until the notification of `conversation` has been dealt with up to `seq` (sent or not).
+async fn notification_done(relay: &TestRelay, conversation: ConversationId, seq: Seq) {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", relay.data_dir.join("confab.sqlite3").display());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT notified_seq FROM notifications WHERE conversation_id = ? AND due_at IS NULL")
+                .bind(conversation.0)
+                .fetch_optional(&mut conn)
+                .await
+                .unwrap();
+        conn.close().await.ok();
+        if done.is_some_and(|n| n >= seq as i64) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the notification of {conversation} was not dealt with");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_web_customer_who_left_is_told_on_the_app_they_linked_and_answers_there() {
+    let Setup { relay, sandbox, .. } = bridged_with(|c| c.notify.batch = BATCH).await;
+    let (mut advisor, _) = relay.advisor().await;
+    let (visitor, welcome) = linked_then_back_on_the_web(&relay, &sandbox, &mut advisor).await;
+    let conversation = welcome.conversation;
+    drop(visitor);
+    advisor.summary_where(conversation, |s| !s.visitor_online).await;
+
+    // Two replies in a burst: the thread keeps them on the web; WhatsApp tells her once, with both.
+    advisor.reply(conversation, "r-1", "Yes to both.").await.unwrap();
+    advisor.reply(conversation, "r-2", "Delivery takes 5 days.").await.unwrap();
+    let told = sandbox.wait_for(|c| c.is_message_send() && c.recipient().as_deref() == Some(WA_ID), WAIT).await.expect("told on WhatsApp");
+    assert!(told.is_success(), "{:?}", told.response);
+    let body = told.body.unwrap();
+    let text = body["text"]["body"].as_str().unwrap();
+    assert!(
+        text.starts_with("Test Shop sent you 2 replies on their website's chat:\n\nAda: Yes to both.\n\nAda: Delivery takes 5 days.\n\nAnswer here to continue the conversation. Or on the site: "),
+        "{text}"
+    );
+    assert!(text.contains("#confab-resume="), "{text}");
+    let thread = advisor.open(conversation).await;
+    assert!(thread[3..].iter().all(|m| m.channel == Channel::Web), "the replies stay web messages");
+
+    // She answers right there, in the same conversation; nothing more went to WhatsApp.
+    sandbox.whatsapp_text(WA_ID, "Ana Souza", "Great, ordering now").await.unwrap();
+    let answer = advisor
+        .wait_for(|f| match f {
+            AdvisorServerFrame::Message { message } if message.channel == Channel::Whatsapp => Some(message.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!((answer.conversation, answer.text.as_str()), (conversation, "Great, ordering now"));
+    assert_eq!(sandbox.sends_to(WA_ID).len(), 1, "one message for the burst");
+}
+
+#[tokio::test]
+async fn no_app_message_while_on_the_page_after_the_window_or_for_a_reply_kept_on_the_web() {
+    let Setup { relay, sandbox, .. } = bridged_with(|c| c.notify.batch = BATCH).await;
+    let (mut advisor, _) = relay.advisor().await;
+    let (visitor, welcome) = linked_then_back_on_the_web(&relay, &sandbox, &mut advisor).await;
+    let conversation = welcome.conversation;
+
+    // On the page: she reads it there.
+    advisor.reply(conversation, "r-1", "Yes to both.").await.unwrap();
+    tokio::time::sleep(BATCH * 3).await;
+    assert!(sandbox.sends_to(WA_ID).is_empty(), "told nothing while on the page");
+
+    // Gone, but her WhatsApp message is over 24 hours old: WhatsApp would refuse a free text.
+    drop(visitor);
+    advisor.summary_where(conversation, |s| !s.visitor_online).await;
+    let long_ago = relay::now_ms() - 25 * 3600 * 1000;
+    execute_sql(&relay.data_dir, &format!("UPDATE channel_identities SET last_inbound_at = {long_ago}")).await;
+    let seq = advisor.reply(conversation, "r-2", "Delivery takes 5 days.").await.unwrap();
+    notification_done(&relay, conversation, seq).await;
+    assert!(sandbox.sends_to(WA_ID).is_empty(), "nothing outside the window");
+
+    // She writes on WhatsApp: replies go there now. One the advisor keeps on the web stays there.
+    sandbox.whatsapp_text(WA_ID, "Ana Souza", "Are you there?").await.unwrap();
+    advisor.summary_where(conversation, |c| c.reply_channel == Channel::Whatsapp).await;
+    advisor
+        .send(&AdvisorClientFrame::Send {
+            id: "r-3".into(),
+            conversation,
+            text: "(noted on your web chat)".into(),
+            via: Some(Channel::Web),
+            template: None,
+            attachments: vec![],
+        })
+        .await;
+    let seq = advisor.wait_for(|f| match f {
+        AdvisorServerFrame::Ack { id, seq, .. } if id.0 == "r-3" => Some(*seq),
+        _ => None,
+    });
+    let seq = seq.await;
+    notification_done(&relay, conversation, seq).await;
+    assert!(sandbox.sends_to(WA_ID).is_empty(), "the web-only note was not forwarded");
 }
 
 #[tokio::test]

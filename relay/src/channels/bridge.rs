@@ -742,6 +742,53 @@ pub async fn template_target(
     }
 }
 
+/// Where to tell a customer who wrote last on the web, and has left the page, that replies are
+/// waiting (`notify`): the messaging app they linked and wrote from most recently, when its window
+/// allows a message now. None: no app linked, the customer is on an app now (where the reply
+/// itself went; a reply the advisor kept on the web stays there), or the window is closed.
+pub async fn linked_app(state: &AppState, conversation: ConversationId, by_a_person: bool) -> Option<ReplyTarget> {
+    let bridge = state.bridge.as_ref()?;
+    let store = &state.store;
+    let failed = |e: crate::store::StoreError| tracing::warn!(error = %e, %conversation, "could not load a customer's linked apps");
+    if store.reply_target(conversation, None).await.map_err(failed).ok()?.is_some() {
+        return None;
+    }
+    let mut newest: Option<ReplyTarget> = None;
+    for channel in [Channel::Whatsapp, Channel::Messenger] {
+        if bridge.config.account(channel).is_none() {
+            continue;
+        }
+        if let Some(target) = store.reply_target(conversation, Some(channel)).await.map_err(failed).ok()? {
+            if newest.as_ref().is_none_or(|n| target.last_inbound_at > n.last_inbound_at) {
+                newest = Some(target);
+            }
+        }
+    }
+    let mut target = newest?;
+    let window = meta::window_state(target.channel, target.last_inbound_at, crate::now_ms());
+    if !window.allows_free_form(by_a_person) {
+        tracing::info!(%conversation, channel = ?target.channel, "the customer's app window is closed; not told there");
+        return None;
+    }
+    target.tagged = matches!(window, meta::WindowState::HumanAgent { .. });
+    Some(target)
+}
+
+/// Send `text` to `target` now, once (a notification, not a message of the thread). Whether the
+/// platform took it; a refusal is logged.
+pub async fn tell(state: &AppState, conversation: ConversationId, target: ReplyTarget, text: String) -> bool {
+    let Some(bridge) = &state.bridge else { return false };
+    let channel = target.channel;
+    let item = OutboxItem { id: 0, conversation, seq: 0, target, attempts: 0, text, template: None };
+    match post(bridge, &item).await {
+        Ok(_) => true,
+        Err(failure) => {
+            tracing::warn!(%conversation, ?channel, reason = failure.reason(), "could not tell a customer on their app");
+            false
+        }
+    }
+}
+
 async fn load_target(
     state: &AppState,
     bridge: &Bridge,

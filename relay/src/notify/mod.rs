@@ -11,7 +11,9 @@
 //!
 //! WhatsApp and Messenger: a reply in a conversation whose customer last wrote from a platform is
 //! sent to that platform by the bridge (`channels::bridge::reply_target`, within its window rules):
-//! that *is* reaching them, so such replies (channel ≠ web) never start an e-mail as well.
+//! that *is* reaching them, so such replies (channel ≠ web) never start a notification. A customer
+//! who wrote last on the web but linked an app earlier is told on that app as well
+//! (`channels::bridge::notify_linked`), within its window, and can answer right there.
 
 pub mod mail;
 pub mod push;
@@ -135,10 +137,16 @@ pub async fn pusher(state: &AppState) -> Option<Arc<dyn push::Pusher>> {
     }
 }
 
+/// Whether any way of reaching a customer who left is set up: e-mail, Web Push, or the bridge to
+/// the apps a customer may have linked.
+fn active(state: &AppState) -> bool {
+    state.notifier.enabled() || state.bridge.is_some()
+}
+
 /// A message was committed: when it is a reply the visitor can't see now, schedule a notification.
 pub async fn replied(state: &AppState, message: &Message) {
     let reply = matches!(message.author, Author::Advisor { .. } | Author::Bot);
-    if !state.notifier.enabled() || !reply || message.note || message.channel != Channel::Web {
+    if !active(state) || !reply || message.note || message.channel != Channel::Web {
         return;
     }
     let conversation = message.conversation;
@@ -154,7 +162,7 @@ pub async fn replied(state: &AppState, message: &Message) {
 
 /// Send notifications as they fall due, until the relay stops.
 pub async fn run(state: AppState) {
-    if !state.notifier.enabled() {
+    if !active(&state) {
         return;
     }
     let tick = (state.notifier.batch / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
@@ -203,9 +211,10 @@ async fn notify(state: &AppState, conversation: ConversationId) -> Result<(), cr
         return store.notification_done(conversation, ctx.notified_seq).await;
     };
     let now = crate::now_ms();
-    // Web Push goes once (not again when the e-mail is retried).
+    // Web Push and the linked app are told once (not again when the e-mail is retried).
     if ctx.attempts == 0 {
         push_replies(state, &ctx, conversation, &replies, now).await?;
+        app_replies(state, &ctx, conversation, &replies, now).await?;
     }
     let (Some(email), Some(mailer)) = (ctx.email.clone(), state.notifier.mailer.clone()) else {
         return store.notification_done(conversation, last).await;
@@ -255,6 +264,26 @@ async fn resume_link(
         .create_resume_code(&crate::secret::token_hash(&code), ctx.visitor, conversation, now, now + RESUME_TTL_MS)
         .await?;
     Ok(Some(resume::link(&base, &code)))
+}
+
+/// The customer's linked WhatsApp or Messenger gets the replies, when its window allows a message.
+async fn app_replies(
+    state: &AppState,
+    ctx: &crate::store::notify::NotifyContext,
+    conversation: ConversationId,
+    replies: &[Message],
+    now: i64,
+) -> Result<(), crate::store::StoreError> {
+    let by_a_person = replies.iter().any(|m| matches!(m.author, Author::Advisor { .. }));
+    let Some(target) = crate::channels::bridge::linked_app(state, conversation, by_a_person).await else { return Ok(()) };
+    let channel = target.channel;
+    let link = resume_link(state, ctx, conversation, now).await?;
+    let lang = text::Lang::of(ctx.language.as_deref());
+    let message = text::platform(lang, &ctx.site_name, replies, link.as_deref());
+    if crate::channels::bridge::tell(state, conversation, target, message).await {
+        tracing::info!(%conversation, ?channel, replies = replies.len(), "notified a visitor who left on their linked app");
+    }
+    Ok(())
 }
 
 /// The visitor's subscribed browsers get a push: the newest reply, and a link that reopens the thread.
