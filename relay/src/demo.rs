@@ -170,6 +170,15 @@ pub async fn seed(store: &dyn crate::store::Store, demo_port: u16) -> Result<boo
         team_id: None,
     };
     let (site, created) = admin::put_site(store, site).await?;
+    if created {
+        // French visitors read the shop's own words in French too.
+        let french = shared::SiteTexts {
+            lang: "fr".into(),
+            greeting: "Bonjour ! Une question sur une taille, une commande ou un retour ? Écrivez-nous ici : la discussion reste ouverte, vous pouvez y revenir quand vous voulez.".into(),
+            reply_time: "répond en général en moins d'une heure".into(),
+        };
+        store.set_site_appearance(site.id, &site.position, &site.launcher, &site.avatar, &[french]).await?;
+    }
     let advisor = match admin::create_account(store, DEMO_EMAIL, "Alex from Northwind", DEMO_PASSWORD, Role::Admin).await {
         Ok(a) => Some(a.info),
         Err(AdminError::Duplicate(_)) => None,

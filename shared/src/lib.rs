@@ -33,7 +33,7 @@ pub use frames::advisor::{
     AdvisorClientFrame, AdvisorInfo, AdvisorServerFrame, ChannelIdentity, ChannelStatus, ConversationStatus, ConversationSummary, TemplateInfo,
     TemplateSend, Presence, RosterEntry, TeamInfo,
 };
-pub use frames::visitor::{ContinueLink, SiteInfo, VisitorClientFrame, VisitorServerFrame};
+pub use frames::visitor::{ContinueLink, SiteInfo, SiteTexts, VisitorClientFrame, VisitorServerFrame};
 pub use ids::{AdvisorId, ClientMsgId, ConversationId, Seq};
 pub use message::{Attachment, AttachmentKind, AttachmentState, Author, Channel, Message, PlatformDelivery, PlatformState};
 

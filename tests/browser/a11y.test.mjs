@@ -148,11 +148,18 @@ test('a French browser gets the widget in French', { timeout: 90_000 }, async ()
     assert.equal(await v.locator('button.confab-send').getAttribute('aria-label'), 'Envoyer');
     assert.equal(await v.locator('.confab-app').getAttribute('lang'), 'fr');
     assert.equal(await v.locator('.confab-close').getAttribute('aria-label'), 'Fermer la discussion');
+    // The shop's own words, as it wrote them for French visitors (Settings → Sites).
+    await waitForText(v.locator('.confab-greeting'), 'Bonjour ! Une question sur une taille', 'the shop\'s greeting in French');
+    await waitForText(v.locator('.confab-presence'), 'répond en général en moins d\'une heure', 'the reply time in French');
     await composer.fill(unique('Bonjour, livrez-vous en Belgique ?'));
     await v.locator('button.confab-send').click();
     // The day separator of today's first message, in French.
     await waitForText(v.locator('.confab-day'), "Aujourd'hui", 'the day separator in French');
     await assertAccessible(v, 'the French widget');
     await screenshot(v, 'french-widget');
+    // The site switches the language: the widget's words and the shop's switch with it.
+    await v.evaluate(() => Confab('setLocale', 'en'));
+    await waitForText(v.locator('.confab-greeting'), 'Hi there! Questions about sizes', 'the shop\'s greeting in English');
+    assert.equal(await composer.getAttribute('placeholder'), 'Write a message…');
   });
 });

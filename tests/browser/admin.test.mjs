@@ -78,11 +78,16 @@ test('an admin manages advisors, teams and sites from Settings; an advisor has n
     await waitForText(site.locator('code.embed-snippet'), 'data-site="demo"', 'the embed snippet');
     await site.locator('textarea.site-greeting').fill(greeting);
     await site.locator('select.site-team').selectOption({ label: 'Support' });
+    // French-speaking visitors get their own greeting; the demo's French reply time stays.
+    const french = site.locator('fieldset.site-language[data-lang="fr"]');
+    assert.match(await french.locator('input.site-reply-time-lang').inputValue(), /moins d'une heure/);
+    await french.locator('textarea.site-greeting-lang').fill('Bonjour de la boutique !');
     await site.locator('button.site-save').click();
     await site.locator('.form-ok').waitFor();
     const demo = (await api(a, '/api/v1/admin/sites')).find((s) => s.key === 'demo');
     assert.equal(demo.greeting, greeting);
     assert.equal(demo.team_id, support.id);
+    assert.deepEqual(demo.translations.map((t) => [t.lang, t.greeting]), [['fr', 'Bonjour de la boutique !']]);
     // A bad colour is refused with the reason, and nothing is saved.
     await site.locator('input.site-color').fill('teal');
     await site.locator('button.site-save').click();

@@ -186,6 +186,55 @@ async fn sites_are_listed_created_with_a_generated_key_and_patched_with_validati
 }
 
 #[tokio::test]
+async fn a_sites_texts_in_another_language_reach_the_widget_and_bad_ones_are_refused() {
+    let relay = TestRelay::start().await;
+    let admin = relay.login().await;
+    let path = format!("/api/v1/admin/sites/{SITE}");
+    let patch = json!({"reply_time": "usually replies within a day", "translations": [
+        {"lang": "FR", "greeting": "  Bonjour de la boutique  ", "reply_time": "répond en général dans la journée"},
+        {"lang": "en", "greeting": "", "reply_time": ""},
+    ]});
+    let site = json_of(call(&relay, Some(&admin), Method::PATCH, &path, patch).await, 200).await;
+    assert_eq!(
+        site["translations"],
+        json!([{"lang": "fr", "greeting": "Bonjour de la boutique", "reply_time": "répond en général dans la journée"}]),
+        "trimmed, the tag lower-cased, the empty English dropped"
+    );
+
+    // The widget gets them in the welcome, and the loader in the public site info.
+    let (_, welcome) = relay.new_visitor().await;
+    assert_eq!(welcome.site.texts("fr"), ("Bonjour de la boutique", "répond en général dans la journée"));
+    assert_eq!(welcome.site.texts("en"), ("Hello from the test shop", "usually replies within a day"));
+    let public: Value = reqwest::Client::new()
+        .get(relay.url(&format!("/api/v1/sites/{SITE}")))
+        .header("origin", SHOP_ORIGIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public["translations"][0]["lang"], "fr");
+
+    // A patch without translations keeps them; an empty list clears them.
+    let site = json_of(call(&relay, Some(&admin), Method::PATCH, &path, json!({"color": "#0f766e"})).await, 200).await;
+    assert_eq!(site["translations"].as_array().map(Vec::len), Some(1));
+    for (bad, why) in [
+        (json!({"translations": [{"lang": "de", "greeting": "Hallo"}]}), "not a language the widget speaks"),
+        (json!({"translations": [{"lang": "fr", "greeting": "a"}, {"lang": "fr", "greeting": "b"}]}), "given twice"),
+        (json!({"translations": [{"lang": "fr", "greeting": "x".repeat(501)}]}), "at most 500"),
+        (json!({"translations": [{"lang": "fr", "reply_time": "x".repeat(101)}]}), "at most 100"),
+    ] {
+        let e = json_of(call(&relay, Some(&admin), Method::PATCH, &path, bad.clone()).await, 400).await;
+        assert!(e["message"].as_str().unwrap().contains(why), "{bad}: {e}");
+    }
+    let site = json_of(call(&relay, Some(&admin), Method::PATCH, &path, json!({"translations": []})).await, 200).await;
+    assert_eq!(site["translations"], json!([]));
+    let (_, welcome) = relay.new_visitor().await;
+    assert!(welcome.site.translations.is_empty());
+}
+
+#[tokio::test]
 async fn routing_and_business_hours_settings_round_trip_and_refuse_bad_values() {
     let relay = TestRelay::start().await;
     let admin = relay.login().await;

@@ -105,6 +105,16 @@ impl State {
     pub fn t(&self) -> &'static Text {
         self.lang.get_untracked().text()
     }
+
+    /// The site's greeting and usual reply time, in the current language when the site wrote them
+    /// in it (tracks the site, not the language, like [`State::t`]).
+    pub fn site_texts(&self) -> (String, String) {
+        let lang = self.lang.get_untracked().tag();
+        self.site.with(|s| {
+            let (greeting, reply_time) = s.texts(lang);
+            (greeting.to_owned(), reply_time.to_owned())
+        })
+    }
 }
 
 /// The app: its signals, and the browser-side parts (socket, callbacks) that aren't `Send`. The widget

@@ -7,7 +7,7 @@
 
 use shared::{
     AdvisorId, Attachment, AttachmentKind, AttachmentState, Author, Channel, ClientMsgId,
-    ContinueLink, ConversationId, ErrorCode, ErrorFrame, Message, SiteInfo, VisitorClientFrame,
+    ContinueLink, ConversationId, ErrorCode, ErrorFrame, Message, SiteInfo, SiteTexts, VisitorClientFrame,
     VisitorServerFrame,
 };
 
@@ -457,6 +457,13 @@ pub fn decode(text: &str) -> Option<VisitorServerFrame> {
                     position: s.str("position"),
                     launcher: s.str("launcher"),
                     avatar: s.str("avatar"),
+                    translations: match s.get("translations") {
+                        Json::Arr(all) => all
+                            .iter()
+                            .map(|t| SiteTexts { lang: t.str("lang"), greeting: t.str("greeting"), reply_time: t.str("reply_time") })
+                            .collect(),
+                        _ => Vec::new(),
+                    },
                 },
                 advisors_online: j.get("advisors_online") == &Json::Bool(true),
                 delivered_seq: j.num("delivered_seq") as u64,
@@ -680,6 +687,11 @@ mod tests {
                     position: "left".into(),
                     launcher: "message".into(),
                     avatar: "https://cdn.example/a \"b\".png".into(),
+                    translations: vec![SiteTexts {
+                        lang: "fr".into(),
+                        greeting: "Bonjour « vous » !".into(),
+                        reply_time: String::new(),
+                    }],
                 },
                 advisors_online: true,
                 delivered_seq: 7,

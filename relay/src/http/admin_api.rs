@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use shared::{AdvisorId, ErrorCode};
+use shared::{AdvisorId, ErrorCode, SiteTexts};
 
 use crate::admin::{self, AdminError};
 use crate::error::{ApiError, ApiResult};
@@ -438,6 +438,7 @@ struct SiteView {
     /// Shown to admins only (this API): what the site's server signs user ids with.
     identity_secret: Option<String>,
     require_identity: bool,
+    translations: Vec<SiteTexts>,
 }
 
 impl From<Site> for SiteView {
@@ -455,6 +456,7 @@ impl From<Site> for SiteView {
             avatar: s.avatar,
             identity_secret: s.identity_secret,
             require_identity: s.require_identity,
+            translations: s.translations,
         }
     }
 }
@@ -550,6 +552,7 @@ struct SitePatch {
     launcher: Option<String>,
     avatar: Option<String>,
     require_identity: Option<bool>,
+    translations: Option<Vec<SiteTexts>>,
 }
 
 fn bad(message: &str) -> ApiError {
@@ -571,6 +574,36 @@ fn check_appearance(position: &str, launcher: &str, avatar: &str) -> ApiResult<(
         return Err(bad("avatar must be an https:// URL of an image (or empty)"));
     }
     Ok(())
+}
+
+/// The languages a site's texts may be written in: the widget's.
+const TRANSLATION_LANGS: [&str; 2] = ["en", "fr"];
+const MAX_REPLY_TIME_CHARS: usize = 100;
+
+/// The texts in other languages as an admin may set them: one per language the widget speaks,
+/// trimmed, and the ones left empty dropped.
+fn check_translations(translations: Vec<SiteTexts>) -> ApiResult<Vec<SiteTexts>> {
+    let mut kept: Vec<SiteTexts> = Vec::new();
+    for t in translations {
+        let lang = t.lang.trim().to_ascii_lowercase();
+        if !TRANSLATION_LANGS.contains(&lang.as_str()) {
+            return Err(bad(&format!("translations: {:?} is not a language the widget speaks (en, fr)", t.lang)));
+        }
+        if kept.iter().any(|k| k.lang == lang) {
+            return Err(bad(&format!("translations: {lang} is given twice")));
+        }
+        let (greeting, reply_time) = (t.greeting.trim().to_owned(), t.reply_time.trim().to_owned());
+        if greeting.chars().count() > MAX_GREETING_CHARS {
+            return Err(bad(&format!("translations: the {lang} greeting must be at most {MAX_GREETING_CHARS} characters")));
+        }
+        if reply_time.chars().count() > MAX_REPLY_TIME_CHARS {
+            return Err(bad(&format!("translations: the {lang} reply time must be at most {MAX_REPLY_TIME_CHARS} characters")));
+        }
+        if !greeting.is_empty() || !reply_time.is_empty() {
+            kept.push(SiteTexts { lang, greeting, reply_time });
+        }
+    }
+    Ok(kept)
 }
 
 async fn update_site(
@@ -600,12 +633,16 @@ async fn update_site(
     let launcher = req.launcher.unwrap_or(site.launcher);
     let avatar = req.avatar.map(|a| a.trim().to_owned()).unwrap_or(site.avatar);
     check_appearance(&position, &launcher, &avatar)?;
+    let translations = match req.translations {
+        Some(t) => check_translations(t)?,
+        None => site.translations,
+    };
     let require = req.require_identity.unwrap_or(site.require_identity);
     if require && site.identity_secret.is_none() {
         return Err(bad("generate an identity secret first (POST …/identity-secret), then require verified identities"));
     }
     let settings = admin::check_site(settings).map_err(admin_error)?;
-    state.store.set_site_appearance(site.id, &position, &launcher, &avatar).await?;
+    state.store.set_site_appearance(site.id, &position, &launcher, &avatar, &translations).await?;
     state.store.set_site_identity(site.id, site.identity_secret.as_deref(), require).await?;
     let site = state.store.update_site(&settings).await.map_err(|e| site_error(e.into()))?;
     tracing::info!(admin = admin.info.id.0, site = %site.key, "site updated");

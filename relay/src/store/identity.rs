@@ -26,8 +26,16 @@ pub trait IdentityStore {
     /// Binds `visitor` (whose web conversation is `conversation`) to the site's `user_id`, merging it
     /// into the user's visitor if they have one. One transaction.
     async fn bind_user(&self, site: SiteId, visitor: VisitorId, conversation: ConversationId, user_id: &str, now: i64) -> StoreResult<Bind>;
-    /// The launcher's corner, icon and the header's avatar (checked by the caller).
-    async fn set_site_appearance(&self, site: SiteId, position: &str, launcher: &str, avatar: &str) -> StoreResult<()>;
+    /// The launcher's corner, icon, the header's avatar and the texts in other languages (checked
+    /// by the caller).
+    async fn set_site_appearance(
+        &self,
+        site: SiteId,
+        position: &str,
+        launcher: &str,
+        avatar: &str,
+        translations: &[shared::SiteTexts],
+    ) -> StoreResult<()>;
     /// The identity secret (None: none) and whether a verified identity is required.
     async fn set_site_identity(&self, site: SiteId, secret: Option<&str>, require: bool) -> StoreResult<()>;
 }

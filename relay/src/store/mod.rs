@@ -81,6 +81,8 @@ pub struct Site {
     pub identity_secret: Option<String>,
     /// An identify without a valid `user_hash` is refused.
     pub require_identity: bool,
+    /// The greeting and reply time in other languages.
+    pub translations: Vec<shared::SiteTexts>,
 }
 
 impl Site {
@@ -94,6 +96,7 @@ impl Site {
             position: self.position.clone(),
             launcher: self.launcher.clone(),
             avatar: self.avatar.clone(),
+            translations: self.translations.clone(),
         }
     }
 }

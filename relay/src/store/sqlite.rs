@@ -197,6 +197,8 @@ fn site_from_row(row: &SqliteRow) -> StoreResult<Site> {
         avatar: row.try_get("avatar")?,
         identity_secret: row.try_get("identity_secret")?,
         require_identity: row.try_get("require_identity")?,
+        translations: serde_json::from_str(row.try_get::<&str, _>("translations")?)
+            .map_err(|e| StoreError::Corrupt(format!("translations of a site: {e}")))?,
     })
 }
 

@@ -319,6 +319,7 @@ impl VisitorSession {
         let mut site = self.site.info();
         if bot.is_some() {
             site.greeting.clear();
+            site.translations.iter_mut().for_each(|t| t.greeting.clear());
         }
         let welcome = Out::Welcome {
             v: PROTOCOL_VERSION,

@@ -111,6 +111,32 @@ pub struct SiteInfo {
     /// An `https://` URL of the company's avatar, shown in the panel's header instead of the initial.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub avatar: String,
+    /// The greeting and reply time written for visitors who read another language (the ones above
+    /// are for everyone else).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub translations: Vec<SiteTexts>,
+}
+
+/// A site's own words in one language: what a visitor whose widget speaks `lang` reads instead of
+/// the site's default greeting and reply time (an empty one: the default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SiteTexts {
+    /// A language the widget speaks: `en` or `fr`.
+    pub lang: String,
+    #[serde(default)]
+    pub greeting: String,
+    #[serde(default)]
+    pub reply_time: String,
+}
+
+impl SiteInfo {
+    /// The greeting and the reply time a visitor reading `lang` (`en`, `fr`) sees.
+    pub fn texts(&self, lang: &str) -> (&str, &str) {
+        let t = self.translations.iter().find(|t| t.lang == lang);
+        let greeting = t.map(|t| t.greeting.as_str()).filter(|s| !s.is_empty()).unwrap_or(&self.greeting);
+        let reply_time = t.map(|t| t.reply_time.as_str()).filter(|s| !s.is_empty()).unwrap_or(&self.reply_time);
+        (greeting, reply_time)
+    }
 }
 
 /// A deep link that continues this conversation on a messaging app.
@@ -207,5 +233,27 @@ pub enum VisitorServerFrame {
 impl Frame for VisitorServerFrame {
     fn is_unknown(&self) -> bool {
         matches!(self, VisitorServerFrame::Unknown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_visitor_reads_the_sites_words_in_their_language_else_the_default() {
+        let site = SiteInfo {
+            greeting: "Hi! Ask us anything.".into(),
+            reply_time: "usually replies within an hour".into(),
+            translations: vec![SiteTexts { lang: "fr".into(), greeting: "Bonjour !".into(), reply_time: String::new() }],
+            ..SiteInfo::default()
+        };
+        assert_eq!(site.texts("fr"), ("Bonjour !", "usually replies within an hour"), "an empty translation keeps the default");
+        assert_eq!(site.texts("en"), ("Hi! Ask us anything.", "usually replies within an hour"));
+        // Older relays send no translations; the field is left out when there are none.
+        let json = serde_json::to_value(SiteInfo::default()).unwrap();
+        assert!(json.get("translations").is_none());
+        let back: SiteInfo = serde_json::from_value(serde_json::to_value(&site).unwrap()).unwrap();
+        assert_eq!(back, site);
     }
 }

@@ -18,14 +18,14 @@ pub fn header(app: &App) -> impl IntoView {
             // Waiting for an advisor: their place, and a wait only when the relay could estimate one.
             let t = app_s.t();
             let wait = wait.map_or_else(
-                || site.with(|s| s.reply_time.clone()),
+                || app_s.site_texts().1,
                 |ms| fill(t.about_min, &[&((ms + 59_999) / 60_000).to_string()]),
             );
             fill(t.in_line, &[&place.to_string(), &wait])
         } else if online.get() {
             app_s.t().online.to_owned()
         } else {
-            site.with(|s| s.reply_time.clone())
+            app_s.site_texts().1
         }
     };
     let name = move || {

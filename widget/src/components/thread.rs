@@ -13,7 +13,7 @@ pub fn thread(app: &App) -> impl IntoView {
     let s = app.s;
     let list = NodeRef::<Div>::new();
     let greeting = move || {
-        let g = s.site.with(|site| site.greeting.clone());
+        let g = s.site_texts().0;
         (!g.is_empty()).then(|| view! { <div class="confab-greeting">{g}</div> })
     };
     let each = move || s.thread.with(|t| rows(t, |at| text::day_of(local_ms(at))));

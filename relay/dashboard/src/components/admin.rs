@@ -80,7 +80,12 @@ struct Site {
     identity_secret: Option<String>,
     #[serde(default)]
     require_identity: bool,
+    #[serde(default)]
+    translations: Vec<shared::SiteTexts>,
 }
+
+/// The languages the widget speaks, for the site's texts in each: (tag, who reads them).
+const SITE_LANGS: [(&str, &str); 2] = [("fr", "French-speaking visitors"), ("en", "English-speaking visitors")];
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Routing {
@@ -523,6 +528,13 @@ fn SiteCard(site: Site, admin: Admin) -> impl IntoView {
     let avatar = RwSignal::new(site.avatar.clone());
     let secret = RwSignal::new(site.identity_secret.clone());
     let require = RwSignal::new(site.require_identity);
+    // Per language: (tag, greeting, reply time); empty: the default texts above.
+    let texts = SITE_LANGS.map(|(lang, _)| {
+        let own = site.translations.iter().find(|t| t.lang == lang);
+        let greeting = RwSignal::new(own.map(|t| t.greeting.clone()).unwrap_or_default());
+        let reply_time = RwSignal::new(own.map(|t| t.reply_time.clone()).unwrap_or_default());
+        (lang, greeting, reply_time)
+    });
     let path = format!("/api/v1/admin/sites/{}", site.key);
     let rotate_path = format!("{path}/identity-secret");
     // A new identity secret: the old one stops verifying at once.
@@ -547,6 +559,9 @@ fn SiteCard(site: Site, admin: Admin) -> impl IntoView {
             "launcher": launcher.get_untracked(),
             "avatar": avatar.get_untracked(),
             "require_identity": require.get_untracked(),
+            "translations": texts.map(|(lang, greeting, reply_time)| json!({
+                "lang": lang, "greeting": greeting.get_untracked(), "reply_time": reply_time.get_untracked(),
+            })),
         });
         // The card keeps its own fields; replacing it in the list would rebuild it.
         request::<Site>(Method::PATCH, path.clone(), body, error, move |_| saved.set(true));
@@ -616,6 +631,27 @@ fn SiteCard(site: Site, admin: Admin) -> impl IntoView {
                     </select>
                 </label>
                 {field("Avatar (https:// image URL)", "site-avatar", avatar)}
+            </div>
+            <div class="field site-translations">
+                <span class="field-label">"In the visitor's language"</span>
+                <p class="muted">"The widget speaks English and French. What you write here replaces the greeting and reply time above for visitors who read that language; left empty, they read the ones above."</p>
+                <div class="site-grid">
+                    {SITE_LANGS.into_iter().zip(texts).map(|((lang, who), (_, greeting, reply_time))| view! {
+                        <fieldset class="site-language" data-lang=lang>
+                            <legend>{who}</legend>
+                            <label class="field">
+                                <span class="field-label">"Greeting"</span>
+                                <textarea class="site-greeting-lang" rows="2" prop:value=move || greeting.get()
+                                    on:input=move |ev| greeting.set(event_target_value(&ev))></textarea>
+                            </label>
+                            <label class="field">
+                                <span class="field-label">"Usual reply time"</span>
+                                <input class="site-reply-time-lang" prop:value=move || reply_time.get()
+                                    on:input=move |ev| reply_time.set(event_target_value(&ev)) />
+                            </label>
+                        </fieldset>
+                    }).collect_view()}
+                </div>
             </div>
             <div class="field site-identity">
                 <span class="field-label">"Identity verification"</span>

@@ -5,7 +5,7 @@ use shared::ConversationId;
 
 use super::SqliteStore;
 use crate::store::identity::{Bind, IdentityStore};
-use crate::store::{SiteId, StoreResult, VisitorId};
+use crate::store::{SiteId, StoreError, StoreResult, VisitorId};
 
 #[async_trait]
 impl IdentityStore for SqliteStore {
@@ -95,11 +95,20 @@ impl IdentityStore for SqliteStore {
         Ok(Bind::Merged { from: conversation, into: ConversationId(into), first_moved_seq: offset as u64 + 1 })
     }
 
-    async fn set_site_appearance(&self, site: SiteId, position: &str, launcher: &str, avatar: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE sites SET position = ?, launcher = ?, avatar = ? WHERE id = ?")
+    async fn set_site_appearance(
+        &self,
+        site: SiteId,
+        position: &str,
+        launcher: &str,
+        avatar: &str,
+        translations: &[shared::SiteTexts],
+    ) -> StoreResult<()> {
+        let translations = serde_json::to_string(translations).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query("UPDATE sites SET position = ?, launcher = ?, avatar = ?, translations = ? WHERE id = ?")
             .bind(position)
             .bind(launcher)
             .bind(avatar)
+            .bind(translations)
             .bind(site.0)
             .execute(&self.pool)
             .await?;
