@@ -119,6 +119,7 @@ fn visitor_server_frames_round_trip() {
             position: "left".into(),
             launcher: "help".into(),
             avatar: "https://cdn.example/logo.png".into(),
+            translations: vec![SiteTexts { lang: "fr".into(), greeting: "Salut".into(), reply_time: String::new() }],
         },
         advisors_online: true,
         delivered_seq: 3,
@@ -127,6 +128,7 @@ fn visitor_server_frames_round_trip() {
     });
     assert_eq!(welcome["type"], "welcome");
     assert_eq!(welcome["site"]["position"], "left");
+    assert_eq!(welcome["site"]["translations"][0]["greeting"], "Salut");
     assert_eq!(
         round_trip(VisitorServerFrame::Identified { verified: true, switched: false }),
         json!({"type":"identified","verified":true,"switched":false})

@@ -145,6 +145,8 @@ async fn a_visitor_who_continues_on_whatsapp_stays_one_customer_and_the_reply_go
 
 /// Notifications go out this long after a reply.
 const BATCH: Duration = Duration::from_millis(500);
+/// Long enough for two replies sent one after the other to make one burst, even on a busy machine.
+const BURST: Duration = Duration::from_secs(2);
 
 /// A web visitor who linked WhatsApp earlier, came back to the site and wrote there last.
 async fn linked_then_back_on_the_web(relay: &TestRelay, sandbox: &Sandbox, advisor: &mut AdvisorClient) -> (VisitorClient, Welcome) {
@@ -183,7 +185,7 @@ async fn notification_done(relay: &TestRelay, conversation: ConversationId, seq:
 
 #[tokio::test]
 async fn a_web_customer_who_left_is_told_on_the_app_they_linked_and_answers_there() {
-    let Setup { relay, sandbox, .. } = bridged_with(|c| c.notify.batch = BATCH).await;
+    let Setup { relay, sandbox, .. } = bridged_with(|c| c.notify.batch = BURST).await;
     let (mut advisor, _) = relay.advisor().await;
     let (visitor, welcome) = linked_then_back_on_the_web(&relay, &sandbox, &mut advisor).await;
     let conversation = welcome.conversation;
