@@ -590,6 +590,17 @@ pub async fn execute_sql(data_dir: &Path, sql: &str) {
     conn.close().await.ok();
 }
 
+/// One number read straight from the relay's SQLite file (read-only): the first column of the first
+/// row, None when there is no row.
+pub async fn sql_i64(data_dir: &Path, sql: &str) -> Option<i64> {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}?mode=ro", data_dir.join("confab.sqlite3").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open database read-only");
+    let value = sqlx::query_scalar(sql).fetch_optional(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    conn.close().await.ok();
+    value
+}
+
 /// Read the messages of a conversation straight from the relay's SQLite file, bypassing the relay.
 pub async fn messages_in_database(data_dir: &Path, conversation: ConversationId) -> Vec<(i64, String, String)> {
     use sqlx::Connection;

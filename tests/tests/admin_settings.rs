@@ -21,6 +21,12 @@ async fn json_of(response: Response, status: u16) -> Value {
     body
 }
 
+/// The public site info the loader reads, asked from a page on `origin`.
+async fn public_site(relay: &TestRelay, key: &str, origin: &str) -> Value {
+    let r = reqwest::Client::new().get(relay.url(&format!("/api/v1/sites/{key}"))).header("origin", origin).send().await.unwrap();
+    r.json().await.unwrap()
+}
+
 /// As the admin, create an account with a password; returns its id and a session cookie.
 async fn new_account(relay: &TestRelay, admin: &str, email: &str, role: &str) -> (i64, String) {
     let body = json!({"email": email, "name": "Bo", "password": "bo's long password", "role": role});
@@ -158,15 +164,7 @@ async fn sites_are_listed_created_with_a_generated_key_and_patched_with_validati
     assert_eq!((patched["greeting"].as_str(), patched["color"].as_str(), patched["name"].as_str()), (Some("Hi!"), Some("#123"), Some("Blog")));
     assert!(patched["team_id"].is_null());
     // The public site info (what the widget reads) follows.
-    let public: Value = reqwest::Client::new()
-        .get(relay.url(&format!("/api/v1/sites/{key}")))
-        .header("origin", "https://blog.example")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let public = public_site(&relay, &key, "https://blog.example").await;
     assert_eq!(public["greeting"], "Hi!");
 
     for (bad, needle) in [
@@ -205,16 +203,7 @@ async fn a_sites_texts_in_another_language_reach_the_widget_and_bad_ones_are_ref
     let (_, welcome) = relay.new_visitor().await;
     assert_eq!(welcome.site.texts("fr"), ("Bonjour de la boutique", "répond en général dans la journée"));
     assert_eq!(welcome.site.texts("en"), ("Hello from the test shop", "usually replies within a day"));
-    let public: Value = reqwest::Client::new()
-        .get(relay.url(&format!("/api/v1/sites/{SITE}")))
-        .header("origin", SHOP_ORIGIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(public["translations"][0]["lang"], "fr");
+    assert_eq!(public_site(&relay, SITE, SHOP_ORIGIN).await["translations"][0]["lang"], "fr");
 
     // A patch without translations keeps them; an empty list clears them.
     let site = json_of(call(&relay, Some(&admin), Method::PATCH, &path, json!({"color": "#0f766e"})).await, 200).await;

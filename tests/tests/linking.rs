@@ -163,18 +163,10 @@ async fn linked_then_back_on_the_web(relay: &TestRelay, sandbox: &Sandbox, advis
 
 /// Wait until the notification of `conversation` has been dealt with up to `seq` (sent or not).
 async fn notification_done(relay: &TestRelay, conversation: ConversationId, seq: Seq) {
-    use sqlx::Connection;
-    let url = format!("sqlite://{}", relay.data_dir.join("confab.sqlite3").display());
+    let sql = format!("SELECT notified_seq FROM notifications WHERE conversation_id = {} AND due_at IS NULL", conversation.0);
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        let done: Option<i64> =
-            sqlx::query_scalar("SELECT notified_seq FROM notifications WHERE conversation_id = ? AND due_at IS NULL")
-                .bind(conversation.0)
-                .fetch_optional(&mut conn)
-                .await
-                .unwrap();
-        conn.close().await.ok();
+        let done = sql_i64(&relay.data_dir, &sql).await;
         if done.is_some_and(|n| n >= seq as i64) {
             return;
         }
