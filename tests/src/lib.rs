@@ -421,10 +421,19 @@ impl VisitorClient {
         }
     }
 
+    /// The next error frame, skipping what the relay sends on its own at any time (typing, receipts,
+    /// presence, and the queue place after each routing pass); any other frame first is a failure.
     pub async fn expect_error(&mut self) -> ErrorFrame {
-        match self.recv().await {
-            VisitorServerFrame::Error(e) => e,
-            other => panic!("expected an error frame, got {other:?}"),
+        loop {
+            match self.recv().await {
+                VisitorServerFrame::Error(e) => return e,
+                VisitorServerFrame::Typing { .. }
+                | VisitorServerFrame::Read { .. }
+                | VisitorServerFrame::Delivered { .. }
+                | VisitorServerFrame::Presence { .. }
+                | VisitorServerFrame::Queue { .. } => {}
+                other => panic!("expected an error frame, got {other:?}"),
+            }
         }
     }
 }
