@@ -69,6 +69,13 @@ pub struct NotifyArgs {
     /// VAPID contact for push services (`mailto:…` or `https://…`); default: mailto: the sender.
     #[arg(long, env = "CONFAB_VAPID_SUBJECT", global = true)]
     pub vapid_subject: Option<String>,
+    /// Notification e-mails one address gets in 24 hours at most (any site, any visitor): anyone
+    /// can type anyone's address into a widget.
+    #[arg(long, env = "CONFAB_MAILS_PER_ADDRESS", default_value_t = crate::notify::DEFAULT_MAILS_PER_ADDRESS, global = true)]
+    pub mails_per_address: u32,
+    /// Notification e-mails one site sends in 24 hours at most.
+    #[arg(long, env = "CONFAB_MAILS_PER_SITE", default_value_t = crate::notify::DEFAULT_MAILS_PER_SITE, global = true)]
+    pub mails_per_site: u32,
 }
 
 impl NotifyArgs {
@@ -83,6 +90,8 @@ impl NotifyArgs {
             batch: std::time::Duration::from_millis(self.notify_batch_ms),
             web_push: self.web_push,
             vapid_subject: self.vapid_subject.clone().unwrap_or_else(|| format!("mailto:{sender}")),
+            max_mails_per_address: self.mails_per_address,
+            max_mails_per_site: self.mails_per_site,
         })
     }
 }

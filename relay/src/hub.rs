@@ -124,7 +124,8 @@ pub struct Member {
     pub id: ConnId,
     pub events: mpsc::Receiver<Arc<Delivery>>,
     pub kicked: Arc<Notify>,
-    /// The account's sessions were ended (deactivated, password reset): close for good.
+    /// The account's sessions were ended (deactivated, password reset), or a visitor's tokens were
+    /// revoked: close for good.
     pub ended: Arc<Notify>,
     hub: Arc<Hub>,
     room: Room,
@@ -208,6 +209,17 @@ impl Hub {
             conn.ended.notify_one();
         }
         mine.len()
+    }
+
+    /// Close every socket of the visitor of `conversation` but `keep` (their tokens were revoked:
+    /// the visitor was bound to a verified user); returns how many.
+    pub fn end_visitor(&self, conversation: ConversationId, keep: ConnId) -> usize {
+        let inner = self.lock();
+        let others: Vec<&Conn> = inner.visitors.get(&conversation).map(|c| c.iter().filter(|c| c.id != keep).collect()).unwrap_or_default();
+        for conn in &others {
+            conn.ended.notify_one();
+        }
+        others.len()
     }
 
     fn join(self: &Arc<Self>, room: Room, viewer: Option<Viewer>) -> Member {

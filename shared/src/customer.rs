@@ -18,6 +18,12 @@ pub struct CustomerProfile {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The name / e-mail is the visitor's own word (typed in the widget or to the bot, or an
+    /// identify without a valid `user_hash`), not the site's verified identity or an advisor's entry.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub name_unverified: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub email_unverified: bool,
     #[serde(default)]
     pub channel: Channel,
     /// WhatsApp and Messenger identities.

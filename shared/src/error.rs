@@ -66,6 +66,12 @@ pub enum ErrorCode {
     /// A message names an uploaded file that is not this sender's, not in this conversation, or
     /// already sent.
     UnknownUpload,
+    /// A message sent on a socket whose conversation was merged into the identified user's thread
+    /// (`identified` with `switched`): nothing was stored; reconnect and send it again there.
+    ThreadMoved,
+    /// A resume link opened in a browser that already holds another conversation with messages:
+    /// nothing was changed; the person chooses to keep theirs or to open the linked one.
+    ResumeConflict,
     /// A code this client version doesn't know.
     #[serde(other)]
     Unknown,
@@ -101,6 +107,8 @@ impl ErrorCode {
             ErrorCode::FileTooLarge => "file_too_large",
             ErrorCode::FileTypeRefused => "file_type_refused",
             ErrorCode::UnknownUpload => "unknown_upload",
+            ErrorCode::ThreadMoved => "thread_moved",
+            ErrorCode::ResumeConflict => "resume_conflict",
             ErrorCode::Unknown => "unknown",
         }
     }

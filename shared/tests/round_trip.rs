@@ -51,6 +51,7 @@ fn summary() -> ConversationSummary {
         first_response_due: None,
         labels: Vec::new(),
         with_bot: false,
+        unverified: false,
     }
 }
 
@@ -130,9 +131,15 @@ fn visitor_server_frames_round_trip() {
     assert_eq!(welcome["site"]["position"], "left");
     assert_eq!(welcome["site"]["translations"][0]["greeting"], "Salut");
     assert_eq!(
-        round_trip(VisitorServerFrame::Identified { verified: true, switched: false }),
+        round_trip(VisitorServerFrame::Identified { verified: true, switched: false, token: None }),
         json!({"type":"identified","verified":true,"switched":false})
     );
+    assert_eq!(
+        round_trip(VisitorServerFrame::Identified { verified: true, switched: true, token: Some("fresh".into()) }),
+        json!({"type":"identified","verified":true,"switched":true,"token":"fresh"})
+    );
+    assert_eq!(round_trip(ErrorFrame::new(ErrorCode::ThreadMoved, "moved"))["code"], "thread_moved");
+    assert_eq!(round_trip(ErrorFrame::new(ErrorCode::ResumeConflict, "yours"))["code"], "resume_conflict");
     let rejected = round_trip(VisitorServerFrame::Error(ErrorFrame::new(ErrorCode::IdentityRejected, "no")));
     assert_eq!(rejected["code"], "identity_rejected");
     assert_eq!(welcome["continue_on"], json!([{"channel":"whatsapp","url":"https://wa.me/15550001111?text=x"}]));
@@ -168,6 +175,20 @@ fn bot_frames_round_trip() {
     let with_bot = round_trip(ConversationSummary { with_bot: true, ..summary() });
     assert_eq!(with_bot["with_bot"], true);
     assert!(round_trip(summary()).get("with_bot").is_none(), "left out when false");
+}
+
+#[test]
+fn unverified_identities_are_marked_in_rows_and_profiles() {
+    assert_eq!(round_trip(ConversationSummary { unverified: true, ..summary() })["unverified"], true);
+    assert!(round_trip(summary()).get("unverified").is_none(), "left out when false");
+    let profile: CustomerProfile = serde_json::from_value(json!({
+        "conversation": 3, "display_name": "Eve", "name": "Eve", "email": "eve@x.test",
+        "name_unverified": true, "email_unverified": true, "first_seen": 1
+    }))
+    .unwrap();
+    assert!(profile.name_unverified && profile.email_unverified);
+    let back = serde_json::to_value(&profile).unwrap();
+    assert_eq!(back["email_unverified"], true);
 }
 
 #[test]

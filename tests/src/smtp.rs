@@ -17,6 +17,8 @@ pub struct ReceivedMail {
     pub to: Vec<String>,
     /// The message as sent (headers and encoded body).
     pub raw: String,
+    /// When the sink had the whole message.
+    pub received_at: std::time::Instant,
 }
 
 impl ReceivedMail {
@@ -174,7 +176,7 @@ async fn session(stream: tokio::net::TcpStream, mails: Arc<Mutex<Vec<ReceivedMai
                 // Dot-stuffing (RFC 5321 §4.5.2).
                 raw.push_str(line.strip_prefix('.').unwrap_or(&line));
             }
-            mails.lock().unwrap().push(ReceivedMail { from: from.clone(), to: to.clone(), raw });
+            mails.lock().unwrap().push(ReceivedMail { from: from.clone(), to: to.clone(), raw, received_at: std::time::Instant::now() });
             b"250 OK: queued\r\n"
         } else if upper == "RSET" {
             from.clear();

@@ -27,6 +27,16 @@ async fn identity_secret(relay: &TestRelay, cookie: &str, require: bool) -> Stri
 }
 
 async fn identify(v: &mut VisitorClient, user_id: &str, user_hash: Option<String>, name: Option<&str>) -> Result<(bool, bool), ErrorFrame> {
+    identify_for_token(v, user_id, user_hash, name).await.map(|(verified, switched, _)| (verified, switched))
+}
+
+/// `identify`, and the device's new token when the relay gave one (a verified binding).
+async fn identify_for_token(
+    v: &mut VisitorClient,
+    user_id: &str,
+    user_hash: Option<String>,
+    name: Option<&str>,
+) -> Result<(bool, bool, Option<String>), ErrorFrame> {
     v.send(&VisitorClientFrame::Identify {
         user_id: user_id.into(),
         user_hash,
@@ -36,7 +46,7 @@ async fn identify(v: &mut VisitorClient, user_id: &str, user_hash: Option<String
     .await;
     loop {
         match v.recv().await {
-            VisitorServerFrame::Identified { verified, switched } => return Ok((verified, switched)),
+            VisitorServerFrame::Identified { verified, switched, token } => return Ok((verified, switched, token)),
             VisitorServerFrame::Error(e) => return Err(e),
             _ => {}
         }
@@ -62,10 +72,13 @@ async fn a_valid_hash_binds_the_visitor_and_a_second_device_finds_the_same_threa
     // The laptop starts anonymous with an empty thread, identifies, and is switched to the user's.
     let (mut laptop, second) = relay.new_visitor().await;
     assert_ne!(second.conversation, first.conversation);
-    assert_eq!(identify(&mut laptop, "user-42", Some(user_hash(&secret, "user-42")), None).await, Ok((true, true)));
+    let (verified, switched, token) = identify_for_token(&mut laptop, "user-42", Some(user_hash(&secret, "user-42")), None).await.unwrap();
+    assert!(verified && switched);
+    let token = token.expect("a verified binding gives the device a new token");
+    assert_ne!(token, second.token);
     let mut again = relay.visitor().await;
-    let resumed = again.hello(Some(&second.token), 0).await.expect("the laptop's token still works");
-    assert_eq!(resumed.conversation, first.conversation, "the laptop's token now opens the user's thread");
+    let resumed = again.hello(Some(&token), 0).await.expect("the laptop's new token works");
+    assert_eq!(resumed.conversation, first.conversation, "the laptop's new token opens the user's thread");
     assert_eq!(resumed.replay.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["Hello from my phone"]);
 
     // A message from the laptop reaches the phone's live socket: one thread.
@@ -174,9 +187,10 @@ async fn after_shutdown_a_fresh_visitor_is_anonymous_until_the_user_identifies_a
     // Identifying again brings the thread back.
     let mut fresh_socket = relay.visitor().await;
     fresh_socket.hello(Some(&fresh.token), 0).await.unwrap();
-    assert_eq!(identify(&mut fresh_socket, "user-5", Some(user_hash(&secret, "user-5")), None).await, Ok((true, true)));
+    let (verified, switched, token) = identify_for_token(&mut fresh_socket, "user-5", Some(user_hash(&secret, "user-5")), None).await.unwrap();
+    assert!(verified && switched);
     let mut back = relay.visitor().await;
-    assert_eq!(back.hello(Some(&fresh.token), 0).await.unwrap().conversation, mine.conversation);
+    assert_eq!(back.hello(token.as_deref(), 0).await.unwrap().conversation, mine.conversation);
 }
 
 #[tokio::test]

@@ -21,10 +21,12 @@
     help: '<circle cx="12" cy="12" r="9"/><path d="M9.1 9a3 3 0 0 1 5.8 1c0 2-3 3-3 3M12 17h.01"/>',
     message: '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="m3 7 9 6 9-6"/>'
   };
-  // [open chat, chat, loading, could not load, try again]
+  // [open chat, chat, loading, could not load, try again, a link's conversation (% = whose), keep mine, open it]
   var WORDS = {
-    en: ['Open chat', 'Chat', 'Loading chat…', 'Chat could not load.', 'Try again'],
-    fr: ['Ouvrir la discussion', 'Discussion', 'Chargement de la discussion…', 'La discussion n’a pas pu se charger.', 'Réessayer']
+    en: ['Open chat', 'Chat', 'Loading chat…', 'Chat could not load.', 'Try again',
+      'This link continues the conversation of %. This browser already has a conversation of yours.', 'Keep mine', 'Open the linked one'],
+    fr: ['Ouvrir la discussion', 'Discussion', 'Chargement de la discussion…', 'La discussion n’a pas pu se charger.', 'Réessayer',
+      'Ce lien reprend la discussion de %. Ce navigateur a déjà une discussion à vous.', 'Garder la mienne', 'Ouvrir celle du lien']
   };
 
   var queue = (w.Confab && w.Confab.q) || [];
@@ -222,13 +224,44 @@
       queue.forEach(function (args) { api.apply(null, args); });
       queue = 0;
     }
+    function go() { toggle(true); replay(); }
+    // Sends this browser's own token along: a link never silently replaces a thread the person has
+    // written in (the relay answers resume_conflict, and they choose).
+    function redeem() {
+      var mine;
+      try { mine = localStorage.getItem(key('token')); } catch (e) { /* no storage */ }
+      fetch(base + '/api/v1/sites/' + site + '/resume', { method: 'POST', body: JSON.stringify({ code: resume[1], token: mine || undefined }) })
+        .then(function (r) { return r.json(); })
+        .then(function (j) {
+          if (j.code == 'resume_conflict') return choose(j.email);
+          j.token && localStorage.setItem(key('token'), j.token);
+          go();
+        })
+        .catch(go);
+    }
+    function choose(who) {
+      var t = words(), b;
+      isOpen = true;
+      panel.hidden = false;
+      if (launcher) launcher.className = 'confab-launcher confab-open';
+      panel.innerHTML = '<div class="confab-loading confab-resume"><p></p><button type="button"></button> <button type="button"></button></div>';
+      panel.querySelector('p').textContent = t[5].replace('%', who || '…');
+      b = panel.querySelectorAll('button');
+      b[0].textContent = t[6];
+      b[1].textContent = t[7];
+      function busy() { panel.innerHTML = '<div class="confab-loading" role="status"></div>'; label(); }
+      b[0].onclick = function () { busy(); go(); };
+      b[1].onclick = function () {
+        busy();
+        try { ['token', 'outbox'].forEach(function (k) { localStorage.removeItem(key(k)); }); } catch (e) { /* no storage */ }
+        redeem();
+      };
+      b[0].focus();
+    }
     // The site's queued calls wait for the exchange: they may load the chat, which needs the token.
     if (resume) {
       history.replaceState(history.state, '', location.pathname + location.search);
-      fetch(base + '/api/v1/sites/' + site + '/resume', { method: 'POST', body: resume[1] })
-        .then(function (r) { return r.json(); })
-        .then(function (j) { j.token && localStorage.setItem('confab:' + site + ':token', j.token); })
-        .catch(Object).then(function () { toggle(true); replay(); });
+      redeem();
     } else replay();
     if (full) return resume || load();
     launcher.onclick = function () { toggle(!isOpen); };

@@ -559,8 +559,16 @@ impl App {
                 s.advisors_online.set(advisors_online)
             }
             VisitorServerFrame::Queue { position, wait_ms } => s.queue.set((position, wait_ms)),
-            VisitorServerFrame::Identified { verified, switched } => {
+            VisitorServerFrame::Identified {
+                verified,
+                switched,
+                token,
+            } => {
                 self.identity.take();
+                // A verified binding ends every earlier token of this visitor: keep the new one.
+                if let (Some(token), Some(st)) = (token, storage()) {
+                    let _ = st.set_item(&self.key("token"), &token);
+                }
                 self.emit("identify", if verified { "1" } else { "0" }, "");
                 if switched {
                     // This device's token now opens the user's thread: show it from the start.
@@ -574,6 +582,12 @@ impl App {
             } => s.bot.set((active, seq, replies)),
             VisitorServerFrame::Email { email } => s.email.set(Some(email)),
             VisitorServerFrame::Survey { rating } => s.survey.set(if rating == 0 { ASKED } else { Seq::from(rating) }),
+            VisitorServerFrame::Error(err) if err.code == ErrorCode::ThreadMoved => {
+                // Sent while the relay moved this thread into the user's: still pending, it goes
+                // out again after the reconnect that `identified` asked for.
+                let me = self.clone();
+                set_timeout(move || me.socket.restart(), Duration::ZERO);
+            }
             VisitorServerFrame::Error(err) => {
                 let failed = err.reference.as_deref().is_some_and(|r| {
                     let mut hit = false;

@@ -371,8 +371,9 @@ fn channel(s: &str) -> Channel {
 }
 
 /// The error codes the widget acts on; the rest are shown by their message.
-const CODES: [ErrorCode; 6] = [
+const CODES: [ErrorCode; 7] = [
     ErrorCode::BadToken,
+    ErrorCode::ThreadMoved,
     ErrorCode::IdentityRejected,
     ErrorCode::TextTooLong,
     ErrorCode::TextEmpty,
@@ -511,6 +512,7 @@ pub fn decode(text: &str) -> Option<VisitorServerFrame> {
         "identified" => VisitorServerFrame::Identified {
             verified: j.get("verified") == &Json::Bool(true),
             switched: j.get("switched") == &Json::Bool(true),
+            token: opt(j, "token"),
         },
         "bot" => VisitorServerFrame::Bot {
             active: j.get("active") == &Json::Bool(true),
@@ -849,10 +851,12 @@ mod tests {
             VisitorServerFrame::Identified {
                 verified: true,
                 switched: true,
+                token: Some("fresh".into()),
             },
             VisitorServerFrame::Identified {
                 verified: false,
                 switched: false,
+                token: None,
             },
             VisitorServerFrame::Error(ErrorFrame {
                 code: ErrorCode::IdentityRejected,

@@ -88,7 +88,7 @@ pub async fn on_visitor_message(state: &AppState, site: &Site, conversation: Con
             if !plausible_name(name) {
                 return tell(state, conversation, memory, text::bad_name(lang), Vec::new()).await;
             }
-            let edit = crate::store::CustomerEdit { name: Some(Some(name.to_owned())), email: None };
+            let edit = crate::store::CustomerEdit { name: Some(Some(name.to_owned())), email: None, by_visitor: true };
             remember_customer(state, conversation, &edit).await;
             let conv = BotConversation { name: Some(name.to_owned()), ..conv };
             return hand_off_or_ask(state, conversation, conv, memory, lang, true, "asked for a person").await;
@@ -98,7 +98,7 @@ pub async fn on_visitor_message(state: &AppState, site: &Site, conversation: Con
             if !crate::customer::is_email(email) {
                 return tell(state, conversation, memory, text::bad_email(lang), Vec::new()).await;
             }
-            let edit = crate::store::CustomerEdit { name: None, email: Some(Some(email.to_owned())) };
+            let edit = crate::store::CustomerEdit { name: None, email: Some(Some(email.to_owned())), by_visitor: true };
             remember_customer(state, conversation, &edit).await;
             let conv = BotConversation { email: Some(email.to_owned()), ..conv };
             return hand_off_or_ask(state, conversation, conv, memory, lang, true, "asked for a person").await;

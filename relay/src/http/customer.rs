@@ -74,6 +74,8 @@ async fn profile(
         display_name: row.visitor_name,
         name: record.name,
         email: record.email,
+        name_unverified: record.name_by_visitor,
+        email_unverified: record.email_by_visitor,
         channel: row.channel,
         identities: row.identities,
         page: row.page,
@@ -101,7 +103,7 @@ async fn profile(
 /// Each field trimmed; empty clears it. The name is limited like a visitor's, the e-mail checked.
 fn checked_edit(patch: CustomerPatch) -> ApiResult<CustomerEdit> {
     let clean = |v: Option<String>| v.map(|v| Some(v.trim().to_owned()).filter(|v| !v.is_empty()));
-    let edit = CustomerEdit { name: clean(patch.name), email: clean(patch.email) };
+    let edit = CustomerEdit { name: clean(patch.name), email: clean(patch.email), by_visitor: false };
     if edit.name.is_none() && edit.email.is_none() {
         return Err(bad_request("Send a name, an e-mail, or both."));
     }

@@ -12,19 +12,32 @@ use crate::origin;
 use crate::state::AppState;
 use crate::ws::visitor::checked_site;
 
-/// `POST /api/v1/sites/{key}/resume`, the body the code from an e-mail's link (`text/plain`, so the
-/// cross-origin request needs no preflight): `{"token"}`, a visitor token of this browser's own for
-/// the visitor the code was made for; 404 `not_found` for an unknown, used or expired code.
+/// `POST /api/v1/sites/{key}/resume`, the body `{"code","token"?}` (as `text/plain`, so the
+/// cross-origin request needs no preflight): the code from an e-mail's link and the browser's own
+/// visitor token, if it has one. `{"token"}`, a visitor token of this browser's own for the visitor
+/// the code was made for; 404 `not_found` for an unknown, used or expired code; 409
+/// `resume_conflict` `{"email"}` (masked) when the browser's token is another visitor's who has
+/// written: the code is kept, the person chooses.
 pub async fn resume(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap, body: String) -> Response {
+    use crate::notify::resume::{redeem, Redeemed, ResumeRequest};
+    let request = ResumeRequest::parse(&body);
     let answer = match checked_site(&state, Some(&key), &headers).await {
-        Ok(site) => match crate::notify::resume::redeem(&state, &site, &body).await {
-            Ok(Some(token)) => Json(serde_json::json!({ "token": token })).into_response(),
-            Ok(None) => crate::error::ApiError::new(
+        Ok(site) => match redeem(&state, &site, &request).await {
+            Ok(Redeemed::Token(token)) => Json(serde_json::json!({ "token": token })).into_response(),
+            Ok(Redeemed::Gone) => crate::error::ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
                 shared::ErrorCode::NotFound,
                 "this link has expired or was already used; open the chat to write to us",
             )
             .into_response(),
+            Ok(Redeemed::Conflict { email }) => {
+                let body = serde_json::json!({
+                    "code": shared::ErrorCode::ResumeConflict,
+                    "message": "this browser already holds another conversation; nothing was changed: keep it, or send the token-less request to open the linked one",
+                    "email": email,
+                });
+                (axum::http::StatusCode::CONFLICT, Json(body)).into_response()
+            }
             Err(e) => crate::error::ApiError::internal("redeeming a resume code", e).into_response(),
         },
         Err(e) => e.into_response(),

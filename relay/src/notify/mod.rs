@@ -42,6 +42,10 @@ pub struct NotifyConfig {
     pub web_push: bool,
     /// VAPID's `sub`: how a push service reaches the operator (`mailto:…` or `https://…`).
     pub vapid_subject: String,
+    /// Notification e-mails one address gets in 24 hours at most, whatever the site or visitor.
+    pub max_mails_per_address: u32,
+    /// Notification e-mails one site sends in 24 hours at most.
+    pub max_mails_per_site: u32,
 }
 
 impl Default for NotifyConfig {
@@ -52,6 +56,8 @@ impl Default for NotifyConfig {
             batch: DEFAULT_BATCH,
             web_push: false,
             vapid_subject: "mailto:confab@localhost".into(),
+            max_mails_per_address: DEFAULT_MAILS_PER_ADDRESS,
+            max_mails_per_site: DEFAULT_MAILS_PER_SITE,
         }
     }
 }
@@ -60,6 +66,10 @@ impl Default for NotifyConfig {
 const VAPID_SETTING: &str = "vapid_private_key";
 
 pub const DEFAULT_BATCH: Duration = Duration::from_secs(120);
+/// An honest customer gets a handful a day; anyone can type anyone's address into a widget.
+pub const DEFAULT_MAILS_PER_ADDRESS: u32 = 10;
+pub const DEFAULT_MAILS_PER_SITE: u32 = 5_000;
+const DAY_MS: i64 = 24 * 3600 * 1000;
 /// A resume link works once, within this time.
 pub const RESUME_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Attempts at sending one notification before giving up (retried 1, 2, 4, … minutes apart).
@@ -70,6 +80,8 @@ const MAX_QUOTED: usize = 20;
 pub struct Notifier {
     mailer: Option<Arc<dyn Mailer>>,
     batch: Duration,
+    /// Daily caps on e-mails: per address, per site.
+    caps: (u32, u32),
     wake: tokio::sync::Notify,
     /// Web Push, when on: its VAPID subject, and the pusher once its key is loaded.
     web_push: Option<String>,
@@ -87,12 +99,20 @@ impl Notifier {
         });
         let mut notifier = Notifier::with_mailer(mailer, config.batch);
         notifier.web_push = config.web_push.then(|| config.vapid_subject.clone());
+        notifier.caps = (config.max_mails_per_address, config.max_mails_per_site);
         notifier
     }
 
     /// With any [`Mailer`] (a test's stand-in).
     pub fn with_mailer(mailer: Option<Arc<dyn Mailer>>, batch: Duration) -> Notifier {
-        Notifier { mailer, batch, wake: tokio::sync::Notify::new(), web_push: None, pusher: Default::default() }
+        Notifier {
+            mailer,
+            batch,
+            caps: (DEFAULT_MAILS_PER_ADDRESS, DEFAULT_MAILS_PER_SITE),
+            wake: tokio::sync::Notify::new(),
+            web_push: None,
+            pusher: Default::default(),
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -206,17 +226,31 @@ async fn notify(state: &AppState, conversation: ConversationId) -> Result<(), cr
         return store.notification_done(conversation, ctx.notified_seq).await;
     }
     let after = ctx.read_seq.max(ctx.notified_seq);
-    let replies = replies_to_tell(store.visitor_messages_after(conversation, after, 200).await?);
-    let Some(last) = replies.last().map(|m| m.seq) else {
+    let unread = replies_to_tell(store.visitor_messages_after(conversation, after, 200).await?);
+    let Some(last) = unread.last().map(|m| m.seq) else {
         return store.notification_done(conversation, ctx.notified_seq).await;
     };
+    // Only an answer to something the visitor wrote: a greeting to someone who only left an
+    // address (anyone's address) and closed the tab tells nobody anything.
+    let replies: Vec<Message> = unread.into_iter().filter(|m| ctx.visitor_wrote.is_some_and(|wrote| m.seq > wrote)).collect();
+    if replies.is_empty() {
+        return store.notification_done(conversation, last).await;
+    }
     let now = crate::now_ms();
+    let mail = match (ctx.email.clone(), state.notifier.mailer.clone()) {
+        (Some(email), Some(mailer)) => match mail_allowance(state, &ctx, &email, now).await? {
+            Allowance::Send(hash) => Some((email, mailer, hash)),
+            Allowance::Later(due) => return store.defer_notification(conversation, due).await,
+            Allowance::Capped => None,
+        },
+        _ => None,
+    };
     // Web Push and the linked app are told once (not again when the e-mail is retried).
     if ctx.attempts == 0 {
         push_replies(state, &ctx, conversation, &replies, now).await?;
         app_replies(state, &ctx, conversation, &replies, now).await?;
     }
-    let (Some(email), Some(mailer)) = (ctx.email.clone(), state.notifier.mailer.clone()) else {
+    let Some((email, mailer, address_hash)) = mail else {
         return store.notification_done(conversation, last).await;
     };
     let link = resume_link(state, &ctx, conversation, now).await?;
@@ -228,6 +262,7 @@ async fn notify(state: &AppState, conversation: ConversationId) -> Result<(), cr
     match mailer.send(mail).await {
         Ok(()) => {
             tracing::info!(%conversation, replies = replies.len(), "notified a visitor who left by e-mail");
+            store.record_mail(ctx.site, &address_hash, now).await?;
             store.notification_done(conversation, last).await
         }
         Err(e) if e.retryable() => {
@@ -247,6 +282,39 @@ async fn notify(state: &AppState, conversation: ConversationId) -> Result<(), cr
     }
 }
 
+/// Whether a notification e-mail to `email` may go out now.
+enum Allowance {
+    /// Yes; the address's hash, to record the mail under.
+    Send(Vec<u8>),
+    /// This address had one less than a burst ago (from another conversation, perhaps another
+    /// visitor typing the same address): wait until then, so one burst makes one e-mail.
+    Later(i64),
+    /// The address's or the site's daily cap is reached: no e-mail (push and the linked app still go).
+    Capped,
+}
+
+async fn mail_allowance(
+    state: &AppState,
+    ctx: &crate::store::notify::NotifyContext,
+    email: &str,
+    now: i64,
+) -> Result<Allowance, crate::store::StoreError> {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(email.trim().to_lowercase().as_bytes()).to_vec();
+    let sent = state.store.mails_sent(ctx.site, &hash, now - DAY_MS).await?;
+    let burst = state.notifier.batch.as_millis() as i64;
+    if let Some(last) = sent.last_to_address.filter(|last| last + burst > now) {
+        return Ok(Allowance::Later(last + burst));
+    }
+    let (per_address, per_site) = state.notifier.caps;
+    if sent.to_address >= per_address || sent.by_site >= per_site {
+        // No address in the log: it is personal data.
+        tracing::warn!(site = ctx.site.0, to_address = sent.to_address, by_site = sent.by_site, "notification e-mail not sent: daily cap reached");
+        return Ok(Allowance::Capped);
+    }
+    Ok(Allowance::Send(hash))
+}
+
 /// A link that reopens the thread in any browser (a new single-use resume code), when the conversation's
 /// page or the site's origin is known.
 async fn resume_link(
@@ -255,7 +323,8 @@ async fn resume_link(
     conversation: ConversationId,
     now: i64,
 ) -> Result<Option<String>, crate::store::StoreError> {
-    let Some(base) = resume::link_base(ctx.page.as_deref(), ctx.site_origin.as_deref()) else {
+    let relay_origin = state.config.public_url.as_ref().map(|u| u.origin().ascii_serialization());
+    let Some(base) = resume::link_base(ctx.page.as_deref(), &ctx.site_origins, relay_origin.as_deref()) else {
         return Ok(None);
     };
     let code = crate::secret::new_token();

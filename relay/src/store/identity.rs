@@ -25,7 +25,21 @@ pub enum Bind {
 pub trait IdentityStore {
     /// Binds `visitor` (whose web conversation is `conversation`) to the site's `user_id`, merging it
     /// into the user's visitor if they have one. One transaction.
-    async fn bind_user(&self, site: SiteId, visitor: VisitorId, conversation: ConversationId, user_id: &str, now: i64) -> StoreResult<Bind>;
+    ///
+    /// Whoever else held this (so far anonymous) visitor must not keep reading the user's thread: on
+    /// `Bound` and `Merged`, every token of the visitor stops working and `fresh_token_hash` becomes
+    /// the one token of this device (for the user's visitor); its push subscriptions, unused resume
+    /// codes and the e-mail it typed itself (`email_by_visitor`) go, since they may be another
+    /// person's. A name it typed itself stays, marked as the visitor's own word.
+    async fn bind_user(
+        &self,
+        site: SiteId,
+        visitor: VisitorId,
+        conversation: ConversationId,
+        user_id: &str,
+        fresh_token_hash: &[u8],
+        now: i64,
+    ) -> StoreResult<Bind>;
     /// The launcher's corner, icon, the header's avatar and the texts in other languages (checked
     /// by the caller).
     async fn set_site_appearance(

@@ -136,6 +136,9 @@ pub struct CustomerRecord {
     /// The name given by the platform or an advisor; None: shown as "Visitor N".
     pub name: Option<String>,
     pub email: Option<String>,
+    /// The name / e-mail is the visitor's own word (see [`CustomerEdit::by_visitor`]).
+    pub name_by_visitor: bool,
+    pub email_by_visitor: bool,
     pub user_agent: Option<String>,
     pub language: Option<String>,
     pub timezone: Option<String>,
@@ -146,11 +149,15 @@ pub struct CustomerRecord {
     pub last_seen: Option<i64>,
 }
 
-/// A change an advisor makes to a customer: `None` leaves a field as it is, `Some(None)` clears it.
+/// A change to a customer's name or e-mail: `None` leaves a field as it is, `Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerEdit {
     pub name: Option<Option<String>>,
     pub email: Option<Option<String>>,
+    /// The visitor said it themselves (the widget, the bot's questions, an identify without a valid
+    /// `user_hash`): kept, but marked unverified, and never used to join another customer's
+    /// conversations. False for an advisor's edit and the site's verified identify.
+    pub by_visitor: bool,
 }
 
 #[derive(Debug, Clone)]

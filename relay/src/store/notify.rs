@@ -17,15 +17,35 @@ pub struct NotifyContext {
     pub language: Option<String>,
     /// The company's name (the site's).
     pub site_name: String,
-    /// The site's first allowed origin: where the link points when the conversation has no page.
-    pub site_origin: Option<String>,
-    /// The page the conversation came from.
+    /// The site's allowed origins, in order: a link points at the conversation's page only when
+    /// that page is on one of them, else at the first.
+    pub site_origins: Vec<String>,
+    /// The page the conversation came from, as the visitor's widget reported it (not trusted).
     pub page: Option<String>,
+    /// The seq of the visitor's own newest message; None when they never wrote. Only a reply after
+    /// it is worth telling them about.
+    pub visitor_wrote: Option<Seq>,
     pub read_seq: Seq,
     /// The newest message a notification already covered.
     pub notified_seq: Seq,
     /// Failed attempts at the pending notification so far.
     pub attempts: u32,
+}
+
+/// Notification e-mails sent lately: to one address (any site), and by one site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MailsSent {
+    pub to_address: u32,
+    pub by_site: u32,
+    /// When the newest one to this address went out (ms).
+    pub last_to_address: Option<i64>,
+}
+
+/// The visitor a live resume code opens, and the e-mail it was sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeOwner {
+    pub visitor: VisitorId,
+    pub email: Option<String>,
 }
 
 /// The latest survey of a conversation.
@@ -61,6 +81,18 @@ pub trait NotifyStore: Send + Sync {
     /// Use up a live code of this site's visitor and give the visitor a further token (its hash).
     /// False for an unknown, used or expired code.
     async fn redeem_resume_code(&self, site: SiteId, code_hash: &[u8], token_hash: &[u8], now: i64) -> StoreResult<bool>;
+    /// Whose thread a live code of this site opens (the visitor it was merged into, if it was),
+    /// without using it up. None for an unknown, used or expired code.
+    async fn resume_code_owner(&self, site: SiteId, code_hash: &[u8], now: i64) -> StoreResult<Option<ResumeOwner>>;
+    /// The seq of the visitor's newest own message in `conversation`, if they ever wrote.
+    async fn last_visitor_message(&self, conversation: ConversationId) -> StoreResult<Option<Seq>>;
+
+    /// Notification e-mails to this address (SHA-256 of it lower-cased) and by this site since `since`.
+    async fn mails_sent(&self, site: SiteId, address_hash: &[u8], since: i64) -> StoreResult<MailsSent>;
+    /// A notification e-mail went out.
+    async fn record_mail(&self, site: SiteId, address_hash: &[u8], now: i64) -> StoreResult<()>;
+    /// Push back a pending notification to `due_at` (the address had one moments ago).
+    async fn defer_notification(&self, conversation: ConversationId, due_at: i64) -> StoreResult<()>;
 
     /// Keep (or refresh) a browser's push subscription for a visitor.
     async fn save_push_subscription(&self, visitor: VisitorId, subscription: &crate::notify::push::Subscription, now: i64) -> StoreResult<()>;

@@ -210,6 +210,7 @@ const SUMMARY_SELECT: &str = "
            (SELECT MAX(i.last_inbound_at) FROM channel_identities i WHERE i.conversation_id = c.id AND i.channel = c.channel)
                AS last_inbound_at,
            COALESCE(v.name, 'Visitor ' || v.id) AS visitor_name,
+           (v.name IS NOT NULL AND v.name_by_visitor) OR (v.email IS NOT NULL AND v.email_by_visitor) AS unverified,
            s.name AS site_name,
            m.client_id, m.author_kind, m.advisor_id, m.author_name, m.channel AS message_channel, m.text, m.sent_at, m.note
       FROM conversations c
@@ -354,6 +355,7 @@ fn summary_from_row(row: &SqliteRow) -> StoreResult<ConversationSummary> {
         first_response_due: row.try_get("first_response_due")?,
         labels: Vec::new(),
         with_bot: row.try_get("with_bot")?,
+        unverified: row.try_get("unverified")?,
     })
 }
 
@@ -504,7 +506,8 @@ impl Store for SqliteStore {
 
     async fn customer(&self, conversation: ConversationId) -> StoreResult<Option<CustomerRecord>> {
         let row = sqlx::query(
-            "SELECT v.id, v.name, v.email, v.user_agent, v.language, v.timezone, v.created_at, v.last_seen_at, c.referrer
+            "SELECT v.id, v.name, v.email, v.name_by_visitor, v.email_by_visitor, v.user_agent, v.language, v.timezone,
+                    v.created_at, v.last_seen_at, c.referrer
                FROM conversations c JOIN visitors v ON v.id = c.visitor_id WHERE c.id = ?",
         )
         .bind(conversation.0)
@@ -515,6 +518,8 @@ impl Store for SqliteStore {
                 visitor: VisitorId(r.try_get("id")?),
                 name: r.try_get("name")?,
                 email: r.try_get("email")?,
+                name_by_visitor: r.try_get("name_by_visitor")?,
+                email_by_visitor: r.try_get("email_by_visitor")?,
                 user_agent: r.try_get("user_agent")?,
                 language: r.try_get("language")?,
                 timezone: r.try_get("timezone")?,
@@ -528,7 +533,9 @@ impl Store for SqliteStore {
 
     async fn edit_customer(&self, conversation: ConversationId, edit: &CustomerEdit) -> StoreResult<()> {
         let done = sqlx::query(
-            "UPDATE visitors SET name = CASE WHEN ?1 THEN ?2 ELSE name END, email = CASE WHEN ?3 THEN ?4 ELSE email END
+            "UPDATE visitors SET name = CASE WHEN ?1 THEN ?2 ELSE name END, email = CASE WHEN ?3 THEN ?4 ELSE email END,
+                    name_by_visitor = CASE WHEN ?1 THEN ?6 ELSE name_by_visitor END,
+                    email_by_visitor = CASE WHEN ?3 THEN ?6 ELSE email_by_visitor END
               WHERE id = (SELECT visitor_id FROM conversations WHERE id = ?5)",
         )
         .bind(edit.name.is_some())
@@ -536,6 +543,7 @@ impl Store for SqliteStore {
         .bind(edit.email.is_some())
         .bind(edit.email.clone().flatten())
         .bind(conversation.0)
+        .bind(edit.by_visitor)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
@@ -551,9 +559,11 @@ impl Store for SqliteStore {
                     c.visitor_id IN (
                         SELECT me.id FROM conversations this JOIN visitors me ON me.id = this.visitor_id WHERE this.id = ?1
                         UNION
+                        -- The same e-mail, only where both sides are vouched for (a verified identity or
+                        -- an advisor's entry): anyone can type anyone's address into the widget.
                         SELECT other.id FROM conversations this JOIN visitors me ON me.id = this.visitor_id
-                          JOIN visitors other ON other.email = me.email COLLATE NOCASE
-                         WHERE this.id = ?1 AND me.email IS NOT NULL)
+                          JOIN visitors other ON other.email = me.email COLLATE NOCASE AND other.email_by_visitor = 0
+                         WHERE this.id = ?1 AND me.email IS NOT NULL AND me.email_by_visitor = 0)
                     OR c.id IN (SELECT previous_conversation_id FROM channel_identities WHERE conversation_id = ?1)
                     OR c.id IN (SELECT conversation_id FROM channel_identities WHERE previous_conversation_id = ?1))
               ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?2"

@@ -29,6 +29,9 @@ pub trait Session: Send {
         self.frame_for(delivery).and_then(|frame| to_text(&frame))
     }
     fn error(e: ErrorFrame) -> Self::Out;
+    /// The close reason when the hub ends this socket for good (see `Hub::end_advisor`,
+    /// `Hub::end_visitor`).
+    const ENDED: &'static str = "your session has ended; log in again";
     fn member(&mut self) -> &mut Option<Member>;
     /// After the socket closed (it has already left the hub).
     fn closed(self) -> impl std::future::Future<Output = ()> + Send
@@ -98,7 +101,7 @@ pub async fn drive<S: Session>(mut session: S, socket: WebSocket, stopping: Canc
                     break;
                 }
                 Wake::Ended => {
-                    close(&mut sink, CLOSE_POLICY, "your session has ended; log in again").await;
+                    close(&mut sink, CLOSE_POLICY, S::ENDED).await;
                     break;
                 }
             },
@@ -182,7 +185,8 @@ pub enum Wake {
     Event(Arc<Delivery>),
     /// The hub found this socket's queue full.
     Kicked,
-    /// The advisor's sessions were ended (account deactivated, password reset).
+    /// The advisor's sessions were ended (account deactivated, password reset), or the visitor's
+    /// token was revoked.
     Ended,
 }
 

@@ -93,11 +93,24 @@ struct VisitorSession {
     typing: conversation::TypingThrottle,
     /// The site's bot had this conversation at hello: each message may be the bot's to answer.
     bot: bool,
+    /// `identify` merged this socket's conversation into the user's thread: sends are refused
+    /// (`thread_moved`) until the client reconnects there, so nothing is acked into the emptied one.
+    moved: bool,
 }
 
 async fn session(state: AppState, site: Site, browser: Browser, socket: WebSocket) {
     let stopping = state.stopping.clone();
-    let session = VisitorSession { state, site, browser, thread: None, member: None, replayed_up_to: 0, typing: Default::default(), bot: false };
+    let session = VisitorSession {
+        state,
+        site,
+        browser,
+        thread: None,
+        member: None,
+        replayed_up_to: 0,
+        typing: Default::default(),
+        bot: false,
+        moved: false,
+    };
     super::drive(session, socket, stopping).await;
 }
 
@@ -107,6 +120,8 @@ impl super::Session for VisitorSession {
     fn error(e: ErrorFrame) -> Out {
         Out::Error(e)
     }
+
+    const ENDED: &'static str = "this visitor token was revoked; reload the page";
 
     fn member(&mut self) -> &mut Option<Member> {
         &mut self.member
@@ -135,6 +150,13 @@ impl super::Session for VisitorSession {
             (_, None) => {
                 let e = ErrorFrame::new(ErrorCode::HelloRequired, "send hello first");
                 send(sink, &Out::Error(e)).await
+            }
+            (In::Send { id, .. }, Some(_)) if self.moved => {
+                let e = ErrorFrame::new(
+                    ErrorCode::ThreadMoved,
+                    "this conversation moved into your account's thread; reconnect (hello with the token from `identified`) and send it again",
+                );
+                send(sink, &Out::Error(e.with_ref(Some(id.0)))).await
             }
             (In::Send { id, text, attachments }, Some(thread)) => {
                 let (conversation, origin) = (thread.conversation, self.member.as_ref().map(|m| m.id));
@@ -397,8 +419,9 @@ impl VisitorSession {
         true
     }
 
-    /// `identify`: name and e-mail are kept (unless a verified identity is required and missing);
-    /// the user id binds this visitor only with a valid `user_hash`.
+    /// `identify`: the user id binds this visitor only with a valid `user_hash`; name and e-mail are
+    /// kept either way, marked as the visitor's own word without one (unless a verified identity
+    /// is required: then nothing changes).
     async fn identify(&mut self, user_id: String, user_hash: Option<String>, name: Option<String>, email: Option<String>) -> Result<Out, ErrorFrame> {
         let rejected = |message: &str| ErrorFrame::new(ErrorCode::IdentityRejected, message);
         let user_id = user_id.trim().to_owned();
@@ -418,36 +441,51 @@ impl VisitorSession {
         }
         let thread = self.thread.as_ref().expect("identify is handled after hello");
         let (visitor, conversation) = (thread.visitor, thread.conversation);
-        let store = &self.state.store;
         let clean = |v: Option<String>, max: usize| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty() && v.chars().count() <= max && !v.contains(['\n', '\r']));
         let edit = crate::store::CustomerEdit {
             name: clean(name, 80).map(Some),
-            email: clean(email, 254).filter(|e| e.contains('@')).map(Some),
+            email: clean(email, 254).filter(|e| crate::customer::is_email(e)).map(Some),
+            by_visitor: !verified,
         };
-        if edit.name.is_some() || edit.email.is_some() {
-            if let Err(e) = store.edit_customer(conversation, &edit).await {
-                tracing::warn!(error = %e, "could not store an identified visitor's name");
-            }
-        }
         if !verified {
+            self.remember(conversation, &edit).await;
             conversation::announce_conversation(&self.state, conversation).await;
-            return Ok(Out::Identified { verified: false, switched: false });
+            return Ok(Out::Identified { verified: false, switched: false, token: None });
         }
         let internal = |e: crate::store::StoreError| {
             tracing::error!(error = %e, site = %self.site.key, "binding a visitor to a user");
             ErrorFrame::new(ErrorCode::Internal, "the relay failed to handle this; it has been logged. Try again.")
         };
-        let bind = store.bind_user(self.site.id, visitor, conversation, &user_id, crate::now_ms()).await.map_err(internal)?;
+        let token = secret::new_token();
+        let store = &self.state.store;
+        let bind = store
+            .bind_user(self.site.id, visitor, conversation, &user_id, &secret::token_hash(&token), crate::now_ms())
+            .await
+            .map_err(internal)?;
+        let me = self.member.as_ref().map(|m| m.id).expect("a greeted session has joined the hub");
         use crate::store::identity::Bind;
         match bind {
-            Bind::Bound | Bind::Already => {
+            Bind::Already => {
+                self.remember(conversation, &edit).await;
                 conversation::announce_conversation(&self.state, conversation).await;
-                Ok(Out::Identified { verified: true, switched: false })
+                Ok(Out::Identified { verified: true, switched: false, token: None })
+            }
+            Bind::Bound => {
+                // Whoever else held this visitor's token (another browser, a link) is out now.
+                let ended = self.state.hub.end_visitor(conversation, me);
+                tracing::info!(site = %self.site.key, %conversation, other_sockets_closed = ended, "a visitor was bound to a verified user");
+                self.remember(conversation, &edit).await;
+                conversation::announce_conversation(&self.state, conversation).await;
+                Ok(Out::Identified { verified: true, switched: false, token: Some(token) })
             }
             Bind::OtherUser => Err(rejected(
                 "this device is signed in as another user: call Confab('shutdown') when a user logs out, before identifying the next one",
             )),
             Bind::Merged { from, into, first_moved_seq } => {
+                self.moved = true;
+                let ended = self.state.hub.end_visitor(from, me);
+                tracing::info!(site = %self.site.key, %from, %into, other_sockets_closed = ended, "a visitor was merged into a verified user's");
+                self.remember(into, &edit).await;
                 // The user's other devices see the moved messages at once; the dashboards drop the
                 // emptied conversation and reload the user's.
                 if let Ok(moved) = store.visitor_messages_after(into, first_moved_seq - 1, MAX_REPLAY).await {
@@ -458,7 +496,16 @@ impl VisitorSession {
                 self.state.hub.to_advisors(Event::Removed { conversation: from });
                 conversation::announce_conversation(&self.state, into).await;
                 crate::routing::changed(&self.state);
-                Ok(Out::Identified { verified: true, switched: true })
+                Ok(Out::Identified { verified: true, switched: true, token: Some(token) })
+            }
+        }
+    }
+
+    /// Keep the name and e-mail an `identify` carried (a failure is logged: identifying still works).
+    async fn remember(&self, conversation: shared::ConversationId, edit: &crate::store::CustomerEdit) {
+        if edit.name.is_some() || edit.email.is_some() {
+            if let Err(e) = self.state.store.edit_customer(conversation, edit).await {
+                tracing::warn!(error = %e, "could not store an identified visitor's name");
             }
         }
     }

@@ -265,6 +265,10 @@ pub struct ConversationSummary {
     /// The site's bot has the conversation: not in a queue until it hands over.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub with_bot: bool,
+    /// The name or e-mail shown is only the visitor's own word (typed in the widget, not vouched
+    /// for by the site's verified identify or an advisor): the dashboard marks it "unverified".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
 }
 
 /// One of a customer's identities on a messaging platform.

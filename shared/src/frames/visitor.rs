@@ -199,12 +199,16 @@ pub enum VisitorServerFrame {
     },
     /// Answer to `identify`. `verified`: the hash was right and the visitor is now bound to the
     /// user. `switched`: the user already had a thread, this visitor's conversation was merged into
-    /// it, and this device's token now opens that thread: reconnect (hello with the same token,
-    /// `last_seq` 0) to show it.
+    /// it, and this device's token now opens that thread: reconnect (hello with `token`,
+    /// `last_seq` 0) to show it. `token`: on a verified binding every earlier token of this visitor
+    /// stops working (a link or another browser can't keep reading the user's thread); this is the
+    /// device's new one, to keep instead of the old.
     Identified {
         verified: bool,
         #[serde(default)]
         switched: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
     },
     /// The bot has this conversation (`active`), or no longer (handed to a person, or no bot).
     /// `replies`: quick-reply buttons of the bot's message `seq` (the newest one); a button sends

@@ -44,6 +44,8 @@ pub struct RowView {
     pub labels: Vec<String>,
     /// The site's bot has it (not in a queue yet).
     pub with_bot: bool,
+    /// The name or e-mail is only the visitor's own word.
+    pub unverified: bool,
 }
 
 /// The rows of the inbox the status filter lets through, in the model's order.
@@ -78,9 +80,14 @@ pub fn rows(model: &Model, now: i64, tz: impl Fn(i64) -> i32 + Copy) -> Vec<RowV
             breach: views::breach(c, &model.teams, now),
             labels: c.labels.clone(),
             with_bot: c.with_bot,
+            unverified: c.unverified,
         })
         .collect()
 }
+
+/// Why a customer's name or e-mail is marked: typed by the visitor, vouched for by nobody.
+pub const UNVERIFIED_TITLE: &str =
+    "The customer typed this name or e-mail themselves; the site has not confirmed it. Don't share account details on its strength.";
 
 /// The filter's choices: (value, label, status shown).
 const FILTERS: [(&str, &str, Option<ConversationStatus>); 4] = [
@@ -224,6 +231,9 @@ fn ConversationRow(
         row.with(|r| match r {
             Some(r) => {
                 let mut label = r.name.clone();
+                if r.unverified {
+                    label.push_str(" (unverified)");
+                }
                 if r.channels.iter().any(|c| *c != Channel::Web) {
                     label.push_str(", ");
                     label.push_str(&channel::via_all(&r.channels));
@@ -275,6 +285,9 @@ fn ConversationRow(
                             ConversationStatus::Resolved => Some(view! { <span class="tag conv-status">"Resolved"</span> }),
                             _ => None,
                         }}
+                        {move || row.with(|r| r.as_ref().is_some_and(|r| r.unverified)).then(|| view! {
+                            <span class="tag conv-unverified" title=UNVERIFIED_TITLE>"Unverified"</span>
+                        })}
                         {move || row.with(|r| r.as_ref().is_some_and(|r| r.with_bot)).then(|| view! {
                             <span class="tag conv-bot" title="The bot is answering; it hands over when the customer asks for a person">"With bot"</span>
                         })}
@@ -362,6 +375,7 @@ mod tests {
             first_response_due: None,
             labels: Vec::new(),
             with_bot: false,
+            unverified: false,
         }
     }
 

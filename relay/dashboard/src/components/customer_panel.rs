@@ -141,6 +141,17 @@ fn Details(id: ConversationId, profile: CustomerProfile, on_saved: Callback<Cust
                     on:keydown=undo_on_escape(email)
                     on:change=move |ev| save(CustomerPatch { name: None, email: Some(event_target_value(&ev)) })
                 />
+                {(profile.name_unverified || profile.email_unverified).then(|| view! {
+                    <p class="customer-unverified" title=super::conversation_list::UNVERIFIED_TITLE>
+                        <span class="tag conv-unverified">"Unverified"</span>
+                        " "
+                        {match (profile.name_unverified, profile.email_unverified) {
+                            (true, true) => "Name and e-mail typed by the customer, not confirmed by the site.",
+                            (true, false) => "Name typed by the customer, not confirmed by the site.",
+                            _ => "E-mail typed by the customer, not confirmed by the site.",
+                        }}
+                    </p>
+                })}
                 {move || error.get().map(|e| view! { <p class="customer-error" role="alert">{e}</p> })}
             </section>
             <dl class="customer-facts">

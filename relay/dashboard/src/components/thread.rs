@@ -644,6 +644,7 @@ mod tests {
             first_response_due: None,
             labels: Vec::new(),
             with_bot: false,
+            unverified: false,
         };
         m.apply(In::Welcome {
             v: 1,

@@ -3,13 +3,23 @@
 use async_trait::async_trait;
 use shared::ConversationId;
 
+use sqlx::{Sqlite, Transaction};
+
 use super::SqliteStore;
 use crate::store::identity::{Bind, IdentityStore};
 use crate::store::{SiteId, StoreError, StoreResult, VisitorId};
 
 #[async_trait]
 impl IdentityStore for SqliteStore {
-    async fn bind_user(&self, site: SiteId, visitor: VisitorId, conversation: ConversationId, user_id: &str, now: i64) -> StoreResult<Bind> {
+    async fn bind_user(
+        &self,
+        site: SiteId,
+        visitor: VisitorId,
+        conversation: ConversationId,
+        user_id: &str,
+        fresh_token_hash: &[u8],
+        now: i64,
+    ) -> StoreResult<Bind> {
         let mut tx = self.pool.begin().await?;
         let current: Option<String> = sqlx::query_scalar("SELECT user_id FROM visitors WHERE id = ?")
             .bind(visitor.0)
@@ -26,8 +36,15 @@ impl IdentityStore for SqliteStore {
             .bind(user_id)
             .fetch_optional(&mut *tx)
             .await?;
+        // What the anonymous visitor's holders had, whoever they were: gone (see the trait).
+        revoke_anonymous(&mut tx, visitor).await?;
         let Some(owner) = owner else {
-            sqlx::query("UPDATE visitors SET user_id = ? WHERE id = ?").bind(user_id).bind(visitor.0).execute(&mut *tx).await?;
+            sqlx::query("UPDATE visitors SET user_id = ?, token_hash = ? WHERE id = ?")
+                .bind(user_id)
+                .bind(fresh_token_hash)
+                .bind(visitor.0)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             return Ok(Bind::Bound);
         };
@@ -76,9 +93,12 @@ impl IdentityStore for SqliteStore {
         .bind(conversation.0)
         .execute(&mut *tx)
         .await?;
-        // Name and e-mail given while anonymous complete the user's.
+        // A name given while anonymous completes the user's (still marked as the visitor's word);
+        // a typed e-mail was dropped above.
         sqlx::query(
-            "UPDATE visitors SET name = COALESCE(name, (SELECT name FROM visitors WHERE id = ?2)),
+            "UPDATE visitors SET name_by_visitor = CASE WHEN name IS NULL THEN (SELECT name_by_visitor FROM visitors WHERE id = ?2)
+                                                        ELSE name_by_visitor END,
+                    name = COALESCE(name, (SELECT name FROM visitors WHERE id = ?2)),
                     email = COALESCE(email, (SELECT email FROM visitors WHERE id = ?2))
               WHERE id = ?1",
         )
@@ -86,9 +106,17 @@ impl IdentityStore for SqliteStore {
         .bind(visitor.0)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE visitors SET merged_into = ?1 WHERE id = ?2 OR merged_into = ?2")
+        // The merged visitor's rows keep pointing at the user's (old lookups, analytics); a token
+        // reaches the user's thread only as this device's fresh one.
+        sqlx::query("UPDATE visitors SET merged_into = ?1, token_hash = randomblob(32) WHERE id = ?2 OR merged_into = ?2")
             .bind(owner)
             .bind(visitor.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO visitor_tokens (token_hash, visitor_id, created_at) VALUES (?, ?, ?)")
+            .bind(fresh_token_hash)
+            .bind(owner)
+            .bind(now)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -124,4 +152,18 @@ impl IdentityStore for SqliteStore {
             .await?;
         Ok(())
     }
+}
+
+/// Ends what an anonymous visitor's holders had before it is bound to a user: every further token
+/// (the primary one is replaced by the caller), push subscriptions, unused resume codes, and an
+/// e-mail the visitor typed itself.
+async fn revoke_anonymous(tx: &mut Transaction<'_, Sqlite>, visitor: VisitorId) -> StoreResult<()> {
+    sqlx::query("DELETE FROM visitor_tokens WHERE visitor_id = ?").bind(visitor.0).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM push_subscriptions WHERE visitor_id = ?").bind(visitor.0).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM resume_codes WHERE visitor_id = ? AND used_at IS NULL").bind(visitor.0).execute(&mut **tx).await?;
+    sqlx::query("UPDATE visitors SET email = NULL, email_by_visitor = 0 WHERE id = ? AND email_by_visitor = 1")
+        .bind(visitor.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

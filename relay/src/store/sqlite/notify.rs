@@ -5,7 +5,7 @@ use shared::{AdvisorId, ConversationId, Seq};
 use sqlx::Row;
 
 use super::SqliteStore;
-use crate::store::notify::{NotifyContext, NotifyStore, Survey};
+use crate::store::notify::{MailsSent, NotifyContext, NotifyStore, ResumeOwner, Survey};
 use crate::store::{SiteId, StoreResult, VisitorId};
 
 #[async_trait]
@@ -38,7 +38,8 @@ impl NotifyStore for SqliteStore {
     async fn notify_context(&self, conversation: ConversationId) -> StoreResult<Option<NotifyContext>> {
         let row = sqlx::query(
             "SELECT c.site_id, c.visitor_id, v.email, v.language, s.name, s.allowed_origins, c.page,
-                    c.visitor_read_seq, COALESCE(n.notified_seq, 0) AS notified_seq, COALESCE(n.attempts, 0) AS attempts
+                    c.visitor_read_seq, COALESCE(n.notified_seq, 0) AS notified_seq, COALESCE(n.attempts, 0) AS attempts,
+                    (SELECT MAX(m.seq) FROM messages m WHERE m.conversation_id = c.id AND m.author_kind = 'visitor') AS visitor_wrote
                FROM conversations c JOIN visitors v ON v.id = c.visitor_id JOIN sites s ON s.id = c.site_id
                LEFT JOIN notifications n ON n.conversation_id = c.id
               WHERE c.id = ?",
@@ -55,8 +56,9 @@ impl NotifyStore for SqliteStore {
             email: row.try_get("email")?,
             language: row.try_get("language")?,
             site_name: row.try_get("name")?,
-            site_origin: origins.into_iter().next(),
+            site_origins: origins,
             page: row.try_get("page")?,
+            visitor_wrote: row.try_get::<Option<i64>, _>("visitor_wrote")?.map(|s| s as Seq),
             read_seq: row.try_get::<i64, _>("visitor_read_seq")? as Seq,
             notified_seq: row.try_get::<i64, _>("notified_seq")? as Seq,
             attempts: row.try_get::<i64, _>("attempts")? as u32,
@@ -133,6 +135,67 @@ impl NotifyStore for SqliteStore {
         Ok(true)
     }
 
+    async fn resume_code_owner(&self, site: SiteId, code_hash: &[u8], now: i64) -> StoreResult<Option<ResumeOwner>> {
+        let row = sqlx::query(
+            "SELECT v.id, v.email FROM resume_codes r JOIN visitors t ON t.id = r.visitor_id
+                    JOIN visitors v ON v.id = COALESCE(t.merged_into, t.id)
+              WHERE r.code_hash = ?1 AND r.used_at IS NULL AND r.expires_at > ?2 AND t.site_id = ?3",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .bind(site.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok(ResumeOwner { visitor: VisitorId(r.try_get("id")?), email: r.try_get("email")? })).transpose()
+    }
+
+    async fn last_visitor_message(&self, conversation: ConversationId) -> StoreResult<Option<Seq>> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM messages WHERE conversation_id = ? AND author_kind = 'visitor'")
+            .bind(conversation.0)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq.map(|s| s as Seq))
+    }
+
+    async fn mails_sent(&self, site: SiteId, address_hash: &[u8], since: i64) -> StoreResult<MailsSent> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM notification_mails WHERE address_hash = ?1 AND sent_at >= ?3) AS to_address,
+                    (SELECT COUNT(*) FROM notification_mails WHERE site_id = ?2 AND sent_at >= ?3) AS by_site,
+                    (SELECT MAX(sent_at) FROM notification_mails WHERE address_hash = ?1) AS last_to_address",
+        )
+        .bind(address_hash)
+        .bind(site.0)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(MailsSent {
+            to_address: row.try_get::<i64, _>("to_address")? as u32,
+            by_site: row.try_get::<i64, _>("by_site")? as u32,
+            last_to_address: row.try_get("last_to_address")?,
+        })
+    }
+
+    async fn record_mail(&self, site: SiteId, address_hash: &[u8], now: i64) -> StoreResult<()> {
+        sqlx::query("INSERT INTO notification_mails (site_id, address_hash, sent_at) VALUES (?, ?, ?)")
+            .bind(site.0)
+            .bind(address_hash)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        // A day is all the caps look back on; older rows only cost space.
+        sqlx::query("DELETE FROM notification_mails WHERE sent_at < ?").bind(now - 2 * 24 * 3600 * 1000).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn defer_notification(&self, conversation: ConversationId, due_at: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE notifications SET due_at = ? WHERE conversation_id = ? AND due_at IS NOT NULL")
+            .bind(due_at)
+            .bind(conversation.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn save_push_subscription(&self, visitor: VisitorId, s: &crate::notify::push::Subscription, now: i64) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO push_subscriptions (endpoint, visitor_id, p256dh, auth, created_at) VALUES (?, ?, ?, ?, ?)
@@ -163,7 +226,7 @@ impl NotifyStore for SqliteStore {
     }
 
     async fn set_visitor_email(&self, visitor: VisitorId, email: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE visitors SET email = ? WHERE id = ?").bind(email).bind(visitor.0).execute(&self.pool).await?;
+        sqlx::query("UPDATE visitors SET email = ?, email_by_visitor = 1 WHERE id = ?").bind(email).bind(visitor.0).execute(&self.pool).await?;
         Ok(())
     }
 
