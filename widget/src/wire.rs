@@ -512,7 +512,7 @@ pub fn decode(text: &str) -> Option<VisitorServerFrame> {
         "identified" => VisitorServerFrame::Identified {
             verified: j.get("verified") == &Json::Bool(true),
             switched: j.get("switched") == &Json::Bool(true),
-            token: opt(j, "token"),
+            token: opt(&j, "token"),
         },
         "bot" => VisitorServerFrame::Bot {
             active: j.get("active") == &Json::Bool(true),

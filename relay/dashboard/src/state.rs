@@ -929,6 +929,7 @@ mod tests {
             first_response_due: None,
             labels: Vec::new(),
             with_bot: false,
+            unverified: false,
         }
     }
 

@@ -129,6 +129,7 @@ mod tests {
             first_response_due: due,
             labels: Vec::new(),
             with_bot: false,
+            unverified: false,
         }
     }
 
