@@ -2,7 +2,8 @@
 // their e-mail in the widget's "Get notified by e-mail" card and closes the page; the advisor
 // replies; one e-mail reaches a local SMTP sink; its link, opened in a NEW browser that never saw
 // the conversation, opens the thread with the reply. The advisor resolves: the widget asks "How
-// did we do?", the visitor rates, and the advisor sees the rating in the thread.
+// did we do?", the visitor rates, and the advisor sees the rating in the thread. A browser that
+// already holds a conversation of its own is asked before the link replaces it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -131,6 +132,27 @@ test('an e-mail reaches a visitor who left, its link reopens the thread in a new
       assert.ok(link && link.startsWith(relay.shopUrl), `a link to the shop in:\n${text}`);
       await new Promise((ok) => setTimeout(ok, 2000));
       assert.equal(sink.mails.length, 1, 'one e-mail');
+
+      // A browser that holds a conversation of its own is not switched silently: it says whose
+      // conversation the link continues, and "Keep mine" keeps its own (the code stays good).
+      const other = await browser('other');
+      const o = other.page;
+      const mine = unique('My own question');
+      await o.goto(relay.shopUrl + '/');
+      await o.locator('#confab-widget .confab-launcher').click();
+      await o.locator('textarea.confab-composer').fill(mine);
+      await o.locator('button.confab-send').click();
+      await waitForText(o.locator('.confab-msg[data-author="visitor"] .confab-msg-text'), mine, 'its own message');
+      // As from the e-mail: a fresh page load (the same URL with a new fragment would not reload).
+      await o.goto('about:blank');
+      await o.goto(link);
+      const choice = o.locator('#confab-widget .confab-resume');
+      await choice.waitFor();
+      await waitForText(choice.locator('p'), 'a•••@customer.test', 'whose conversation the link continues');
+      await screenshot(o, 'reach-resume-choice');
+      await choice.locator('button', { hasText: 'Keep mine' }).click();
+      await waitForText(o.locator('.confab-msg[data-author="visitor"] .confab-msg-text'), mine, 'its own thread, kept');
+      assert.equal(await o.locator('.confab-msg-text', { hasText: reply }).count(), 0, 'not the linked thread');
 
       // A browser that never saw the conversation opens the link: the thread opens with the reply.
       const reader = await browser('reader');

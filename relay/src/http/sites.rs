@@ -15,9 +15,9 @@ use crate::ws::visitor::checked_site;
 /// `POST /api/v1/sites/{key}/resume`, the body `{"code","token"?}` (as `text/plain`, so the
 /// cross-origin request needs no preflight): the code from an e-mail's link and the browser's own
 /// visitor token, if it has one. `{"token"}`, a visitor token of this browser's own for the visitor
-/// the code was made for; 404 `not_found` for an unknown, used or expired code; 409
-/// `resume_conflict` `{"email"}` (masked) when the browser's token is another visitor's who has
-/// written: the code is kept, the person chooses.
+/// the code was made for; 404 `not_found` for an unknown, used or expired code; 200
+/// `{"code": "resume_conflict", "message", "email"}` (masked, no token) when the browser's token is
+/// another visitor's who has written: the code is kept, the person chooses.
 pub async fn resume(State(state): State<AppState>, Path(key): Path<String>, headers: HeaderMap, body: String) -> Response {
     use crate::notify::resume::{redeem, Redeemed, ResumeRequest};
     let request = ResumeRequest::parse(&body);
@@ -30,14 +30,15 @@ pub async fn resume(State(state): State<AppState>, Path(key): Path<String>, head
                 "this link has expired or was already used; open the chat to write to us",
             )
             .into_response(),
-            Ok(Redeemed::Conflict { email }) => {
-                let body = serde_json::json!({
-                    "code": shared::ErrorCode::ResumeConflict,
-                    "message": "this browser already holds another conversation; nothing was changed: keep it, or send the token-less request to open the linked one",
-                    "email": email,
-                });
-                (axum::http::StatusCode::CONFLICT, Json(body)).into_response()
-            }
+            // Not an HTTP error: it is the expected answer when a person opens a link in a browser of
+            // their own, and a 4xx would print a red line in the shop page's console.
+            Ok(Redeemed::Conflict { email }) => Json(serde_json::json!({
+                "code": shared::ErrorCode::ResumeConflict,
+                "message": "this browser already holds another conversation with messages; nothing was changed. \
+                            To open the linked one instead, ask again without this browser's token.",
+                "email": email,
+            }))
+            .into_response(),
             Err(e) => crate::error::ApiError::internal("redeeming a resume code", e).into_response(),
         },
         Err(e) => e.into_response(),
