@@ -128,8 +128,8 @@ async fn hash_password(password: &str) -> Result<String, AdminError> {
             secret::MIN_PASSWORD_CHARS
         )));
     }
-    if password.len() > 1024 {
-        return Err(AdminError::Invalid("password must be at most 1024 bytes".into()));
+    if password.len() > secret::MAX_PASSWORD_BYTES {
+        return Err(AdminError::Invalid(format!("password must be at most {} bytes", secret::MAX_PASSWORD_BYTES)));
     }
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || secret::hash_password(&password))

@@ -46,6 +46,81 @@ pub struct ServeArgs {
     pub meta: MetaArgs,
     #[command(flatten)]
     pub notify: NotifyArgs,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+    #[command(flatten)]
+    pub login: LoginArgs,
+}
+
+/// Behind a reverse proxy: whose forwarding headers to believe (see `http::client_ip`).
+#[derive(Debug, Clone, Args)]
+pub struct ProxyArgs {
+    /// The address or CIDR network of a reverse proxy in front of the relay (repeat, or separate
+    /// with commas). Only from these peers are `X-Forwarded-For` / `Forwarded` believed for the
+    /// client's IP, and `X-Forwarded-Proto: https` for `Secure` cookies. Without it, the TCP peer
+    /// is the client and those headers are ignored.
+    #[arg(long = "trusted-proxy", env = "CONFAB_TRUSTED_PROXY", value_name = "CIDR", value_delimiter = ',',
+          value_parser = crate::http::client_ip::parse_network, global = true)]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
+}
+
+/// Login rate limits (see `http::login_limit`). Failures count per client IP (an IPv6 /64) and
+/// e-mail, per client IP, and per account, in fixed windows.
+#[derive(Debug, Clone, Args)]
+pub struct LoginArgs {
+    /// Failed logins allowed per client IP and e-mail in one window.
+    #[arg(long, env = "CONFAB_LOGIN_FAILURES_PER_IP_EMAIL", default_value_t = 5, global = true)]
+    pub login_failures_per_ip_email: u32,
+    /// Failed logins allowed per client IP, any e-mail, in one window.
+    #[arg(long, env = "CONFAB_LOGIN_FAILURES_PER_IP", default_value_t = 50, global = true)]
+    pub login_failures_per_ip: u32,
+    /// Failed logins allowed per account from all client IPs in one window (a client the account
+    /// logged in from during the last 30 days is not held to it).
+    #[arg(long, env = "CONFAB_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 20, global = true)]
+    pub login_failures_per_account: u32,
+    /// The window, in seconds: past a limit, logins wait until the window that its first failure
+    /// opened ends.
+    #[arg(long, env = "CONFAB_LOGIN_WINDOW_SECS", default_value_t = 900, global = true)]
+    pub login_window_secs: u64,
+    /// Password hashes (argon2id, ~19 MiB each) run at once; more wait up to 3 s, then get 429.
+    /// Default: one per core, at least 2.
+    #[arg(long, env = "CONFAB_PASSWORD_HASHES_AT_ONCE", global = true)]
+    pub password_hashes_at_once: Option<usize>,
+}
+
+impl LoginArgs {
+    pub fn config(&self) -> Result<LoginConfig, StartError> {
+        let limits = crate::http::login_limit::LoginLimits {
+            per_client_email: self.login_failures_per_ip_email,
+            per_client: self.login_failures_per_ip,
+            per_account: self.login_failures_per_account,
+            window: std::time::Duration::from_secs(self.login_window_secs),
+        };
+        if [limits.per_client_email, limits.per_client, limits.per_account].contains(&0) || limits.window.is_zero() {
+            return Err(StartError::Config("login limits and --login-window-secs must be at least 1".into()));
+        }
+        if self.password_hashes_at_once == Some(0) {
+            return Err(StartError::Config("--password-hashes-at-once must be at least 1".into()));
+        }
+        let hashes_at_once = self.password_hashes_at_once.unwrap_or_else(crate::passwords::PasswordHashing::default_at_once);
+        Ok(LoginConfig { limits, hashes_at_once })
+    }
+}
+
+/// Login limits and password hashing, as the relay runs them.
+#[derive(Debug, Clone)]
+pub struct LoginConfig {
+    pub limits: crate::http::login_limit::LoginLimits,
+    pub hashes_at_once: usize,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        LoginConfig {
+            limits: Default::default(),
+            hashes_at_once: crate::passwords::PasswordHashing::default_at_once(),
+        }
+    }
 }
 
 /// E-mailing visitors who left when an advisor replies (docs/NOTIFY.md).
@@ -237,11 +312,22 @@ pub struct Config {
     pub meta: Option<crate::channels::bridge::MetaConfig>,
     /// E-mail notifications to visitors who left.
     pub notify: crate::notify::NotifyConfig,
+    /// Reverse proxies whose forwarding headers are believed.
+    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+    /// Login limits and password hashing.
+    pub login: LoginConfig,
 }
 
 impl Config {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Config { data_dir: data_dir.into(), public_url: None, meta: None, notify: Default::default() }
+        Config {
+            data_dir: data_dir.into(),
+            public_url: None,
+            meta: None,
+            notify: Default::default(),
+            trusted_proxies: Default::default(),
+            login: Default::default(),
+        }
     }
 
     pub fn from_args(args: &ServeArgs) -> Result<Self, StartError> {
@@ -250,6 +336,8 @@ impl Config {
             public_url: args.public_url.clone(),
             meta: crate::channels::bridge::MetaConfig::from_args(&args.meta)?,
             notify: args.notify.config()?,
+            trusted_proxies: crate::http::client_ip::TrustedProxies::new(args.proxy.trusted_proxy.clone()),
+            login: args.login.config()?,
         })
     }
 

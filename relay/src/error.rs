@@ -67,3 +67,11 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A 429 `rate_limited` answer with `Retry-After` (whole seconds, at least 1): the limits that
+/// tell a client when to come back.
+pub fn rate_limited(wait: std::time::Duration, message: impl Into<String>) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let body = ErrorFrame::new(ErrorCode::RateLimited, message);
+    (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, seconds.to_string())], Json(body)).into_response()
+}

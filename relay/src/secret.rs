@@ -21,6 +21,8 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 }
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longer passwords are refused before any hashing, at login as when set.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// argon2id with the crate's defaults (19 MiB, 2 passes). CPU-heavy: call from `spawn_blocking`.
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {

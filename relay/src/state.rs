@@ -28,6 +28,8 @@ pub struct AppState {
     pub attachments: Arc<crate::attachments::Attachments>,
     /// Failed-login counts (in this node's memory).
     pub login_limiter: Arc<crate::http::login_limit::LoginLimiter>,
+    /// Password hashes for requests, a bounded number at once.
+    pub passwords: Arc<crate::passwords::PasswordHashing>,
     /// Wakes the router: something it depends on changed (see `routing::changed`).
     pub routing_wake: Arc<tokio::sync::Notify>,
     /// Live routing state: tabs, waiting visitors' places, the roster (see `routing::router`).
@@ -42,6 +44,8 @@ impl AppState {
         let bridge = config.meta.clone().map(crate::channels::bridge::Bridge::new);
         let attachments = Arc::new(crate::attachments::Attachments::new(&config.data_dir));
         let notifier = Arc::new(crate::notify::Notifier::new(&config.notify));
+        let login_limiter = Arc::new(crate::http::login_limit::LoginLimiter::new(config.login.limits));
+        let passwords = Arc::new(crate::passwords::PasswordHashing::new(config.login.hashes_at_once, crate::passwords::TURN_WAIT));
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -52,7 +56,8 @@ impl AppState {
             stopping: CancellationToken::new(),
             bridge,
             attachments,
-            login_limiter: Arc::default(),
+            login_limiter,
+            passwords,
             routing_wake: Arc::default(),
             router: Arc::default(),
             notifier,

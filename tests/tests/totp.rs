@@ -127,6 +127,21 @@ async fn wrong_codes_count_against_the_login_rate_limit() {
 }
 
 #[tokio::test]
+async fn concurrent_wrong_codes_count_before_they_are_checked() {
+    let relay = TestRelay::start().await;
+    let cookie = relay.login().await;
+    let secret = enrol(&relay, &cookie).await;
+    // The failed confirmation in `enrol` counted once: four guesses are left, however many arrive at once.
+    let code = wrong_code(&secret);
+    let guesses = (0..200).map(|_| call(&relay, Some(&cookie), Method::POST, "/api/v1/auth/totp/disable", json!({"code": code})));
+    let answers: Vec<(u16, String)> = futures_util::future::join_all(guesses.map(|r| async { status_and_code(r.await).await })).await;
+    let checked = answers.iter().filter(|a| **a == (400, "bad_credentials".into())).count();
+    let refused = answers.iter().filter(|a| **a == (429, "rate_limited".into())).count();
+    assert!(checked <= 4, "{checked} codes were checked");
+    assert_eq!(checked + refused, 200, "{answers:?}");
+}
+
+#[tokio::test]
 async fn two_factor_is_turned_off_only_with_a_valid_code() {
     let relay = TestRelay::start().await;
     let cookie = relay.login().await;

@@ -122,7 +122,7 @@ async fn advisor_upload(
     body: Body,
 ) -> ApiResult<Response> {
     // CSRF: the cookie is SameSite=Strict, and the page must be the dashboard's own.
-    if !crate::origin::is_same_origin(&headers) {
+    if !crate::origin::is_same_origin(&headers, state.config.public_url.as_ref()) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, "uploads must come from the dashboard's own origin"));
     }
     let conversation = ConversationId(conversation);

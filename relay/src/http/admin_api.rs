@@ -10,13 +10,14 @@ use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use shared::{AdvisorId, ErrorCode, SiteTexts};
 
 use crate::admin::{self, AdminError};
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::{require_same_origin, SignedIn};
+use crate::origin::PublicUrl;
 use crate::state::AppState;
 use crate::settings::{self, BusinessHours, PutError, RoutingSettings, SecuritySettings, Setting};
 use crate::store::{Account, AccountChanges, Role, Site, SiteSettings, StoreError, Team, TeamId};
@@ -44,9 +45,9 @@ pub fn router() -> Router<AppState> {
 
 /// CSRF for every state-changing admin request: same origin, and a JSON content type (which a
 /// cross-site form can't send), even for a request without a body.
-pub(crate) async fn csrf(request: Request, next: Next) -> Response {
+pub(crate) async fn csrf(Extension(PublicUrl(public_url)): Extension<PublicUrl>, request: Request, next: Next) -> Response {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
-        if let Err(e) = require_same_origin(request.headers()) {
+        if let Err(e) = require_same_origin(request.headers(), public_url.as_ref()) {
             return e.into_response();
         }
         let json = request
@@ -200,6 +201,11 @@ async fn create_advisor(
     new: Result<Json<NewAdvisor>, JsonRejection>,
 ) -> ApiResult<Response> {
     let new = body(new)?;
+    // Hashing takes its turn like a login's (see `passwords`).
+    let _turn = match state.passwords.turn().await {
+        Ok(turn) => turn,
+        Err(busy) => return Ok(busy.into_response()),
+    };
     let (password, generated) = match new.password {
         Some(p) => (p, None),
         None => {
@@ -245,12 +251,16 @@ async fn reset_password(
     State(state): State<AppState>,
     SignedInAdmin(admin): SignedInAdmin,
     path: Result<Path<i64>, PathRejection>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Response> {
     let advisor = AdvisorId(id(path)?);
+    let _turn = match state.passwords.turn().await {
+        Ok(turn) => turn,
+        Err(busy) => return Ok(busy.into_response()),
+    };
     let password = admin::reset_password(&*state.store, advisor).await.map_err(admin_error)?;
     let sockets = state.hub.end_advisor(advisor);
     tracing::info!(admin = admin.info.id.0, advisor = advisor.0, sockets, "password reset; sessions ended");
-    Ok(Json(serde_json::json!({ "password": password })))
+    Ok(Json(serde_json::json!({ "password": password })).into_response())
 }
 
 /// For an advisor who lost their authenticator: two-factor off (they set it up again, at their next

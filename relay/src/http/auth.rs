@@ -4,11 +4,10 @@
 //! CSRF: SameSite=Strict, plus every state-changing request must be JSON (not a "simple" request a
 //! cross-site form can send) and carry a same-origin `Origin`.
 
-use axum::extract::rejection::JsonRejection;
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +16,7 @@ use serde::Deserialize;
 use shared::{AdvisorInfo, ErrorCode, ErrorFrame};
 
 use crate::error::{ApiError, ApiResult};
+use crate::http::client_ip::{ClientIp, ViaHttps};
 use crate::origin;
 use crate::secret;
 use crate::settings::{self, SecuritySettings};
@@ -37,41 +37,48 @@ pub struct LoginRequest {
 
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientIp,
+    ViaHttps(https): ViaHttps,
     headers: HeaderMap,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
-    require_same_origin(&headers)?;
+    require_same_origin(&headers, state.config.public_url.as_ref())?;
     let Json(req) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, e.body_text()))?;
     let email = req.email.trim().to_owned();
-    let ip = peer.ip();
-    if let Err(wait) = state.login_limiter.check(ip, &email, Instant::now()) {
-        let seconds = wait.as_secs().max(1);
-        let body = ErrorFrame::new(
-            ErrorCode::RateLimited,
-            format!("Too many failed logins. Try again in {} minute(s).", seconds.div_ceil(60)),
-        );
-        return Ok((StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], Json(body)).into_response());
+    // Before any count or hash: a megabyte of "e-mail" is not a key worth keeping.
+    if email.len() > MAX_EMAIL_BYTES {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            format!("an e-mail address has at most {MAX_EMAIL_BYTES} characters"),
+        ));
     }
+    if req.password.len() > secret::MAX_PASSWORD_BYTES {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            format!("a password has at most {} bytes", secret::MAX_PASSWORD_BYTES),
+        ));
+    }
+    // The attempt counts from here, before the hash, so concurrent guesses can't pass as one.
+    let attempt = match state.login_limiter.begin(client, &email, Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(refusal) => return Ok(refusal.response("failed logins")),
+    };
     let credentials = state.store.advisor_credentials(&email).await?;
-    let password = req.password;
-    let verified = tokio::task::spawn_blocking(move || match credentials {
-        Some(c) if secret::verify_password(&password, &c.password_hash) => Some((c.info, c.active, c.totp_secret)),
-        Some(_) => None,
-        None => {
-            secret::burn_password_check(&password);
-            None
-        }
-    })
-    .await
-    .map_err(|e| ApiError::internal("password check panicked", e))?;
-    let Some((advisor, active, totp_secret)) = verified else {
-        state.login_limiter.failed(ip, &email, Instant::now());
+    let stored = credentials.as_ref().map(|c| c.password_hash.clone());
+    let verified = match state.passwords.verify(req.password, stored).await {
+        Ok(verified) => verified,
+        Err(busy) => return Ok(busy.into_response()),
+    };
+    let Some(credentials) = credentials.filter(|_| verified) else {
+        attempt.failed();
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::BadCredentials, "wrong e-mail or password"));
     };
+    let (advisor, active, totp_secret) = (credentials.info, credentials.active, credentials.totp_secret);
     // Said only to someone who knows the password, so it reveals nothing to a guesser.
     if !active {
-        state.login_limiter.succeeded(ip, &email);
+        attempt.succeeded();
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
@@ -81,6 +88,8 @@ pub async fn login(
     let now = crate::now_ms();
     if let Some(totp_secret) = totp_secret {
         let Some(code) = req.code.as_deref().filter(|c| !c.trim().is_empty()) else {
+            // The password was right: the attempt neither counts nor clears the count.
+            drop(attempt);
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::TotpRequired,
@@ -93,19 +102,19 @@ pub async fn login(
             None => false,
         };
         if !fresh {
-            state.login_limiter.failed(ip, &email, Instant::now());
+            attempt.failed();
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::BadCredentials,
                 "Wrong or already used two-factor code. Wait for the next code and try again.",
             ));
         }
-        state.login_limiter.succeeded(ip, &email);
+        attempt.succeeded();
     } else {
-        state.login_limiter.succeeded(ip, &email);
+        attempt.succeeded();
         let security: SecuritySettings = settings::get(&*state.store).await?;
         if security.require_two_factor {
-            let (token, cookie) = new_session_cookie(&state, ENROLMENT_MINUTES * 60);
+            let (token, cookie) = new_session_cookie(https, ENROLMENT_MINUTES * 60);
             state.store.create_enrolment_session(&secret::token_hash(&token), advisor.id, now, now + ENROLMENT_MINUTES * 60_000).await?;
             tracing::info!(advisor = advisor.id.0, "password accepted; two-factor enrolment required");
             let body = ErrorFrame::new(
@@ -116,25 +125,28 @@ pub async fn login(
         }
     }
     let max_age = SESSION_DAYS * 24 * 3600;
-    let (token, cookie) = new_session_cookie(&state, max_age);
+    let (token, cookie) = new_session_cookie(https, max_age);
     state.store.create_session(&secret::token_hash(&token), advisor.id, now, now + max_age * 1000).await?;
     tracing::info!(advisor = advisor.id.0, "advisor logged in");
     Ok(([(header::SET_COOKIE, cookie)], Json(advisor)).into_response())
 }
 
+/// The longest e-mail address (RFC 5321's path limit; accounts are created within it).
+pub const MAX_EMAIL_BYTES: usize = 254;
+
 /// How long a session that may only enrol in two-factor lasts.
 const ENROLMENT_MINUTES: i64 = 15;
 
-/// A new session token and its cookie.
-fn new_session_cookie(state: &AppState, max_age_seconds: i64) -> (String, String) {
+/// A new session token and its cookie; `Secure` when the browser came over https.
+fn new_session_cookie(https: bool, max_age_seconds: i64) -> (String, String) {
     let token = secret::new_token();
-    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
+    let secure = if https { "; Secure" } else { "" };
     let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_seconds}{secure}");
     (token, cookie)
 }
 
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    require_same_origin(&headers)?;
+    require_same_origin(&headers, state.config.public_url.as_ref())?;
     if let Some(token) = session_token(&headers) {
         state.store.delete_session(&secret::token_hash(token)).await?;
     }
@@ -161,8 +173,8 @@ pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> ApiRe
     }))
 }
 
-pub(crate) fn require_same_origin(headers: &HeaderMap) -> ApiResult<()> {
-    if origin::is_same_origin(headers) {
+pub(crate) fn require_same_origin(headers: &HeaderMap, public_url: Option<&url::Url>) -> ApiResult<()> {
+    if origin::is_same_origin(headers, public_url) {
         Ok(())
     } else {
         Err(ApiError::new(

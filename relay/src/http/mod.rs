@@ -4,6 +4,7 @@ pub mod admin_api;
 pub mod analytics;
 pub mod assets;
 pub mod auth;
+pub mod client_ip;
 pub mod customer;
 pub mod dashboard;
 pub mod inbox_api;
@@ -52,6 +53,8 @@ pub fn app(state: AppState) -> Router {
         .merge(inbox_api::router())
         .merge(two_factor::router())
         .fallback(not_found)
+        // For the CSRF layer, which has no state (see `origin::is_same_origin`).
+        .layer(axum::Extension(crate::origin::PublicUrl(state.config.public_url.clone())))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -3,14 +3,14 @@
 //! accept the enrolment-only session login gives when an admin requires two-factor; confirming
 //! upgrades that session to a full one. Same CSRF checks as the admin API.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,8 @@ use shared::{AdvisorInfo, ErrorCode};
 use crate::error::{ApiError, ApiResult};
 use crate::http::admin_api::csrf;
 use crate::http::auth::{session_token, SignedIn};
+use crate::http::client_ip::ClientIp;
+use crate::http::login_limit::Attempt;
 use crate::secret;
 use crate::settings::{self, SecuritySettings};
 use crate::state::AppState;
@@ -88,15 +90,10 @@ fn bad_code() -> ApiError {
     )
 }
 
-/// Code guesses share the login limiter's budget (per IP and e-mail).
-fn limited(state: &AppState, peer: SocketAddr, email: &str) -> ApiResult<()> {
-    state.login_limiter.check(peer.ip(), email, Instant::now()).map_err(|wait| {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::RateLimited,
-            format!("Too many wrong codes. Try again in {} minute(s).", wait.as_secs().max(1).div_ceil(60)),
-        )
-    })
+/// Code guesses share the login limiter's counts (per client and e-mail, client, account), and
+/// count before the code is checked, like passwords.
+fn begin(state: &AppState, client: ClientIp, email: &str) -> Result<Attempt, Response> {
+    state.login_limiter.begin(client, email, Instant::now()).map_err(|refusal| refusal.response("wrong codes"))
 }
 
 fn body(req: Result<Json<Code>, JsonRejection>) -> ApiResult<Code> {
@@ -105,35 +102,43 @@ fn body(req: Result<Json<Code>, JsonRejection>) -> ApiResult<Code> {
 
 async fn confirm(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     who: Enrolling,
     req: Result<Json<Code>, JsonRejection>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Response> {
     let req = body(req)?;
-    limited(&state, peer, &who.advisor.email)?;
+    let attempt = match begin(&state, client, &who.advisor.email) {
+        Ok(attempt) => attempt,
+        Err(refused) => return Ok(refused),
+    };
     let Some(pending) = state.store.totp_state(who.advisor.id).await?.pending else {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, "Start the two-factor setup first."));
     };
     let Some(step) = totp::verify(&pending, &req.code, crate::now_ms()) else {
-        state.login_limiter.failed(peer.ip(), &who.advisor.email, Instant::now());
+        attempt.failed();
         return Err(bad_code());
     };
+    // A right code gives its place back but clears no count: only a full login does.
+    drop(attempt);
     state.store.confirm_totp(who.advisor.id, step).await?;
     if who.enrol_only {
         state.store.upgrade_session(&who.token_hash).await?;
     }
     tracing::info!(advisor = who.advisor.id.0, "two-factor login turned on");
-    Ok(Json(serde_json::json!({ "two_factor": true })))
+    Ok(Json(serde_json::json!({ "two_factor": true })).into_response())
 }
 
 async fn disable(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     SignedIn(advisor): SignedIn,
     req: Result<Json<Code>, JsonRejection>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Response> {
     let req = body(req)?;
-    limited(&state, peer, &advisor.email)?;
+    let attempt = match begin(&state, client, &advisor.email) {
+        Ok(attempt) => attempt,
+        Err(refused) => return Ok(refused),
+    };
     let security: SecuritySettings = settings::get(&*state.store).await?;
     if security.require_two_factor {
         return Err(ApiError::new(
@@ -150,10 +155,11 @@ async fn disable(
         None => false,
     };
     if !fresh {
-        state.login_limiter.failed(peer.ip(), &advisor.email, Instant::now());
+        attempt.failed();
         return Err(bad_code());
     }
+    drop(attempt);
     state.store.disable_totp(advisor.id).await?;
     tracing::info!(advisor = advisor.id.0, "two-factor login turned off");
-    Ok(Json(serde_json::json!({ "two_factor": false })))
+    Ok(Json(serde_json::json!({ "two_factor": false })).into_response())
 }

@@ -28,7 +28,7 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> ApiResult<Response> {
-    if !origin::is_same_origin(&headers) {
+    if !origin::is_same_origin(&headers, state.config.public_url.as_ref()) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::ForbiddenOrigin,

@@ -63,7 +63,7 @@ pub async fn checked_site(state: &AppState, key: Option<&str>, headers: &HeaderM
         ));
     };
     // The relay's own pages (the webview page `/c/KEY`) may use every site.
-    if !origin::is_allowed(page_origin, &site.allowed_origins) && !origin::is_same_origin(headers) {
+    if !origin::is_allowed(page_origin, &site.allowed_origins) && !origin::is_same_origin(headers, state.config.public_url.as_ref()) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::ForbiddenOrigin,
