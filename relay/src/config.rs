@@ -50,6 +50,8 @@ pub struct ServeArgs {
     pub proxy: ProxyArgs,
     #[command(flatten)]
     pub login: LoginArgs,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
 }
 
 /// Behind a reverse proxy: whose forwarding headers to believe (see `http::client_ip`).
@@ -316,6 +318,8 @@ pub struct Config {
     pub trusted_proxies: crate::http::client_ip::TrustedProxies,
     /// Login limits and password hashing.
     pub login: LoginConfig,
+    /// Limits on what anonymous visitors may do (see `limits`).
+    pub limits: crate::limits::LimitArgs,
 }
 
 impl Config {
@@ -327,6 +331,7 @@ impl Config {
             notify: Default::default(),
             trusted_proxies: Default::default(),
             login: Default::default(),
+            limits: Default::default(),
         }
     }
 
@@ -338,6 +343,7 @@ impl Config {
             notify: args.notify.config()?,
             trusted_proxies: crate::http::client_ip::TrustedProxies::new(args.proxy.trusted_proxy.clone()),
             login: args.login.config()?,
+            limits: args.limits.clone(),
         })
     }
 

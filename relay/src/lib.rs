@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod identity;
+pub mod limits;
 pub mod notify;
 pub mod origin;
 pub mod passwords;

@@ -30,6 +30,8 @@ pub struct AppState {
     pub login_limiter: Arc<crate::http::login_limit::LoginLimiter>,
     /// Password hashes for requests, a bounded number at once.
     pub passwords: Arc<crate::passwords::PasswordHashing>,
+    /// What anonymous visitors may do (this node's counts).
+    pub limits: Arc<crate::limits::Limits>,
     /// Wakes the router: something it depends on changed (see `routing::changed`).
     pub routing_wake: Arc<tokio::sync::Notify>,
     /// Live routing state: tabs, waiting visitors' places, the roster (see `routing::router`).
@@ -44,6 +46,7 @@ impl AppState {
         let bridge = config.meta.clone().map(crate::channels::bridge::Bridge::new);
         let attachments = Arc::new(crate::attachments::Attachments::new(&config.data_dir));
         let notifier = Arc::new(crate::notify::Notifier::new(&config.notify));
+        let limits = crate::limits::Limits::new(config.limits.clone());
         let login_limiter = Arc::new(crate::http::login_limit::LoginLimiter::new(config.login.limits));
         let passwords = Arc::new(crate::passwords::PasswordHashing::new(config.login.hashes_at_once, crate::passwords::TURN_WAIT));
         let state = AppState {
@@ -58,6 +61,7 @@ impl AppState {
             attachments,
             login_limiter,
             passwords,
+            limits,
             routing_wake: Arc::default(),
             router: Arc::default(),
             notifier,

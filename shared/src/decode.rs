@@ -15,7 +15,7 @@ pub struct DecodeError {
 
 impl From<DecodeError> for ErrorFrame {
     fn from(e: DecodeError) -> Self {
-        ErrorFrame { code: e.code, message: e.message, reference: e.reference }
+        ErrorFrame { code: e.code, message: e.message, reference: e.reference, retry_after_ms: None }
     }
 }
 

@@ -44,8 +44,11 @@ pub enum ErrorCode {
     NotFound,
     /// The request body is not what the endpoint takes.
     BadRequest,
-    /// Too many requests; slow down.
+    /// Too many requests; slow down (`retry_after_ms` says for how long).
     RateLimited,
+    /// A quota of what is kept for an anonymous visitor or a site is full (files not yet sent):
+    /// use some up, or wait for it to be swept.
+    QuotaExceeded,
     /// The relay failed; it has logged the details. Try again.
     Internal,
     /// The customer's platform (WhatsApp, Messenger) no longer accepts free-form replies: its
@@ -99,6 +102,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::Internal => "internal",
             ErrorCode::ChannelWindowClosed => "channel_window_closed",
             ErrorCode::TotpRequired => "totp_required",
@@ -123,11 +127,19 @@ pub struct ErrorFrame {
     /// The id of the request this error answers (a message's client id, or a request's `ref`).
     #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// With `rate_limited`: how long to wait before trying again (ms). A client that waits this
+    /// long and sends the same thing again gets through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl ErrorFrame {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ErrorFrame { code, message: message.into(), reference: None }
+        ErrorFrame { code, message: message.into(), reference: None, retry_after_ms: None }
+    }
+    /// `rate_limited`, to try again after `wait`.
+    pub fn rate_limited(wait: std::time::Duration, message: impl Into<String>) -> Self {
+        ErrorFrame { retry_after_ms: Some(wait.as_millis().clamp(1, u64::MAX as u128) as u64), ..ErrorFrame::new(ErrorCode::RateLimited, message) }
     }
     pub fn with_ref(mut self, reference: Option<String>) -> Self {
         self.reference = reference;

@@ -138,6 +138,8 @@ pub struct Runtime {
     title: std::cell::RefCell<Option<String>>,
     /// Whether we already asked the relay why a connection failed.
     checked: Cell<bool>,
+    /// A resend after `rate_limited` is scheduled (one for all the refused messages).
+    resend_due: Cell<bool>,
     /// The "Continue on WhatsApp / Messenger" row, filled on each welcome.
     pub continue_row: NodeRef<leptos::html::Div>,
     /// The e-mail offer / survey card (see `components::reach`).
@@ -221,6 +223,7 @@ impl App {
             their_typing_gen: Cell::new(0),
             title: Default::default(),
             checked: Cell::new(false),
+            resend_due: Cell::new(false),
             continue_row: NodeRef::new(),
             reach_row: NodeRef::new(),
             continue_links: Default::default(),
@@ -582,6 +585,25 @@ impl App {
             } => s.bot.set((active, seq, replies)),
             VisitorServerFrame::Email { email } => s.email.set(Some(email)),
             VisitorServerFrame::Survey { rating } => s.survey.set(if rating == 0 { ASKED } else { Seq::from(rating) }),
+            VisitorServerFrame::Error(err) if err.code == ErrorCode::RateLimited => {
+                // A limit of the relay: nothing is lost. A refused message stays pending and goes
+                // out again when the relay said; a refused hello reconnects on the socket's backoff.
+                let words = s.lang.get_untracked().text();
+                let notice = if err.reference.is_some() { words.slow_down } else { words.busy };
+                s.notice.set(Some(notice.to_owned()));
+                if err.reference.is_some() && !self.resend_due.replace(true) {
+                    let me = self.clone();
+                    let wait = err.retry_after_ms.unwrap_or(1000).clamp(100, 60_000);
+                    set_timeout(
+                        move || {
+                            me.resend_due.set(false);
+                            me.s.notice.set(None);
+                            me.flush();
+                        },
+                        Duration::from_millis(wait),
+                    );
+                }
+            }
             VisitorServerFrame::Error(err) if err.code == ErrorCode::ThreadMoved => {
                 // Sent while the relay moved this thread into the user's: still pending, it goes
                 // out again after the reconnect that `identified` asked for.

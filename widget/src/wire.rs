@@ -543,6 +543,10 @@ pub fn decode(text: &str) -> Option<VisitorServerFrame> {
                     .unwrap_or(ErrorCode::Unknown),
                 message: j.str("message"),
                 reference: opt(&j, "ref"),
+                retry_after_ms: match j.get("retry_after_ms") {
+                    Json::Num(n) if *n > 0 => Some(*n as u64),
+                    _ => None,
+                },
             })
         }
         _ => VisitorServerFrame::Unknown,
@@ -837,6 +841,13 @@ mod tests {
                 code: ErrorCode::TextTooLong,
                 message: "Message is too long (4001 characters; the limit is 4000).".into(),
                 reference: Some("m-1".into()),
+                retry_after_ms: None,
+            }),
+            VisitorServerFrame::Error(ErrorFrame {
+                code: ErrorCode::RateLimited,
+                message: "Slow down".into(),
+                reference: Some("m-2".into()),
+                retry_after_ms: Some(1500),
             }),
             VisitorServerFrame::Email {
                 email: "ana@shop.example".into(),
@@ -847,6 +858,7 @@ mod tests {
                 code: ErrorCode::BadToken,
                 message: "Unknown token".into(),
                 reference: None,
+                retry_after_ms: None,
             }),
             VisitorServerFrame::Identified {
                 verified: true,
@@ -862,6 +874,7 @@ mod tests {
                 code: ErrorCode::IdentityRejected,
                 message: "user_hash does not match".into(),
                 reference: None,
+                retry_after_ms: None,
             }),
         ]
     }

@@ -29,6 +29,8 @@ use super::signing::LinkError;
 use super::sniff;
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::SignedIn;
+use crate::http::client_ip::ClientIp;
+use crate::limits::RetryAfter;
 use crate::state::AppState;
 use crate::store::attachments::{NewUpload, Uploader};
 
@@ -87,11 +89,15 @@ async fn visitor_preflight(State(state): State<AppState>, Query(query): Query<Up
 async fn visitor_upload(
     State(state): State<AppState>,
     Query(query): Query<UploadQuery>,
+    client: ClientIp,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let answer = async {
         let site = crate::ws::visitor::checked_site(&state, query.site.as_deref(), &headers).await?;
+        if let Err(RetryAfter(wait)) = state.limits.upload(client.limit_key()) {
+            return Err(Refused::Later(wait));
+        }
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -103,14 +109,45 @@ async fn visitor_upload(
             .visitor_by_token(site.id, &crate::secret::token_hash(token))
             .await?
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::BadToken, "this visitor token is not known on this site"))?;
-        receive(&state, thread.conversation, Uploader::Visitor, query.name.as_deref(), &headers, body).await
+        within_quota(&state, thread.conversation, &headers).await?;
+        Ok(receive(&state, thread.conversation, Uploader::Visitor, query.name.as_deref(), &headers, body).await?)
     }
     .await;
     let response = match answer {
         Ok(a) => (StatusCode::CREATED, Json(a)).into_response(),
-        Err(e) => e.into_response(),
+        Err(Refused::Error(e)) => e.into_response(),
+        Err(Refused::Later(wait)) => crate::error::rate_limited(wait, "You have sent many files in the last hour; try again later."),
     };
     with_cors(response, &headers)
+}
+
+/// Why a visitor's upload was refused: an error, or a limit with a time to come back.
+enum Refused {
+    Error(ApiError),
+    Later(std::time::Duration),
+}
+
+impl<E: Into<ApiError>> From<E> for Refused {
+    fn from(e: E) -> Self {
+        Refused::Error(e.into())
+    }
+}
+
+/// What visitors keep on the relay's disk without sending it stays bounded: per visitor, so one
+/// script can't fill it, and per site. Counted before reading: the file's declared size, else the
+/// largest a file may be.
+async fn within_quota(state: &AppState, conversation: ConversationId, headers: &HeaderMap) -> ApiResult<()> {
+    let coming = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()).unwrap_or(MAX_UPLOAD_BYTES);
+    let (mine, site) = state.store.unsent_upload_bytes(conversation).await?;
+    let limits = &state.limits.config;
+    let quota = |message: &str| Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::QuotaExceeded, message));
+    if mine + coming.min(MAX_UPLOAD_BYTES) > limits.unsent_upload_bytes_per_visitor {
+        return quota("You have uploaded many files that aren't sent yet: send them in a message, or wait a day for them to be cleared.");
+    }
+    if site + coming.min(MAX_UPLOAD_BYTES) > limits.unsent_upload_bytes_per_site {
+        return quota("This chat can't take more files right now; try again later.");
+    }
+    Ok(())
 }
 
 async fn advisor_upload(

@@ -173,6 +173,9 @@ pub trait AttachmentStore: Send + Sync {
     async fn attachment(&self, id: &str) -> StoreResult<Option<StoredAttachment>>;
     /// Record an uploaded file (ready, in no message yet).
     async fn create_upload(&self, upload: &NewUpload, now: i64) -> StoreResult<()>;
+    /// Bytes of visitors' uploads no message took yet: of `conversation`'s visitor, and of every
+    /// visitor of its site (the limits on what anonymous visitors may keep on the relay's disk).
+    async fn unsent_upload_bytes(&self, conversation: ConversationId) -> StoreResult<(u64, u64)>;
     /// Forget uploads made before `before` that no message took; returns their ids (whose files
     /// the caller deletes).
     async fn sweep_uploads(&self, before: i64) -> StoreResult<Vec<String>>;

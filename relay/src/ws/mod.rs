@@ -33,6 +33,11 @@ pub trait Session: Send {
     /// `Hub::end_visitor`).
     const ENDED: &'static str = "your session has ended; log in again";
     fn member(&mut self) -> &mut Option<Member>;
+    /// How long a new socket may take to greet (`hello`) before it is closed; None: no deadline
+    /// (any more).
+    fn hello_deadline(&self) -> Option<std::time::Duration> {
+        None
+    }
     /// After the socket closed (it has already left the hub).
     fn closed(self) -> impl std::future::Future<Output = ()> + Send
     where
@@ -86,10 +91,22 @@ async fn forward<S: Session>(session: &mut S, sink: &mut Sink, event: Arc<Delive
 /// Read client frames, forward hub events, and close on shutdown or when too slow to keep up.
 pub async fn drive<S: Session>(mut session: S, socket: WebSocket, stopping: CancellationToken) {
     let (mut sink, mut stream) = socket.split();
+    let greet_by = session.hello_deadline().map(|d| tokio::time::Instant::now() + d);
+    let hello_late = async move {
+        match greet_by {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(hello_late);
     loop {
         tokio::select! {
             _ = stopping.cancelled() => {
                 close(&mut sink, CLOSE_GOING_AWAY, "relay restarting").await;
+                break;
+            }
+            _ = &mut hello_late, if session.hello_deadline().is_some() => {
+                close(&mut sink, CLOSE_POLICY, "no hello in time; send hello first").await;
                 break;
             }
             wake = wake(session.member()) => match wake {

@@ -4,7 +4,7 @@
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use shared::limits::{MAX_REPLAY, MAX_URL_BYTES};
 use shared::{
@@ -16,7 +16,9 @@ use super::{send, Sink};
 use crate::conversation;
 use crate::customer::Visit;
 use crate::error::{ApiError, ApiResult};
+use crate::http::client_ip::ClientIp;
 use crate::hub::{Event, Member};
+use crate::limits::{RetryAfter, SocketLimits, SocketSlot};
 use crate::origin;
 use crate::secret;
 use crate::state::AppState;
@@ -30,13 +32,25 @@ pub struct VisitorQuery {
 pub async fn upgrade(
     State(state): State<AppState>,
     Query(query): Query<VisitorQuery>,
+    client: ClientIp,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
-) -> ApiResult<Response> {
-    let site = checked_site(&state, query.site.as_deref(), &headers).await?;
+) -> Result<Response, Response> {
+    let site = checked_site(&state, query.site.as_deref(), &headers).await.map_err(IntoResponse::into_response)?;
+    let ip = client.limit_key();
+    let slot = state.limits.open_socket(ip).map_err(|RetryAfter(wait)| {
+        crate::error::rate_limited(wait, "too many chat connections are open from your network; close some tabs or try again shortly")
+    })?;
     let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let browser = Browser { user_agent: header(header::USER_AGENT), accept_language: header(header::ACCEPT_LANGUAGE) };
-    Ok(super::limits(ws).on_upgrade(move |socket| session(state, site, browser, socket)))
+    Ok(super::limits(ws).on_upgrade(move |socket| session(state, site, browser, Client { ip, _slot: slot }, socket)))
+}
+
+/// Who is on the other end, for the limits: the client's IP (its /64 for IPv6) and the socket slot
+/// it holds until the socket ends.
+struct Client {
+    ip: std::net::IpAddr,
+    _slot: SocketSlot,
 }
 
 /// The site named by `key`, if the request's `Origin` may use it. Shared with the site API.
@@ -96,11 +110,16 @@ struct VisitorSession {
     /// `identify` merged this socket's conversation into the user's thread: sends are refused
     /// (`thread_moved`) until the client reconnects there, so nothing is acked into the emptied one.
     moved: bool,
+    client: Client,
+    limits: SocketLimits,
 }
 
-async fn session(state: AppState, site: Site, browser: Browser, socket: WebSocket) {
+async fn session(state: AppState, site: Site, browser: Browser, client: Client, socket: WebSocket) {
     let stopping = state.stopping.clone();
+    let limits = state.limits.socket();
     let session = VisitorSession {
+        client,
+        limits,
         state,
         site,
         browser,
@@ -122,6 +141,11 @@ impl super::Session for VisitorSession {
     }
 
     const ENDED: &'static str = "this visitor token was revoked; reload the page";
+
+    /// A socket that never says hello holds a slot for nothing.
+    fn hello_deadline(&self) -> Option<std::time::Duration> {
+        self.thread.is_none().then(|| self.state.limits.hello_timeout())
+    }
 
     fn member(&mut self) -> &mut Option<Member> {
         &mut self.member
@@ -159,6 +183,10 @@ impl super::Session for VisitorSession {
                 send(sink, &Out::Error(e.with_ref(Some(id.0)))).await
             }
             (In::Send { id, text, attachments }, Some(thread)) => {
+                if let Err(RetryAfter(wait)) = self.limits.message() {
+                    let e = ErrorFrame::rate_limited(wait, "you are sending messages faster than the relay takes them; this one was not stored, send it again shortly");
+                    return send(sink, &Out::Error(e.with_ref(Some(id.0)))).await;
+                }
                 let (conversation, origin) = (thread.conversation, self.member.as_ref().map(|m| m.id));
                 let origin = origin.expect("a greeted session has joined the hub");
                 match conversation::post(&self.state, conversation, id, Author::Visitor, &text, origin, Default::default(), attachments)
@@ -190,7 +218,9 @@ impl super::Session for VisitorSession {
                 true
             }
             (In::Typing { on }, Some(thread)) => {
-                if self.typing.should_forward(on) {
+                // Past its rate a typing change is dropped, unanswered: an error per frame would
+                // be a flood of its own.
+                if self.limits.typing() && self.typing.should_forward(on) {
                     self.state.hub.to_advisors(Event::VisitorTyping { conversation: thread.conversation, on });
                 }
                 true
@@ -303,6 +333,14 @@ impl VisitorSession {
                 return send(sink, &Out::Error(e)).await;
             }
             (Ok(_), None) => {
+                if let Err(RetryAfter(wait)) = self.state.limits.new_visitor(self.client.ip) {
+                    let e = ErrorFrame::rate_limited(wait, "too many new chats are starting from your network; try again shortly");
+                    // Nothing to do on this socket without a visitor: the client reconnects later.
+                    if send(sink, &Out::Error(e)).await {
+                        super::close(sink, super::CLOSE_TRY_AGAIN_LATER, "too many new visitors from your network").await;
+                    }
+                    return false;
+                }
                 let token = secret::new_token();
                 match store.create_visitor(self.site.id, &secret::token_hash(&token), now).await {
                     Ok(thread) => (thread, token, true),

@@ -279,6 +279,19 @@ impl AttachmentStore for SqliteStore {
         Ok(())
     }
 
+    async fn unsent_upload_bytes(&self, conversation: ConversationId) -> StoreResult<(u64, u64)> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(CASE WHEN a.conversation_id = ?1 THEN a.size END), 0) AS mine, COALESCE(SUM(a.size), 0) AS site
+               FROM attachments a JOIN conversations c ON c.id = a.conversation_id
+              WHERE a.seq = 0 AND a.source_kind = 'upload' AND a.source = 'visitor'
+                AND c.site_id = (SELECT site_id FROM conversations WHERE id = ?1)",
+        )
+        .bind(conversation.0)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get::<i64, _>("mine")?.max(0) as u64, row.try_get::<i64, _>("site")?.max(0) as u64))
+    }
+
     async fn sweep_uploads(&self, before: i64) -> StoreResult<Vec<String>> {
         let rows = sqlx::query(
             "DELETE FROM attachments WHERE seq = 0 AND source_kind = 'upload' AND created_at < ? RETURNING id",

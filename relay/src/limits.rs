@@ -1,0 +1,223 @@
+//! Limits on everything anonymous (docs/SECURITY.md, "Limits on everything anonymous"): what one
+//! client IP (an IPv6 /64, see `ClientIp::limit_key`) or one visitor socket may do before the relay
+//! refuses with `rate_limited` (and when to try again) or `quota_exceeded`. The defaults are far
+//! above what a shop's real customers do — many of them share one IP behind a carrier's NAT — and
+//! each is a flag.
+//!
+//! The rates are GCRA limiters from `governor`; the open-socket count is a plain counter with a
+//! guard that gives the slot back when the socket ends. All of it is this node's memory: behind a
+//! load balancer each node counts for itself (the multi-node issue shares them).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Args;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// The flags (each also an environment variable).
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// New visitors (a `hello` without a token) one client IP may start per minute.
+    #[arg(long, env = "CONFAB_NEW_VISITORS_PER_MINUTE", default_value_t = 60, global = true)]
+    pub new_visitors_per_minute: u32,
+    /// Visitor sockets one client IP may have open at once.
+    #[arg(long, env = "CONFAB_SOCKETS_PER_IP", default_value_t = 200, global = true)]
+    pub sockets_per_ip: u32,
+    /// Files one client IP may upload per hour.
+    #[arg(long, env = "CONFAB_UPLOADS_PER_HOUR", default_value_t = 300, global = true)]
+    pub uploads_per_hour: u32,
+    /// Messages one visitor socket may send per second, on average (bursts of
+    /// `--messages-burst` pass at once: a reconnect flushes its outbox).
+    #[arg(long, env = "CONFAB_MESSAGES_PER_SECOND", default_value_t = 5, global = true)]
+    pub messages_per_second: u32,
+    #[arg(long, env = "CONFAB_MESSAGES_BURST", default_value_t = 30, global = true)]
+    pub messages_burst: u32,
+    /// Typing changes one visitor socket may send per second; beyond, they are dropped (never
+    /// forwarded to advisors more often, whatever the client sends).
+    #[arg(long, env = "CONFAB_TYPING_PER_SECOND", default_value_t = 4, global = true)]
+    pub typing_per_second: u32,
+    /// Milliseconds a new visitor socket has to send `hello` before it is closed.
+    #[arg(long, env = "CONFAB_HELLO_TIMEOUT_MS", default_value_t = 10_000, global = true)]
+    pub hello_timeout_ms: u64,
+    /// Bytes of uploaded files not yet sent in a message that one visitor may hold.
+    #[arg(long, env = "CONFAB_UNSENT_UPLOAD_BYTES_PER_VISITOR", default_value_t = 50_000_000, global = true)]
+    pub unsent_upload_bytes_per_visitor: u64,
+    /// Bytes of uploaded files not yet sent that all visitors of one site may hold.
+    #[arg(long, env = "CONFAB_UNSENT_UPLOAD_BYTES_PER_SITE", default_value_t = 2_000_000_000, global = true)]
+    pub unsent_upload_bytes_per_site: u64,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            limits: LimitArgs,
+        }
+        Defaults::parse_from(["defaults"]).limits
+    }
+}
+
+/// Past this many tracked keys, a limiter forgets the ones whose allowance is full again.
+const PRUNE_AT: usize = 10_000;
+
+pub struct Limits {
+    pub config: LimitArgs,
+    new_visitors: DefaultKeyedRateLimiter<IpAddr>,
+    uploads: DefaultKeyedRateLimiter<IpAddr>,
+    sockets: Mutex<HashMap<IpAddr, u32>>,
+    message_quota: Quota,
+    typing_quota: Quota,
+}
+
+/// Refused: try again after this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter(pub Duration);
+
+impl Limits {
+    pub fn new(config: LimitArgs) -> Arc<Self> {
+        let n = |v: u32| NonZeroU32::new(v.max(1)).expect("at least 1");
+        Arc::new(Limits {
+            new_visitors: RateLimiter::keyed(Quota::per_minute(n(config.new_visitors_per_minute))),
+            uploads: RateLimiter::keyed(Quota::per_hour(n(config.uploads_per_hour))),
+            sockets: Mutex::default(),
+            message_quota: Quota::per_second(n(config.messages_per_second)).allow_burst(n(config.messages_burst)),
+            typing_quota: Quota::per_second(n(config.typing_per_second)),
+            config,
+        })
+    }
+
+    /// A visitor socket from `ip` may open: the slot is given back when the guard is dropped.
+    pub fn open_socket(self: &Arc<Self>, ip: IpAddr) -> Result<SocketSlot, RetryAfter> {
+        let mut sockets = self.sockets.lock().unwrap_or_else(|p| p.into_inner());
+        let open = sockets.entry(ip).or_default();
+        if *open >= self.config.sockets_per_ip {
+            return Err(RetryAfter(Duration::from_secs(10)));
+        }
+        *open += 1;
+        Ok(SocketSlot { limits: self.clone(), ip })
+    }
+
+    /// `ip` starts a new visitor.
+    pub fn new_visitor(&self, ip: IpAddr) -> Result<(), RetryAfter> {
+        keyed(&self.new_visitors, ip)
+    }
+
+    /// `ip` uploads a file.
+    pub fn upload(&self, ip: IpAddr) -> Result<(), RetryAfter> {
+        keyed(&self.uploads, ip)
+    }
+
+    /// The limits of one visitor socket.
+    pub fn socket(&self) -> SocketLimits {
+        SocketLimits { messages: RateLimiter::direct(self.message_quota), typing: RateLimiter::direct(self.typing_quota) }
+    }
+
+    pub fn hello_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.hello_timeout_ms)
+    }
+
+    /// Open visitor sockets of `ip` (for tests and metrics).
+    pub fn open_sockets(&self, ip: IpAddr) -> u32 {
+        self.sockets.lock().unwrap_or_else(|p| p.into_inner()).get(&ip).copied().unwrap_or(0)
+    }
+}
+
+fn keyed(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr) -> Result<(), RetryAfter> {
+    if limiter.len() > PRUNE_AT {
+        limiter.retain_recent();
+    }
+    limiter.check_key(&ip).map_err(|not_until| RetryAfter(not_until.wait_time_from(DefaultClock::default().now())))
+}
+
+/// One open visitor socket of an IP; dropping it frees the slot.
+pub struct SocketSlot {
+    limits: Arc<Limits>,
+    ip: IpAddr,
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut sockets = self.limits.sockets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(open) = sockets.get_mut(&self.ip) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                sockets.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// What one visitor socket may still do.
+pub struct SocketLimits {
+    messages: DefaultDirectRateLimiter,
+    typing: DefaultDirectRateLimiter,
+}
+
+impl SocketLimits {
+    /// One more message now?
+    pub fn message(&self) -> Result<(), RetryAfter> {
+        self.messages.check().map_err(|not_until| RetryAfter(not_until.wait_time_from(DefaultClock::default().now())))
+    }
+
+    /// One more typing change now? (Refused ones are dropped, not answered.)
+    pub fn typing(&self) -> bool {
+        self.typing.check().is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(edit: impl FnOnce(&mut LimitArgs)) -> Arc<Limits> {
+        let mut config = LimitArgs::default();
+        edit(&mut config);
+        Limits::new(config)
+    }
+
+    #[test]
+    fn the_defaults_are_the_flags_defaults() {
+        let d = LimitArgs::default();
+        assert_eq!((d.new_visitors_per_minute, d.sockets_per_ip, d.messages_per_second, d.hello_timeout_ms), (60, 200, 5, 10_000));
+    }
+
+    #[test]
+    fn socket_slots_are_counted_per_ip_and_given_back() {
+        let l = limits(|c| c.sockets_per_ip = 2);
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let one = l.open_socket(a).unwrap();
+        let _two = l.open_socket(a).unwrap();
+        assert!(l.open_socket(a).is_err());
+        assert!(l.open_socket(b).is_ok(), "another IP has its own");
+        drop(one);
+        assert!(l.open_socket(a).is_ok());
+    }
+
+    #[test]
+    fn messages_pass_in_a_burst_then_wait() {
+        let l = limits(|c| {
+            c.messages_per_second = 2;
+            c.messages_burst = 3;
+        });
+        let s = l.socket();
+        assert!((0..3).all(|_| s.message().is_ok()));
+        let RetryAfter(wait) = s.message().unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(500), "{wait:?}");
+    }
+
+    #[test]
+    fn new_visitors_are_limited_per_ip() {
+        let l = limits(|c| c.new_visitors_per_minute = 2);
+        let ip: IpAddr = "2001:db8::".parse().unwrap();
+        assert!(l.new_visitor(ip).is_ok() && l.new_visitor(ip).is_ok());
+        let RetryAfter(wait) = l.new_visitor(ip).unwrap_err();
+        assert!(wait > Duration::from_secs(1), "{wait:?}");
+        assert!(l.new_visitor("2001:db8:1::".parse().unwrap()).is_ok());
+    }
+}
