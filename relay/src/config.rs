@@ -46,6 +46,37 @@ pub struct ServeArgs {
     pub meta: MetaArgs,
     #[command(flatten)]
     pub notify: NotifyArgs,
+    #[command(flatten)]
+    pub outbound: OutboundArgs,
+}
+
+/// The policy for every URL a visitor, admin or platform hands the relay (Web Push endpoints, the
+/// bot webhook, media links): https only, no private or local addresses, no redirects.
+#[derive(Debug, Clone, Args)]
+pub struct OutboundArgs {
+    /// Also fetch plain http:// URLs. For tests and the demo, whose stand-ins speak plain HTTP;
+    /// never in production.
+    #[arg(long, env = "CONFAB_OUTBOUND_ALLOW_HTTP", global = true)]
+    pub outbound_allow_http: bool,
+    /// A network outbound requests may reach although it is private or local, e.g. 127.0.0.0/8
+    /// for stand-ins on this machine, or 10.1.2.0/24 for a bot on the company network (repeat,
+    /// or separate with commas). Off by default.
+    #[arg(long, env = "CONFAB_OUTBOUND_ALLOW_NET", value_delimiter = ',', value_parser = crate::outbound::parse_net, global = true)]
+    pub outbound_allow_net: Vec<ipnet::IpNet>,
+    /// Outbound requests under way at once (pushes, webhook calls, media downloads); more wait.
+    #[arg(long, env = "CONFAB_OUTBOUND_MAX_REQUESTS", default_value_t = crate::outbound::DEFAULT_MAX_REQUESTS as u32,
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub outbound_max_requests: u32,
+}
+
+impl OutboundArgs {
+    pub fn config(&self) -> crate::outbound::OutboundConfig {
+        crate::outbound::OutboundConfig {
+            allow_http: self.outbound_allow_http,
+            allow_nets: self.outbound_allow_net.clone(),
+            max_requests: self.outbound_max_requests as usize,
+        }
+    }
 }
 
 /// E-mailing visitors who left when an advisor replies (docs/NOTIFY.md).
@@ -228,11 +259,13 @@ pub struct Config {
     pub meta: Option<crate::channels::bridge::MetaConfig>,
     /// E-mail notifications to visitors who left.
     pub notify: crate::notify::NotifyConfig,
+    /// What outbound requests to visitor-, admin- and platform-supplied URLs may reach.
+    pub outbound: crate::outbound::OutboundConfig,
 }
 
 impl Config {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Config { data_dir: data_dir.into(), public_url: None, meta: None, notify: Default::default() }
+        Config { data_dir: data_dir.into(), public_url: None, meta: None, notify: Default::default(), outbound: Default::default() }
     }
 
     pub fn from_args(args: &ServeArgs) -> Result<Self, StartError> {
@@ -241,6 +274,7 @@ impl Config {
             public_url: args.public_url.clone(),
             meta: crate::channels::bridge::MetaConfig::from_args(&args.meta)?,
             notify: args.notify.config()?,
+            outbound: args.outbound.config(),
         })
     }
 

@@ -18,6 +18,7 @@ pub mod hub;
 pub mod identity;
 pub mod notify;
 pub mod origin;
+pub mod outbound;
 pub mod routing;
 pub mod sandbox;
 pub mod secret;

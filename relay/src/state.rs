@@ -34,6 +34,8 @@ pub struct AppState {
     pub router: Arc<crate::routing::router::Router>,
     /// E-mails visitors who left when they get a reply (see `notify`).
     pub notifier: Arc<crate::notify::Notifier>,
+    /// The policy every visitor-, admin- or platform-supplied URL is fetched under.
+    pub outbound: Arc<crate::outbound::Outbound>,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
         let bridge = config.meta.clone().map(crate::channels::bridge::Bridge::new);
         let attachments = Arc::new(crate::attachments::Attachments::new(&config.data_dir));
         let notifier = Arc::new(crate::notify::Notifier::new(&config.notify));
+        let outbound = Arc::new(crate::outbound::Outbound::new(config.outbound.clone()));
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -56,6 +59,7 @@ impl AppState {
             routing_wake: Arc::default(),
             router: Arc::default(),
             notifier,
+            outbound,
         };
         tokio::spawn(state.inbox_updates.clone().run(state.store.clone(), state.hub.clone(), state.stopping.clone()));
         tokio::spawn(crate::conversation::wake_snoozed(state.clone()));
