@@ -13,7 +13,8 @@
 //!   lets chosen networks through (127.0.0.0/8 for the local stand-ins in tests and the demo, or a
 //!   company's internal bot).
 //! - **No redirects** (a 3xx is [`OutboundError::Redirected`]), no proxy from the environment,
-//!   short timeouts, a bounded number of requests under way at once, bodies read with a size cap.
+//!   short timeouts, a bounded number of requests under way at once. Nobody's answer body is read
+//!   but a media download's, which streams to a file capped at the attachment limit.
 //!
 //! Operator-configured URLs (the Graph API base, the SMTP server) do not go through here.
 
@@ -85,8 +86,6 @@ pub enum OutboundError {
     Unreachable(&'static str),
     #[error("it answered with a redirect (HTTP {0}), which the relay does not follow")]
     Redirected(u16),
-    #[error("its answer is larger than {0} bytes")]
-    TooLarge(u64),
     #[error("too many outbound requests are under way; try again later")]
     Busy,
 }
@@ -189,21 +188,6 @@ impl Response {
     /// The next piece of the body (None at its end); the caller counts what it keeps.
     pub async fn chunk(&mut self) -> Result<Option<axum::body::Bytes>, OutboundError> {
         self.inner.chunk().await.map_err(|e| classify(&e))
-    }
-
-    /// The whole body, refused once it passes `limit` bytes.
-    pub async fn bytes(mut self, limit: u64) -> Result<Vec<u8>, OutboundError> {
-        if self.content_length().is_some_and(|l| l > limit) {
-            return Err(OutboundError::TooLarge(limit));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = self.chunk().await? {
-            if (body.len() + chunk.len()) as u64 > limit {
-                return Err(OutboundError::TooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
     }
 }
 
