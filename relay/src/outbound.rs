@@ -106,6 +106,10 @@ pub struct Outbound {
 
 impl Outbound {
     pub fn new(config: OutboundConfig) -> Outbound {
+        if config.allow_http || !config.allow_nets.is_empty() {
+            let nets: Vec<String> = config.allow_nets.iter().map(ToString::to_string).collect();
+            tracing::warn!(allow_http = config.allow_http, allow_nets = %nets.join(", "), "outbound requests for visitors, admins and platforms may reach more than public https addresses");
+        }
         let config = Arc::new(config);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
