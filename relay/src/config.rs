@@ -52,6 +52,8 @@ pub struct ServeArgs {
     pub login: LoginArgs,
     #[command(flatten)]
     pub limits: crate::limits::LimitArgs,
+    #[command(flatten)]
+    pub outbound: OutboundArgs,
 }
 
 /// Behind a reverse proxy: whose forwarding headers to believe (see `http::client_ip`).
@@ -121,6 +123,35 @@ impl Default for LoginConfig {
         LoginConfig {
             limits: Default::default(),
             hashes_at_once: crate::passwords::PasswordHashing::default_at_once(),
+        }
+    }
+}
+
+/// The policy for every URL a visitor, admin or platform hands the relay (Web Push endpoints, the
+/// bot webhook, media links): https only, no private or local addresses, no redirects.
+#[derive(Debug, Clone, Args)]
+pub struct OutboundArgs {
+    /// Also fetch plain http:// URLs. For tests and the demo, whose stand-ins speak plain HTTP;
+    /// never in production.
+    #[arg(long, env = "CONFAB_OUTBOUND_ALLOW_HTTP", global = true)]
+    pub outbound_allow_http: bool,
+    /// A network outbound requests may reach although it is private or local, e.g. 127.0.0.0/8
+    /// for stand-ins on this machine, or 10.1.2.0/24 for a bot on the company network (repeat,
+    /// or separate with commas). Off by default.
+    #[arg(long, env = "CONFAB_OUTBOUND_ALLOW_NET", value_delimiter = ',', value_parser = crate::outbound::parse_net, global = true)]
+    pub outbound_allow_net: Vec<ipnet::IpNet>,
+    /// Outbound requests under way at once (pushes, webhook calls, media downloads); more wait.
+    #[arg(long, env = "CONFAB_OUTBOUND_MAX_REQUESTS", default_value_t = crate::outbound::DEFAULT_MAX_REQUESTS as u32,
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub outbound_max_requests: u32,
+}
+
+impl OutboundArgs {
+    pub fn config(&self) -> crate::outbound::OutboundConfig {
+        crate::outbound::OutboundConfig {
+            allow_http: self.outbound_allow_http,
+            allow_nets: self.outbound_allow_net.clone(),
+            max_requests: self.outbound_max_requests as usize,
         }
     }
 }
@@ -320,6 +351,8 @@ pub struct Config {
     pub login: LoginConfig,
     /// Limits on what anonymous visitors may do (see `limits`).
     pub limits: crate::limits::LimitArgs,
+    /// What outbound requests to visitor-, admin- and platform-supplied URLs may reach.
+    pub outbound: crate::outbound::OutboundConfig,
 }
 
 impl Config {
@@ -332,6 +365,7 @@ impl Config {
             trusted_proxies: Default::default(),
             login: Default::default(),
             limits: Default::default(),
+            outbound: Default::default(),
         }
     }
 
@@ -344,6 +378,7 @@ impl Config {
             trusted_proxies: crate::http::client_ip::TrustedProxies::new(args.proxy.trusted_proxy.clone()),
             login: args.login.config()?,
             limits: args.limits.clone(),
+            outbound: args.outbound.config(),
         })
     }
 

@@ -60,7 +60,15 @@ pub async fn run(
         Some(_) => None,
         None => {
             let phone_listener = bind(phone_listen).await?;
-            let graph_url = http_url(phone_listener.local_addr().map_err(StartError::Listen)?);
+            let phone_addr = phone_listener.local_addr().map_err(StartError::Listen)?;
+            let graph_url = http_url(phone_addr);
+            // The stand-in speaks plain HTTP on this machine, and its media links point at itself:
+            // let the outbound policy reach it (and only it, beyond public https).
+            config.outbound.allow_http = true;
+            config.outbound.allow_nets.extend(crate::outbound::OutboundConfig::local_stand_ins().allow_nets);
+            if !phone_addr.ip().is_unspecified() {
+                config.outbound.allow_nets.push(phone_addr.ip().into());
+            }
             let sandbox_config = SandboxConfig {
                 relay_webhook_url_whatsapp: format!("{relay_url}/webhooks/whatsapp"),
                 relay_webhook_url_messenger: format!("{relay_url}/webhooks/messenger"),

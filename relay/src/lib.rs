@@ -19,6 +19,7 @@ pub mod identity;
 pub mod limits;
 pub mod notify;
 pub mod origin;
+pub mod outbound;
 pub mod passwords;
 pub mod routing;
 pub mod sandbox;

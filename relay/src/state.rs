@@ -38,6 +38,8 @@ pub struct AppState {
     pub router: Arc<crate::routing::router::Router>,
     /// E-mails visitors who left when they get a reply (see `notify`).
     pub notifier: Arc<crate::notify::Notifier>,
+    /// The policy every visitor-, admin- or platform-supplied URL is fetched under.
+    pub outbound: Arc<crate::outbound::Outbound>,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
         let limits = crate::limits::Limits::new(config.limits.clone());
         let login_limiter = Arc::new(crate::http::login_limit::LoginLimiter::new(config.login.limits));
         let passwords = Arc::new(crate::passwords::PasswordHashing::new(config.login.hashes_at_once, crate::passwords::TURN_WAIT));
+        let outbound = Arc::new(crate::outbound::Outbound::new(config.outbound.clone()));
         let state = AppState {
             config: Arc::new(config),
             store,
@@ -65,6 +68,7 @@ impl AppState {
             routing_wake: Arc::default(),
             router: Arc::default(),
             notifier,
+            outbound,
         };
         tokio::spawn(state.inbox_updates.clone().run(state.store.clone(), state.hub.clone(), state.stopping.clone()));
         tokio::spawn(crate::conversation::wake_snoozed(state.clone()));

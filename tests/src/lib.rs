@@ -55,9 +55,18 @@ impl TestRelay {
         relay
     }
 
+    /// A fresh relay with its own temporary database and the configuration `configure` makes for
+    /// that directory (`Config::new`: the production outbound policy).
+    pub async fn start_configured(configure: impl FnOnce(&Path) -> Config) -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut relay = Self::start_with(temp.path(), configure(temp.path())).await;
+        relay._temp = Some(temp);
+        relay
+    }
+
     /// A relay on an existing data directory (seeding is idempotent), e.g. to restart one.
     pub async fn start_in(dir: &Path) -> Self {
-        Self::start_with(dir, Config::new(dir)).await
+        Self::start_with(dir, local_config(dir)).await
     }
 
     /// A fresh relay with the WhatsApp/Messenger bridge on, talking to a Graph API at `graph_base_url`.
@@ -70,13 +79,15 @@ impl TestRelay {
 
     /// A bridged relay on an existing data directory, e.g. to restart one.
     pub async fn start_bridged_in(dir: &Path, meta: relay::config::MetaArgs) -> Self {
-        let mut config = Config::new(dir);
+        let mut config = local_config(dir);
         config.meta = relay::channels::bridge::MetaConfig::from_args(&meta).expect("bridge settings");
         assert!(config.meta.is_some(), "bridge configured");
         Self::start_with(dir, config).await
     }
 
-    /// A relay on `dir` with this configuration (e.g. e-mail notifications on).
+    /// A relay on `dir` with this configuration (e.g. e-mail notifications on), as given: from
+    /// `Config::new` its outbound policy is the production one, from [`local_config`] it reaches
+    /// the tests' stand-ins.
     pub async fn start_with(dir: &Path, config: Config) -> Self {
         let store = config.open_store().await.expect("open store");
         let site = SiteSettings {
@@ -222,6 +233,15 @@ impl TestRelay {
     }
 }
 
+/// A relay's configuration as the tests use it: the outbound policy lets it reach the stand-ins on
+/// this machine (plain HTTP to 127.0.0.0/8: push services, bot webhooks, the Graph API's media links),
+/// as `--outbound-allow-http --outbound-allow-net 127.0.0.0/8` would.
+pub fn local_config(dir: &Path) -> Config {
+    let mut config = Config::new(dir);
+    config.outbound = relay::outbound::OutboundConfig::local_stand_ins();
+    config
+}
+
 /// An HTTP answer instead of a WebSocket upgrade.
 /// The verify token the bridged test relays are configured with.
 pub const VERIFY_TOKEN: &str = "verify-me";
@@ -247,7 +267,7 @@ pub async fn start_with_sandbox_and(
     let mut meta = config.meta_args(&graph, VERIFY_TOKEN, SITE);
     tweak(&mut meta, &mut config);
     let temp = tempfile::tempdir().expect("temp dir");
-    let mut relay_config = Config::new(temp.path());
+    let mut relay_config = local_config(temp.path());
     relay_config.meta = relay::channels::bridge::MetaConfig::from_args(&meta).expect("bridge settings");
     assert!(relay_config.meta.is_some(), "bridge configured");
     configure(&mut relay_config);

@@ -168,6 +168,8 @@ impl RelayProcess {
         let mut child = Command::new(&self.bin)
             .args(["serve", "--listen", &listen.to_string(), "--data-dir"])
             .arg(&self.data_dir)
+            // Stand-ins live on this machine and speak plain HTTP.
+            .args(["--outbound-allow-http", "--outbound-allow-net", "127.0.0.0/8"])
             .env_remove("CONFAB_PUBLIC_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -336,7 +336,7 @@ async fn a_push_reaches_the_visitors_browser_encrypted_for_it_and_signed_by_the_
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let (push_base, pushed) = fake_push_service().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::new(dir.path());
+    let mut config = local_config(dir.path());
     config.notify.web_push = true;
     config.notify.vapid_subject = "mailto:ops@shop.test".into();
     config.notify.batch = BATCH;

@@ -5,6 +5,10 @@
 //!   expired: look the media up again (once per attempt).
 //! - **Messenger**: `GET` the CDN URL from the webhook, without credentials.
 //!
+//! The look-up goes to the operator's Graph API base URL with the bridge's own client; the download
+//! URL is the platform's to choose, so it is fetched under the outbound policy (`crate::outbound`):
+//! https to a public address, no redirects, a stalled read given up after its short timeout.
+//!
 //! The bytes stream to a temporary file (never more than [`MAX_ATTACHMENT_BYTES`]), their type
 //! is sniffed, the platform's checksum checked when it gave one, and only then is the file put in
 //! place. Every failure says whether another attempt could help, in words an advisor understands.
@@ -18,6 +22,7 @@ use super::files::{Files, WriteError, Written};
 use super::sniff;
 use crate::channels::bridge::MetaConfig;
 use crate::channels::meta::{self, whatsapp::MediaInfo};
+use crate::outbound::{Outbound, OutboundError};
 use crate::store::attachments::{AttachmentJob, FetchedFile, MediaRef};
 
 /// Why an attempt failed.
@@ -49,22 +54,32 @@ fn permanent(reason: impl Into<String>) -> FetchError {
 /// Attempts that a checksum mismatch fails before the file is kept anyway.
 const CHECKSUM_ATTEMPTS: u32 = 3;
 
-/// An HTTP client for platform downloads: large files may take a while, a stalled one may not.
+/// The HTTP client for the media look-up at the Graph API (the operator's URL).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        .read_timeout(Duration::from_secs(30))
-        .timeout(Duration::from_secs(300))
+        .timeout(Duration::from_secs(30))
         .build()
         .unwrap_or_default()
 }
 
-/// One attempt at fetching `job`'s file into `files`.
-pub async fn fetch(http: &reqwest::Client, config: &MetaConfig, files: &Files, job: &AttachmentJob) -> Result<FetchedFile, FetchError> {
+/// A whole download may take this long (a 25 MB video on a slow link); each read still has the
+/// outbound policy's short timeout, so a stalled one is given up soon.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// One attempt at fetching `job`'s file into `files`: `http` for the Graph API look-up, `outbound`
+/// for the download.
+pub async fn fetch(
+    http: &reqwest::Client,
+    outbound: &Outbound,
+    config: &MetaConfig,
+    files: &Files,
+    job: &AttachmentJob,
+) -> Result<FetchedFile, FetchError> {
     let (written, platform_sha256) = match &job.source {
-        MediaRef::WhatsAppId(media_id) => whatsapp(http, config, files, job, media_id).await?,
+        MediaRef::WhatsAppId(media_id) => whatsapp(http, outbound, config, files, job, media_id).await?,
         MediaRef::Url(url) => {
-            let written = download(http, url, None, files, &job.id).await.map_err(|e| match e {
+            let written = download(outbound, url, None, files, &job.id).await.map_err(|e| match e {
                 Download::Refused(_) => permanent(
                     "Messenger's link to this file no longer works, so it could not be downloaded. Ask the customer to send it again.",
                 ),
@@ -105,6 +120,7 @@ pub async fn fetch(http: &reqwest::Client, config: &MetaConfig, files: &Files, j
 /// Look the media up, download it; look it up again if the URL has expired.
 async fn whatsapp(
     http: &reqwest::Client,
+    outbound: &Outbound,
     config: &MetaConfig,
     files: &Files,
     job: &AttachmentJob,
@@ -119,7 +135,7 @@ async fn whatsapp(
         if let Some(size) = info.file_size.filter(|&s| s > MAX_ATTACHMENT_BYTES) {
             return Err(too_large(Some(size)));
         }
-        match download(http, &info.url, Some(&account.token), files, &job.id).await {
+        match download(outbound, &info.url, Some(&account.token), files, &job.id).await {
             Ok(written) => return Ok((written, info.sha256)),
             Err(Download::Refused(status)) if !looked_up_again => {
                 tracing::info!(status, attachment = %job.id, "the WhatsApp media URL was refused; looking the media up again");
@@ -192,18 +208,17 @@ impl From<FetchError> for Download {
 }
 
 /// Step 2 (or Messenger's only step): stream `url` into a temporary file.
-async fn download(
-    http: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    files: &Files,
-    id: &str,
-) -> Result<Written, Download> {
-    let mut request = http.get(url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let mut response = request.send().await.map_err(|e| temporary(format!("The file could not be downloaded ({}).", crate::channels::network_error(&e))))?;
+async fn download(outbound: &Outbound, url: &str, token: Option<&str>, files: &Files, id: &str) -> Result<Written, Download> {
+    let sent = outbound
+        .send(reqwest::Method::GET, url, |request| {
+            let request = request.timeout(DOWNLOAD_TIMEOUT);
+            match token {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            }
+        })
+        .await;
+    let mut response = sent.map_err(|e| outbound_failure(&e, id))?;
     let status = response.status().as_u16();
     match status {
         200..=299 => {}
@@ -215,17 +230,28 @@ async fn download(
         return Err(too_large(Some(length)).into());
     }
     let mut incoming = files.create(id, MAX_ATTACHMENT_BYTES).await.map_err(disk)?;
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| temporary(format!("The download was cut off ({}).", crate::channels::network_error(&e))))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| temporary(format!("The download was cut off ({e}).")))? {
         incoming.write(&chunk).await.map_err(|e| match e {
             WriteError::TooLarge { .. } => too_large(None),
             WriteError::Io(e) => disk(e),
         })?;
     }
     Ok(incoming.finish().await.map_err(disk)?)
+}
+
+/// A download the outbound policy refused, or that did not get an answer, in words for an advisor.
+fn outbound_failure(e: &OutboundError, id: &str) -> FetchError {
+    match e {
+        e if e.is_refusal() => {
+            tracing::warn!(reason = %e, attachment = %id, "the platform's download link is refused by the outbound policy");
+            permanent("The platform's link to this file points to an address the relay does not download from, so it was not fetched.")
+        }
+        OutboundError::Redirected(_) => {
+            tracing::warn!(reason = %e, attachment = %id, "the platform's download link redirected; not followed");
+            permanent("The platform's link to this file sent the relay elsewhere, which it does not follow, so it was not fetched.")
+        }
+        e => temporary(format!("The file could not be downloaded ({e}).")),
+    }
 }
 
 fn disk(e: std::io::Error) -> FetchError {

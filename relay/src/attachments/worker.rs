@@ -19,8 +19,8 @@ use crate::store::attachments::{AttachmentChange, AttachmentJob};
 pub const MAX_ATTEMPTS: u32 = 10;
 /// Files fetched at once.
 const PARALLEL: usize = 4;
-/// A claimed file is not claimed again for this long: longer than any attempt can take (the
-/// download client gives up after 5 minutes).
+/// A claimed file is not claimed again for this long: longer than any attempt can take (a
+/// download is given up after 5 minutes).
 const LEASE: Duration = Duration::from_secs(600);
 /// The worker looks for due retries at least this often.
 const POLL: Duration = Duration::from_secs(1);
@@ -93,7 +93,7 @@ pub async fn run(state: AppState, bridge: Arc<Bridge>) {
 
 /// One attempt at one file, and its outcome recorded and announced.
 async fn attempt(state: &AppState, bridge: &Bridge, http: &reqwest::Client, files: &super::Files, job: AttachmentJob) {
-    let outcome = fetch::fetch(http, &bridge.config, files, &job).await;
+    let outcome = fetch::fetch(http, &state.outbound, &bridge.config, files, &job).await;
     let store = &state.store;
     let now = crate::now_ms();
     let recorded = match outcome {

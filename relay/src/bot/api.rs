@@ -64,6 +64,9 @@ async fn put_bot(
     let site = site(&state, &key).await?;
     let Json(config) = body.map_err(|e| bad_request(e.body_text()))?;
     let config = config.check().map_err(bad_request)?;
+    if let Some(hook) = &config.webhook {
+        state.outbound.check_url(&hook.url).map_err(|e| bad_request(format!("the webhook URL can't be used: {e}")))?;
+    }
     let json = serde_json::to_string(&config).expect("config serializes");
     state.store.put_bot(site.id, &json, crate::now_ms()).await?;
     tracing::info!(admin = admin.info.id.0, site = %site.key, enabled = config.enabled, "bot configuration saved");

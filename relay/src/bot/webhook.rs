@@ -1,6 +1,8 @@
 //! The outside bot: each customer message is POSTed to the site's webhook, signed with its secret
 //! (`X-Confab-Signature: sha256=<hex HMAC-SHA256(secret, body)>`), retried a bounded number of
 //! times on network errors, 429 and 5xx. The bot answers through `POST /api/v1/bot/…` (`api.rs`).
+//! The URL is the admin's to choose, so the POST goes under the outbound policy
+//! (`crate::outbound`): https to a public address, no redirects, its short timeouts.
 //! Deliveries live in memory: a relay restart drops one still being retried (logged).
 
 use hmac::{Hmac, Mac};
@@ -9,6 +11,7 @@ use sha2::Sha256;
 use shared::{ConversationId, Seq};
 
 use super::WebhookConfig;
+use crate::outbound::{Outbound, OutboundError};
 use crate::state::AppState;
 use crate::store::bot::BotConversation;
 use crate::store::Site;
@@ -16,7 +19,6 @@ use crate::store::Site;
 /// Attempts per message, and the waits between them.
 pub const ATTEMPTS: usize = 4;
 const BACKOFF_MS: [u64; ATTEMPTS - 1] = [250, 1_000, 4_000];
-const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub const SIGNATURE_HEADER: &str = "X-Confab-Signature";
 
@@ -67,34 +69,30 @@ pub fn post_message(state: &AppState, hook: &WebhookConfig, site: &Site, convers
     .expect("a delivery serializes");
     let hook = hook.clone();
     let stopping = state.stopping.clone();
+    let outbound = state.outbound.clone();
     tokio::spawn(async move {
         tokio::select! {
             _ = stopping.cancelled() => {}
-            _ = deliver(&hook, body, conversation) => {}
+            _ = deliver(&outbound, &hook, body, conversation) => {}
         }
     });
 }
 
-/// POST until the bot takes it (2xx), refuses it for good (another 4xx), or attempts run out.
-async fn deliver(hook: &WebhookConfig, body: Vec<u8>, conversation: ConversationId) -> bool {
-    let client = match reqwest::Client::builder().timeout(TIMEOUT).build() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "could not build the bot webhook's HTTP client");
-            return false;
-        }
-    };
+/// POST until the bot takes it (2xx), refuses it for good (another 4xx, a redirect, an address
+/// the policy refuses), or attempts run out.
+async fn deliver(outbound: &Outbound, hook: &WebhookConfig, body: Vec<u8>, conversation: ConversationId) -> bool {
     let signed = signature(&hook.secret, &body);
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(BACKOFF_MS[attempt - 1])).await;
         }
-        let sent = client
-            .post(&hook.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(SIGNATURE_HEADER, &signed)
-            .body(body.clone())
-            .send()
+        let sent = outbound
+            .send(reqwest::Method::POST, &hook.url, |request| {
+                request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header(SIGNATURE_HEADER, &signed)
+                    .body(body.clone())
+            })
             .await;
         match sent {
             Ok(r) if r.status().is_success() => return true,
@@ -103,7 +101,15 @@ async fn deliver(hook: &WebhookConfig, body: Vec<u8>, conversation: Conversation
                 return false;
             }
             Ok(r) => tracing::warn!(status = %r.status(), attempt, %conversation, "the bot webhook failed; retrying"),
-            Err(e) => tracing::warn!(error = %e, attempt, %conversation, "the bot webhook is unreachable; retrying"),
+            Err(e @ OutboundError::Redirected(_)) => {
+                tracing::error!(reason = %e, %conversation, "the bot webhook is not called: set its final URL in Settings → Bot");
+                return false;
+            }
+            Err(e) if e.is_refusal() => {
+                tracing::error!(reason = %e, %conversation, "the bot webhook's URL is refused by the outbound policy; not called");
+                return false;
+            }
+            Err(e) => tracing::warn!(reason = %e, attempt, %conversation, "the bot webhook is unreachable; retrying"),
         }
     }
     tracing::error!(%conversation, "the bot webhook never took a message; giving up after {ATTEMPTS} attempts");

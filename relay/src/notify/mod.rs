@@ -145,7 +145,7 @@ pub async fn pusher(state: &AppState) -> Option<Arc<dyn push::Pusher>> {
                     key
                 }
             };
-            push::WebPusher::new(&key, subject).map(|p| Arc::new(p) as Arc<dyn push::Pusher>)
+            push::WebPusher::new(&key, subject, state.outbound.clone()).map(|p| Arc::new(p) as Arc<dyn push::Pusher>)
         })
         .await;
     match got {
@@ -356,6 +356,8 @@ async fn app_replies(
 }
 
 /// The visitor's subscribed browsers get a push: the newest reply, and a link that reopens the thread.
+/// The pushes go out in the background, all at once (within the outbound policy's bound and
+/// timeouts), so a slow push service holds up neither this e-mail nor the next notification.
 async fn push_replies(
     state: &AppState,
     ctx: &crate::store::notify::NotifyContext,
@@ -376,14 +378,27 @@ async fn push_replies(
     let body: String = newest.chars().take(200).collect();
     let payload = serde_json::json!({ "title": title, "body": body, "url": link, "tag": format!("confab-{conversation}") });
     let payload = payload.to_string();
-    for subscription in subscriptions {
-        match pusher.push(&subscription, payload.as_bytes(), 24 * 3600).await {
-            Ok(()) => tracing::info!(%conversation, "notified a visitor who left by Web Push"),
-            Err(push::PushError::Gone | push::PushError::BadKeys(_)) => {
-                store.delete_push_subscription(&subscription.endpoint).await?;
-            }
-            Err(e) => tracing::warn!(error = %e, %conversation, "a Web Push failed"),
+    let state = state.clone();
+    tokio::spawn(async move {
+        let pushes = subscriptions.iter().map(|s| push_to(&state, &*pusher, s, payload.as_bytes(), conversation));
+        tokio::select! {
+            _ = state.stopping.cancelled() => {}
+            _ = futures_util::future::join_all(pushes) => {}
         }
-    }
+    });
     Ok(())
+}
+
+/// One browser's push; a subscription that can never be pushed to again is forgotten.
+async fn push_to(state: &AppState, pusher: &dyn push::Pusher, subscription: &push::Subscription, payload: &[u8], conversation: ConversationId) {
+    match pusher.push(subscription, payload, 24 * 3600).await {
+        Ok(()) => tracing::info!(%conversation, "notified a visitor who left by Web Push"),
+        Err(e @ (push::PushError::Gone | push::PushError::BadKeys(_) | push::PushError::NotAllowed(_))) => {
+            tracing::info!(reason = %e, %conversation, "forgetting a push subscription");
+            if let Err(e) = state.store.delete_push_subscription(&subscription.endpoint).await {
+                tracing::warn!(error = %e, %conversation, "could not forget a push subscription");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, %conversation, "a Web Push failed"),
+    }
 }

@@ -1,12 +1,22 @@
 //! Web Push behind a trait: the payload encrypted for the browser (RFC 8291, `aes128gcm`) and the
-//! request signed for the push service with the relay's VAPID key (RFC 8292, ES256 JWT), sent with
-//! the relay's HTTP client. Tests point subscriptions at a local fake push service that decrypts.
+//! request signed for the push service with the relay's VAPID key (RFC 8292, ES256 JWT), sent under
+//! the outbound policy (`crate::outbound`): the endpoint is the visitor's to choose, so it must be an
+//! https URL of a public host. Tests point subscriptions at a local fake push service that decrypts.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use p256::ecdsa::signature::Signer;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
+
+use crate::outbound::{Outbound, OutboundError};
+
+/// Browsers (push subscriptions) one visitor keeps at most; a new one replaces the oldest.
+pub const MAX_SUBSCRIPTIONS_PER_VISITOR: usize = 5;
+/// The longest endpoint accepted (the push services' own are well under 600 bytes).
+pub const MAX_ENDPOINT_BYTES: usize = 1024;
 
 /// A browser's push subscription (`PushSubscription.toJSON()`): where to post, and its keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,8 +38,11 @@ pub enum PushError {
     Gone,
     #[error("the push service refused the message: {0}")]
     Refused(String),
-    #[error("the push service could not be reached: {0}")]
-    Unreachable(String),
+    /// The outbound policy refuses the endpoint (not https, a private or local address): forget it.
+    #[error("the endpoint is not pushed to: {0}")]
+    NotAllowed(OutboundError),
+    #[error("the push service: {0}")]
+    Unreachable(OutboundError),
 }
 
 #[async_trait]
@@ -39,22 +52,18 @@ pub trait Pusher: Send + Sync {
     async fn push(&self, subscription: &Subscription, payload: &[u8], ttl_secs: u32) -> Result<(), PushError>;
 }
 
-/// The relay's VAPID key pair and an HTTP client.
+/// The relay's VAPID key pair, and the outbound policy its requests go under.
 pub struct WebPusher {
     key: p256::ecdsa::SigningKey,
     /// The `sub` claim: how the push service can reach the operator (`mailto:` or `https:`).
     subject: String,
-    http: reqwest::Client,
+    outbound: Arc<Outbound>,
 }
 
 impl WebPusher {
-    pub fn new(private_key: &[u8; 32], subject: String) -> Result<WebPusher, String> {
+    pub fn new(private_key: &[u8; 32], subject: String, outbound: Arc<Outbound>) -> Result<WebPusher, String> {
         let key = p256::ecdsa::SigningKey::from_bytes(private_key.into()).map_err(|e| format!("bad VAPID key: {e}"))?;
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
-        Ok(WebPusher { key, subject, http })
+        Ok(WebPusher { key, subject, outbound })
     }
 
     /// A new private key (32 bytes), to store once.
@@ -80,24 +89,27 @@ impl Pusher for WebPusher {
     }
 
     async fn push(&self, subscription: &Subscription, payload: &[u8], ttl_secs: u32) -> Result<(), PushError> {
-        let url = url::Url::parse(&subscription.endpoint).map_err(|_| PushError::BadKeys("endpoint is not a URL"))?;
-        if !matches!(url.scheme(), "https" | "http") {
-            return Err(PushError::BadKeys("endpoint is not http(s)"));
-        }
+        let url = self.outbound.check_url(&subscription.endpoint).map_err(PushError::NotAllowed)?;
         let body = encrypt(subscription, payload)?;
-        let audience = url.origin().ascii_serialization();
-        let response = self
-            .http
-            .post(url)
-            .header("TTL", ttl_secs.to_string())
-            .header("Content-Encoding", "aes128gcm")
-            .header("Content-Type", "application/octet-stream")
-            .header("Urgency", "normal")
-            .header("Authorization", self.authorization(&audience, crate::now_ms() / 1000))
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| PushError::Unreachable(e.to_string()))?;
+        let authorization = self.authorization(&url.origin().ascii_serialization(), crate::now_ms() / 1000);
+        let sent = self
+            .outbound
+            .send(reqwest::Method::POST, url.as_str(), |request| {
+                request
+                    .header("TTL", ttl_secs.to_string())
+                    .header("Content-Encoding", "aes128gcm")
+                    .header("Content-Type", "application/octet-stream")
+                    .header("Urgency", "normal")
+                    .header("Authorization", authorization)
+                    .body(body)
+            })
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) if e.is_refusal() => return Err(PushError::NotAllowed(e)),
+            Err(OutboundError::Redirected(status)) => return Err(PushError::Refused(format!("a redirect (HTTP {status}), not followed"))),
+            Err(e) => return Err(PushError::Unreachable(e)),
+        };
         match response.status().as_u16() {
             200..=299 => Ok(()),
             404 | 410 => Err(PushError::Gone),
@@ -106,18 +118,30 @@ impl Pusher for WebPusher {
     }
 }
 
-/// Whether a subscription from a browser is one the relay can push to: an http(s) endpoint of
-/// sane length, a P-256 point and a 16-byte secret.
-pub fn check(s: &Subscription) -> Result<(), &'static str> {
-    let url = url::Url::parse(&s.endpoint).map_err(|_| "the endpoint is not a URL")?;
-    if !matches!(url.scheme(), "https" | "http") || s.endpoint.len() > 2048 {
-        return Err("the endpoint is not an http(s) URL of at most 2048 bytes");
+/// Whether a subscription from a browser is one the relay can push to: an endpoint of sane length
+/// that the outbound policy allows (https, not a private or local address), a P-256 point and a
+/// 16-byte secret. The answer is for the visitor, in plain words.
+pub fn check(s: &Subscription, outbound: &Outbound) -> Result<(), String> {
+    if s.endpoint.len() > MAX_ENDPOINT_BYTES {
+        return Err(format!("the endpoint is longer than {MAX_ENDPOINT_BYTES} bytes"));
+    }
+    match outbound.check_url(&s.endpoint) {
+        Ok(_) => {}
+        Err(OutboundError::SchemeNotAllowed(_)) if !outbound.config().allow_http => return Err("the endpoint is not an https:// URL".into()),
+        Err(OutboundError::SchemeNotAllowed(_)) => return Err("the endpoint is not an http(s) URL".into()),
+        Err(OutboundError::ForbiddenAddress(_)) => {
+            return Err("the endpoint is on a private or local network, which the relay does not reach".into())
+        }
+        Err(_) => return Err("the endpoint is not a URL".into()),
+    }
+    if s.p256dh.len() > 128 || s.auth.len() > 32 {
+        return Err("the subscription's keys are too long".into());
     }
     let point = URL_SAFE_NO_PAD.decode(s.p256dh.trim_end_matches('=')).map_err(|_| "p256dh is not base64url")?;
     p256::PublicKey::from_sec1_bytes(&point).map_err(|_| "p256dh is not a P-256 public key")?;
     let auth = URL_SAFE_NO_PAD.decode(s.auth.trim_end_matches('=')).map_err(|_| "auth is not base64url")?;
     if auth.len() != 16 {
-        return Err("auth is not 16 bytes");
+        return Err("auth is not 16 bytes".into());
     }
     Ok(())
 }

@@ -94,8 +94,15 @@ pub trait NotifyStore: Send + Sync {
     /// Push back a pending notification to `due_at` (the address had one moments ago).
     async fn defer_notification(&self, conversation: ConversationId, due_at: i64) -> StoreResult<()>;
 
-    /// Keep (or refresh) a browser's push subscription for a visitor.
-    async fn save_push_subscription(&self, visitor: VisitorId, subscription: &crate::notify::push::Subscription, now: i64) -> StoreResult<()>;
+    /// Keep (or refresh) a browser's push subscription for a visitor, as their newest; of their
+    /// subscriptions only the `keep` newest stay (the older ones are dropped in the same write).
+    async fn save_push_subscription(
+        &self,
+        visitor: VisitorId,
+        subscription: &crate::notify::push::Subscription,
+        now: i64,
+        keep: usize,
+    ) -> StoreResult<()>;
     async fn push_subscriptions(&self, visitor: VisitorId) -> StoreResult<Vec<crate::notify::push::Subscription>>;
     /// The push service says it is gone.
     async fn delete_push_subscription(&self, endpoint: &str) -> StoreResult<()>;

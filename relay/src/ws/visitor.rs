@@ -248,7 +248,7 @@ impl super::Session for VisitorSession {
             }
             (In::PushSubscribe { endpoint, p256dh, auth }, Some(thread)) => {
                 let subscription = crate::notify::push::Subscription { endpoint, p256dh, auth };
-                if let Err(why) = crate::notify::push::check(&subscription) {
+                if let Err(why) = crate::notify::push::check(&subscription, &self.state.outbound) {
                     let e = ErrorFrame::new(ErrorCode::BadRequest, format!("this push subscription can't be used: {why}"));
                     return send(sink, &Out::Error(e)).await;
                 }
@@ -256,7 +256,8 @@ impl super::Session for VisitorSession {
                     let e = ErrorFrame::new(ErrorCode::BadRequest, "this relay doesn't send Web Push");
                     return send(sink, &Out::Error(e)).await;
                 }
-                match self.state.store.save_push_subscription(thread.visitor, &subscription, crate::now_ms()).await {
+                let keep = crate::notify::push::MAX_SUBSCRIPTIONS_PER_VISITOR;
+                match self.state.store.save_push_subscription(thread.visitor, &subscription, crate::now_ms(), keep).await {
                     Ok(()) => true,
                     Err(e) => self.internal(sink, "storing a push subscription", e).await,
                 }

@@ -196,18 +196,35 @@ impl NotifyStore for SqliteStore {
         Ok(())
     }
 
-    async fn save_push_subscription(&self, visitor: VisitorId, s: &crate::notify::push::Subscription, now: i64) -> StoreResult<()> {
+    async fn save_push_subscription(
+        &self,
+        visitor: VisitorId,
+        s: &crate::notify::push::Subscription,
+        now: i64,
+        keep: usize,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO push_subscriptions (endpoint, visitor_id, p256dh, auth, created_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (endpoint) DO UPDATE SET visitor_id = excluded.visitor_id, p256dh = excluded.p256dh, auth = excluded.auth",
+             ON CONFLICT (endpoint) DO UPDATE
+                SET visitor_id = excluded.visitor_id, p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at",
         )
         .bind(&s.endpoint)
         .bind(visitor.0)
         .bind(&s.p256dh)
         .bind(&s.auth)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "DELETE FROM push_subscriptions WHERE visitor_id = ?1 AND rowid NOT IN
+                (SELECT rowid FROM push_subscriptions WHERE visitor_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2)",
+        )
+        .bind(visitor.0)
+        .bind(keep as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
