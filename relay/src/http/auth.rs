@@ -50,7 +50,7 @@ pub async fn login(
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::BadRequest,
-            format!("an e-mail address has at most {MAX_EMAIL_BYTES} characters"),
+            format!("an e-mail address has at most {MAX_EMAIL_BYTES} bytes"),
         ));
     }
     if req.password.len() > secret::MAX_PASSWORD_BYTES {

@@ -132,6 +132,7 @@ enum Hop {
 
 /// A CIDR network or a single address (`10.0.0.0/8`, `127.0.0.1`, `fd00::/8`).
 pub fn parse_network(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
     s.parse::<IpNet>()
         .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
         .map_err(|_| format!("{s:?} is not an IP address or a CIDR network (e.g. 10.0.0.0/8)"))

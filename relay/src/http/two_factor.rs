@@ -20,7 +20,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::admin_api::csrf;
 use crate::http::auth::{session_token, SignedIn};
 use crate::http::client_ip::ClientIp;
-use crate::http::login_limit::Attempt;
 use crate::secret;
 use crate::settings::{self, SecuritySettings};
 use crate::state::AppState;
@@ -90,12 +89,6 @@ fn bad_code() -> ApiError {
     )
 }
 
-/// Code guesses share the login limiter's counts (per client and e-mail, client, account), and
-/// count before the code is checked, like passwords.
-fn begin(state: &AppState, client: ClientIp, email: &str) -> Result<Attempt, Response> {
-    state.login_limiter.begin(client, email, Instant::now()).map_err(|refusal| refusal.response("wrong codes"))
-}
-
 fn body(req: Result<Json<Code>, JsonRejection>) -> ApiResult<Code> {
     req.map(|Json(c)| c).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, e.body_text()))
 }
@@ -107,9 +100,10 @@ async fn confirm(
     req: Result<Json<Code>, JsonRejection>,
 ) -> ApiResult<Response> {
     let req = body(req)?;
-    let attempt = match begin(&state, client, &who.advisor.email) {
+    // Code guesses share the login limiter's counts, and count before the code is checked.
+    let attempt = match state.login_limiter.begin(client, &who.advisor.email, Instant::now()) {
         Ok(attempt) => attempt,
-        Err(refused) => return Ok(refused),
+        Err(refusal) => return Ok(refusal.response("wrong codes")),
     };
     let Some(pending) = state.store.totp_state(who.advisor.id).await?.pending else {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, "Start the two-factor setup first."));
@@ -135,9 +129,10 @@ async fn disable(
     req: Result<Json<Code>, JsonRejection>,
 ) -> ApiResult<Response> {
     let req = body(req)?;
-    let attempt = match begin(&state, client, &advisor.email) {
+    // Code guesses share the login limiter's counts, and count before the code is checked.
+    let attempt = match state.login_limiter.begin(client, &advisor.email, Instant::now()) {
         Ok(attempt) => attempt,
-        Err(refused) => return Ok(refused),
+        Err(refusal) => return Ok(refusal.response("wrong codes")),
     };
     let security: SecuritySettings = settings::get(&*state.store).await?;
     if security.require_two_factor {
