@@ -239,8 +239,33 @@ impl TestRelay {
 pub fn local_config(dir: &Path) -> Config {
     let mut config = Config::new(dir);
     config.outbound = relay::outbound::OutboundConfig::local_stand_ins();
+    config.limits = unlimited();
     config
 }
+
+/// The anonymous-traffic limits lifted: every test client comes from 127.0.0.1, and load and chaos
+/// tests open hundreds of visitors from it. `tests/tests/anonymous_limits.rs` sets its own.
+pub fn unlimited() -> relay::limits::LimitArgs {
+    relay::limits::LimitArgs {
+        new_visitors_per_minute: 1_000_000,
+        sockets_per_ip: 1_000_000,
+        uploads_per_hour: 1_000_000,
+        messages_per_second: 1_000_000,
+        messages_burst: 1_000_000,
+        typing_per_second: 1_000_000,
+        ..Default::default()
+    }
+}
+
+/// The same for a relay binary, as environment variables (an older binary ignores them).
+pub const UNLIMITED_ENV: [(&str, &str); 6] = [
+    ("CONFAB_NEW_VISITORS_PER_MINUTE", "1000000"),
+    ("CONFAB_SOCKETS_PER_IP", "1000000"),
+    ("CONFAB_UPLOADS_PER_HOUR", "1000000"),
+    ("CONFAB_MESSAGES_PER_SECOND", "1000000"),
+    ("CONFAB_MESSAGES_BURST", "1000000"),
+    ("CONFAB_TYPING_PER_SECOND", "1000000"),
+];
 
 /// An HTTP answer instead of a WebSocket upgrade.
 /// The verify token the bridged test relays are configured with.
@@ -284,6 +309,8 @@ pub async fn start_with_sandbox_and(
 pub struct HttpRefusal {
     pub status: u16,
     pub body: serde_json::Value,
+    /// The `Retry-After` header, in seconds.
+    pub retry_after: Option<u64>,
 }
 
 async fn connect(request: tokio_tungstenite::tungstenite::handshake::client::Request) -> Result<Ws, HttpRefusal> {
@@ -292,7 +319,8 @@ async fn connect(request: tokio_tungstenite::tungstenite::handshake::client::Req
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             let status = response.status().as_u16();
             let body = response.body().as_ref().map(|b| serde_json::from_slice(b).unwrap_or_default()).unwrap_or_default();
-            Err(HttpRefusal { status, body })
+            let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+            Err(HttpRefusal { status, body, retry_after })
         }
         Err(e) => panic!("websocket connect failed: {e}"),
     }

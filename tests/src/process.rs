@@ -170,6 +170,8 @@ impl RelayProcess {
             .arg(&self.data_dir)
             // Stand-ins live on this machine and speak plain HTTP.
             .args(["--outbound-allow-http", "--outbound-allow-net", "127.0.0.0/8"])
+            // Every client of a chaos test comes from 127.0.0.1.
+            .envs(crate::UNLIMITED_ENV)
             .env_remove("CONFAB_PUBLIC_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

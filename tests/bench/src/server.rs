@@ -95,6 +95,16 @@ fn is_stale(binary: &Path) -> bool {
     ["relay/src", "relay/migrations", "shared/src"].iter().filter_map(|d| newest(&root.join(d))).any(|t| t > built)
 }
 
+/// The relay's limits on anonymous traffic, lifted (see `relay::limits`).
+pub const UNLIMITED_ENV: [(&str, &str); 6] = [
+    ("CONFAB_NEW_VISITORS_PER_MINUTE", "1000000"),
+    ("CONFAB_SOCKETS_PER_IP", "1000000"),
+    ("CONFAB_UPLOADS_PER_HOUR", "1000000"),
+    ("CONFAB_MESSAGES_PER_SECOND", "1000000"),
+    ("CONFAB_MESSAGES_BURST", "1000000"),
+    ("CONFAB_TYPING_PER_SECOND", "1000000"),
+];
+
 pub async fn start(target: &Target) -> Result<Running, String> {
     let dir = tempfile::Builder::new().prefix("confab-bench-").tempdir().map_err(|e| format!("temp dir: {e}"))?;
     let (label, mut command) = match target {
@@ -102,6 +112,9 @@ pub async fn start(target: &Target) -> Result<Running, String> {
             seed(binary, dir.path()).await?;
             let mut c = Command::new(binary);
             c.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.path());
+            // The bench's thousand visitors all come from 127.0.0.1: lift the per-IP and
+            // per-socket limits (as variables, which a relay older than them ignores).
+            c.envs(UNLIMITED_ENV);
             let name = label.clone().unwrap_or_else(|| {
                 let mut name = format!("confab-relay {}", relay_commit());
                 if is_stale(binary) {
