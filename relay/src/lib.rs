@@ -18,6 +18,7 @@ pub mod hub;
 pub mod identity;
 pub mod notify;
 pub mod origin;
+pub mod owner_only;
 pub mod routing;
 pub mod sandbox;
 pub mod secret;
