@@ -63,7 +63,8 @@ const MAX_REMOVED: usize = 1000;
 /// role or teams; the routing pass calls it too, so a change made elsewhere is not missed.
 pub async fn apply(state: &AppState, viewer: &Viewer) {
     for old in state.hub.set_viewer(viewer) {
-        let lost = format!("{} AND NOT {}", old.sql_condition("c"), viewer.sql_condition("c"));
+        // COALESCE: the condition is NULL, not false, for a conversation assigned to no one.
+        let lost = format!("{} AND NOT COALESCE({}, 0)", old.sql_condition("c"), viewer.sql_condition("c"));
         match state.store.conversations_matching(&lost, MAX_REMOVED + 1).await {
             Ok(ids) if ids.len() <= MAX_REMOVED => state.hub.removed(viewer.advisor, &ids),
             Ok(_) => {

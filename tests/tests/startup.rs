@@ -160,14 +160,15 @@ async fn the_data_directory_database_keys_and_files_are_readable_by_the_relays_u
     let dir = data.to_str().unwrap();
     assert!(run(relay(&bin, &["site", "create", "--key", SITE, "--name", "Shop", "--origin", SHOP_ORIGIN, "--data-dir", dir])).await.success);
     let (mut child, line) = start(relay(&bin, &["serve", "--listen", "127.0.0.1:0", "--data-dir", dir]), "relay listening on").await;
+    // Once a visitor is served, everything the relay makes at start is there.
+    let addr = line.trim_start_matches("relay listening on http://").trim();
+    let token = visitor_token(addr).await;
     assert_eq!(mode(&data), 0o700, "the data directory");
     for file in ["confab.sqlite3", "confab.sqlite3-wal", "confab.sqlite3-shm", "link-signing.key"] {
         assert_eq!(mode(&data.join(file)), 0o600, "{file}");
     }
 
     // A visitor's file, as the widget uploads it.
-    let addr = line.trim_start_matches("relay listening on http://").trim();
-    let token = visitor_token(addr).await;
     let response = reqwest::Client::new()
         .post(format!("http://{addr}/api/v1/uploads?site={SITE}&name=receipt.png"))
         .header("origin", SHOP_ORIGIN)
