@@ -85,10 +85,12 @@ fn demo(bin: &Path, extra: &[&str]) -> Command {
     relay(bin, &args)
 }
 
+/// The permission bits, in octal as `ls -l` and `chmod` speak them ("700").
 #[cfg(unix)]
-fn mode(path: &Path) -> u32 {
+fn mode(path: &Path) -> String {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+    let mode = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode();
+    format!("{:o}", mode & 0o777)
 }
 
 #[tokio::test]
@@ -163,9 +165,9 @@ async fn the_data_directory_database_keys_and_files_are_readable_by_the_relays_u
     // Once a visitor is served, everything the relay makes at start is there.
     let addr = line.trim_start_matches("relay listening on http://").trim();
     let token = visitor_token(addr).await;
-    assert_eq!(mode(&data), 0o700, "the data directory");
+    assert_eq!(mode(&data), "700", "the data directory");
     for file in ["confab.sqlite3", "confab.sqlite3-wal", "confab.sqlite3-shm", "link-signing.key"] {
-        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+        assert_eq!(mode(&data.join(file)), "600", "{file}");
     }
 
     // A visitor's file, as the widget uploads it.
@@ -181,9 +183,9 @@ async fn the_data_directory_database_keys_and_files_are_readable_by_the_relays_u
     assert_eq!(response.status(), 201, "upload accepted");
     let attachment: Attachment = response.json().await.unwrap();
     let file = data.join("attachments").join(&attachment.id[..2]).join(&attachment.id);
-    assert_eq!(mode(&file), 0o600, "the attachment file");
+    assert_eq!(mode(&file), "600", "the attachment file");
     for dir in [data.join("attachments"), data.join("attachments/tmp"), file.parent().unwrap().to_owned()] {
-        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+        assert_eq!(mode(&dir), "700", "{}", dir.display());
     }
     child.kill().await.unwrap();
 }
@@ -216,8 +218,8 @@ async fn an_existing_data_directory_that_others_can_read_is_tightened_and_that_i
 
     let exited = run(relay(&bin, &["site", "create", "--key", SITE, "--name", "Shop", "--origin", SHOP_ORIGIN, "--data-dir", data.to_str().unwrap()])).await;
     assert!(exited.success, "{}", exited.stderr);
-    assert_eq!(mode(&data), 0o700);
-    assert_eq!(mode(&data.join("confab.sqlite3")), 0o600);
+    assert_eq!(mode(&data), "700");
+    assert_eq!(mode(&data.join("confab.sqlite3")), "600");
     let tightened: Vec<&str> = exited.stderr.lines().filter(|l| l.contains("INFO") && l.contains("only the relay's user")).collect();
     assert_eq!(tightened.len(), 2, "both changes are logged: {}", exited.stderr);
     assert!(tightened[0].contains(data.to_str().unwrap()), "{}", tightened[0]);
