@@ -271,9 +271,21 @@ impl Default for MetaArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
-    /// Where the relay keeps its data (the SQLite database, and attachment files under `attachments/`).
-    #[arg(long, env = "CONFAB_DATA_DIR", default_value = "./confab-data", global = true)]
-    pub data_dir: PathBuf,
+    /// Where the relay keeps its data (the SQLite database, and attachment files under
+    /// `attachments/`) [default: ./confab-data; for `demo`: ./confab-demo-data]
+    // No clap default: `demo` has its own, and must know whether a directory was chosen.
+    #[arg(long, env = "CONFAB_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Where `serve` and the admin commands keep their data unless told otherwise.
+pub const DEFAULT_DATA_DIR: &str = "./confab-data";
+
+impl DataArgs {
+    /// The chosen directory, else `default`.
+    pub fn dir_or(&self, default: &str) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| PathBuf::from(default))
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -371,7 +383,7 @@ impl Config {
 
     pub fn from_args(args: &ServeArgs) -> Result<Self, StartError> {
         Ok(Config {
-            data_dir: args.data.data_dir.clone(),
+            data_dir: args.data.dir_or(DEFAULT_DATA_DIR),
             public_url: args.public_url.clone(),
             meta: crate::channels::bridge::MetaConfig::from_args(&args.meta)?,
             notify: args.notify.config()?,
@@ -390,7 +402,8 @@ impl Config {
     /// Create the data directory if needed, check it is writable, open the database and migrate it.
     pub async fn open_store(&self) -> Result<SharedStore, StartError> {
         let dir = &self.data_dir;
-        std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir { path: dir.clone(), source })?;
+        // Readable by the relay's user only: it holds every conversation, and the keys.
+        crate::owner_only::create_dir(dir).map_err(|source| StartError::DataDir { path: dir.clone(), source })?;
         let probe = dir.join(".confab-write-test");
         std::fs::write(&probe, b"ok").map_err(|source| StartError::DataDir { path: dir.clone(), source })?;
         let _ = std::fs::remove_file(&probe);

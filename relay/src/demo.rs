@@ -23,6 +23,9 @@ use crate::{secret, AppState, Config};
 pub const DEMO_SITE_KEY: &str = "demo";
 pub const DEMO_EMAIL: &str = "demo@confab.test";
 pub const DEMO_PASSWORD: &str = "confab-demo";
+/// Where the demo keeps its data unless told otherwise: not the directory `serve` uses, so the
+/// demo's admin (whose password is published) never joins a real relay's accounts by default.
+pub const DEFAULT_DATA_DIR: &str = "./confab-demo-data";
 
 fn http_url(addr: SocketAddr) -> String {
     let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
@@ -44,6 +47,13 @@ pub async fn run(
             "no demo shop in {} (expected index.html there); run from the repository root or pass --demo-site-dir",
             site_dir.display()
         )));
+    }
+    // Before anything is bound or seeded: the demo's published admin password must never land in
+    // a directory that serves real advisors.
+    let store = config.open_store().await?;
+    if let Err(e) = check_own_directory(&*store, &config.data_dir).await {
+        store.close().await;
+        return Err(e);
     }
     // The demo shop hosts confab-sw.js and asks for it (data-push): Web Push is on.
     config.notify.web_push = true;
@@ -80,7 +90,6 @@ pub async fn run(
         }
     };
 
-    let store = config.open_store().await?;
     let fresh = seed(&*store, demo_addr.port()).await.map_err(|e| StartError::Demo(e.to_string()))?;
     seed_bot(&*store, bot).await.map_err(|e| StartError::Demo(e.to_string()))?;
     let state = AppState::new(config, store);
@@ -110,6 +119,25 @@ pub async fn run(
     }
     println!("dashboard on {relay_url}/dashboard (login: {DEMO_EMAIL} / {DEMO_PASSWORD})");
     crate::serve(state, relay_listener, shutdown).await
+}
+
+/// The demo's directory is one it made itself: empty, or whose first account is the demo's (a
+/// visitor to the demo may have added more there). A directory whose first account is someone
+/// else's belongs to a real relay, and the demo's admin, whose password is in the README, would
+/// be one more admin there: refused, with what to do instead.
+async fn check_own_directory(store: &dyn crate::store::Store, dir: &Path) -> Result<(), StartError> {
+    let accounts = store.list_accounts().await.map_err(|e| StartError::Demo(format!("reading the accounts in {}: {e}", dir.display())))?;
+    let first = accounts.iter().min_by_key(|a| a.info.id.0);
+    match first {
+        Some(first) if !first.info.email.eq_ignore_ascii_case(DEMO_EMAIL) => Err(StartError::Demo(format!(
+            "{} already holds the accounts of a real relay ({} advisor account(s)), and the demo would add an admin with a \
+             published password to them; nothing was changed. Run the demo on a directory of its own: leave out --data-dir \
+             (and CONFAB_DATA_DIR) to use {DEFAULT_DATA_DIR}, or pass a new directory",
+            dir.display(),
+            accounts.len()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {

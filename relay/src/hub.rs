@@ -177,11 +177,53 @@ impl Hub {
         self.lock().scopes.get(&conversation).copied()
     }
 
-    /// An advisor's role or teams changed: their sockets see accordingly from now on.
-    pub fn set_viewer(&self, viewer: &Viewer) {
+    /// An advisor's role or teams changed: their sockets see accordingly from now on. Returns the
+    /// sights they had that were wider (each once): the caller tells them which conversations they
+    /// lost ([`Hub::removed`], see `access::apply`).
+    #[must_use = "sockets that lost sight of conversations must be told (access::apply)"]
+    pub fn set_viewer(&self, viewer: &Viewer) -> Vec<Viewer> {
         let mut inner = self.lock();
+        let mut wider = Vec::new();
         for conn in inner.advisors.iter_mut().filter(|c| c.advisor == Some(viewer.advisor)) {
-            conn.viewer = Some(viewer.clone());
+            if let Some(old) = conn.viewer.replace(viewer.clone()) {
+                if old.sees_more_than(viewer) && !wider.contains(&old) {
+                    wider.push(old);
+                }
+            }
+        }
+        wider
+    }
+
+    /// This advisor's sockets may no longer see these conversations: each is told to drop them,
+    /// unless the hub knows a newer scope that lets it see one after all.
+    pub fn removed(&self, advisor: AdvisorId, conversations: &[ConversationId]) {
+        let inner = self.lock();
+        for &conversation in conversations {
+            let scope = inner.scopes.get(&conversation).copied();
+            let lost = inner.advisors.iter().filter(|c| c.advisor == Some(advisor)).filter(|c| match (scope, &c.viewer) {
+                (Some(s), Some(v)) => !v.can_see(s.team, s.assignee),
+                _ => true,
+            });
+            deliver(lost, &Delivery::new(Event::Removed { conversation }));
+        }
+    }
+
+    /// Close this advisor's sockets so their dashboards reconnect and load the inbox afresh (too
+    /// much changed to tell them row by row); returns how many.
+    pub fn reload_advisor(&self, advisor: AdvisorId) -> usize {
+        let inner = self.lock();
+        let mine: Vec<&Conn> = inner.advisors.iter().filter(|c| c.advisor == Some(advisor)).collect();
+        for conn in &mine {
+            conn.kick.notify_one();
+        }
+        mine.len()
+    }
+
+    /// A team was deleted: its conversations belong to no team now (the store's `ON DELETE SET
+    /// NULL`), so every advisor hears about them again.
+    pub fn forget_team(&self, team: i64) {
+        for scope in self.lock().scopes.values_mut().filter(|s| s.team == Some(team)) {
+            scope.team = None;
         }
     }
 
@@ -368,6 +410,28 @@ mod tests {
         assert_eq!(hub.to_advisors(typing(1)), 2);
         // Events about no conversation reach everyone.
         assert_eq!(hub.to_advisors(Event::Channels(vec![])), 2);
+    }
+
+    #[tokio::test]
+    async fn an_advisor_who_loses_a_team_is_told_what_they_may_no_longer_see() {
+        let hub = Hub::new();
+        let sales = Viewer { advisor: AdvisorId(2), admin: false, teams: vec![10] };
+        let mut tab = hub.join_advisors(sales.clone());
+        hub.set_scope(ConversationId(1), Scope { team: Some(10), assignee: None });
+        hub.set_scope(ConversationId(2), Scope { team: Some(10), assignee: Some(AdvisorId(2)) });
+        let outside = Viewer { teams: vec![], ..sales.clone() };
+        assert_eq!(hub.set_viewer(&outside), vec![sales.clone()], "a narrower sight reports the wider one");
+        assert!(hub.set_viewer(&outside).is_empty(), "nothing narrower the second time");
+        assert_eq!(hub.to_advisors(Event::VisitorTyping { conversation: ConversationId(1), on: true }), 0);
+        // The store's list may name one the hub knows they still see (assigned to them): skipped.
+        hub.removed(AdvisorId(2), &[ConversationId(1), ConversationId(2), ConversationId(3)]);
+        let mut told = Vec::new();
+        while let Ok(d) = tab.events.try_recv() {
+            if let Event::Removed { conversation } = d.event {
+                told.push(conversation.0);
+            }
+        }
+        assert_eq!(told, [1, 3]);
     }
 
     #[tokio::test]

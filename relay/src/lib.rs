@@ -20,6 +20,7 @@ pub mod limits;
 pub mod notify;
 pub mod origin;
 pub mod outbound;
+pub mod owner_only;
 pub mod passwords;
 pub mod routing;
 pub mod sandbox;

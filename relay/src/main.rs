@@ -31,7 +31,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         None => serve(&cli.serve).await,
         Some(Command::Serve(args)) => serve(&args).await,
         Some(Command::Demo(args)) => {
-            let config = Config::from_args(&cli.serve).map_err(|e| e.to_string())?;
+            let mut config = Config::from_args(&cli.serve).map_err(|e| e.to_string())?;
+            config.data_dir = cli.serve.data.dir_or(demo::DEFAULT_DATA_DIR);
             demo::run(config, cli.serve.listen, args.demo_listen, args.phone_listen, args.demo_site_dir, args.demo_bot, shutdown_signal())
                 .await
                 .map_err(|e| e.to_string())

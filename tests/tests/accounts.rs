@@ -206,6 +206,31 @@ async fn deactivating_an_advisor_closes_their_open_dashboards_and_no_one_elses()
 }
 
 #[tokio::test]
+async fn a_dashboard_opened_before_a_deactivation_is_closed_at_its_hello() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    let relay = TestRelay::start().await;
+    let admin = relay.login().await;
+    let (bo, session) = new_advisor(&relay, &admin, "bo@shop.test").await;
+    // The socket is open (the session was good then) but has not said hello: it is in no list
+    // of Bo's dashboards yet when the admin deactivates him.
+    let mut bos = relay.advisor_socket(Some(&session), Some(&relay.origin())).await.unwrap();
+    let r = call(&relay, Some(&admin), Method::POST, &format!("/api/v1/admin/advisors/{bo}/deactivate"), None).await;
+    assert_eq!(r.status(), 200);
+
+    let hello = serde_json::to_string(&AdvisorClientFrame::Hello { v: PROTOCOL_VERSION }).unwrap();
+    bos.send(WsMessage::text(hello)).await.unwrap();
+    let first = tokio::time::timeout(WAIT, bos.next()).await.expect("an answer in time").expect("a frame").unwrap();
+    match first {
+        WsMessage::Close(Some(close)) => {
+            assert_eq!(u16::from(close.code), 1008);
+            assert!(close.reason.contains("log in again"), "{}", close.reason);
+        }
+        other => panic!("a deactivated advisor's hello was answered with {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn a_password_reset_ends_the_sessions_and_only_the_new_password_works() {
     let relay = TestRelay::start().await;
     let admin = relay.login().await;

@@ -263,6 +263,44 @@ async fn a_resolved_conversation_asks_for_a_rating_which_is_kept_shown_to_adviso
     assert_eq!(back.wait_for(|f| if let VisitorServerFrame::Survey { rating } = f { Some(*rating) } else { None }).await, 5);
 }
 
+/// The next private note an advisor is sent (a new one, or one rewritten).
+async fn next_note(advisor: &mut AdvisorClient) -> Message {
+    advisor.wait_for(|f| if let AdvisorServerFrame::Message { message } = f { message.note.then(|| message.clone()) } else { None }).await
+}
+
+#[tokio::test]
+async fn rating_the_same_resolution_again_rewrites_its_one_note_instead_of_adding_another() {
+    let relay = TestRelay::start().await;
+    let cookie = relay.login().await;
+    let (mut advisor, _) = relay.advisor_as(&cookie).await;
+    let (mut v, welcome) = relay.new_visitor().await;
+    let conversation = welcome.conversation;
+    v.say("q", "Is the tent waterproof?").await.unwrap();
+    advisor.reply(conversation, "a", "Yes, to 3000 mm.").await.unwrap();
+    advisor.send(&AdvisorClientFrame::SetStatus { reference: "s".into(), conversation, status: ConversationStatus::Resolved, snoozed_until: None }).await;
+    assert_eq!(v.wait_for(|f| if let VisitorServerFrame::Survey { rating } = f { Some(*rating) } else { None }).await, 0);
+
+    v.send(&VisitorClientFrame::Rate { rating: 2, comment: Some("Slow".into()) }).await;
+    let first = next_note(&mut advisor).await;
+    assert_eq!(first.text, "Customer rating: ★★☆☆☆ 2/5 — “Slow”");
+    // Again and again: the same note (same seq) with the newest rating, never a second one.
+    for (rating, text) in [(4, "Customer rating: ★★★★☆ 4/5"), (5, "Customer rating: ★★★★★ 5/5")] {
+        v.send(&VisitorClientFrame::Rate { rating, comment: None }).await;
+        let again = next_note(&mut advisor).await;
+        assert_eq!((again.seq, again.id.0.as_str(), again.text.as_str()), (first.seq, first.id.0.as_str(), text));
+    }
+    let thread = advisor.open(conversation).await;
+    let notes: Vec<(Seq, &str)> = thread.iter().filter(|m| m.note).map(|m| (m.seq, m.text.as_str())).collect();
+    assert_eq!(notes, [(first.seq, "Customer rating: ★★★★★ 5/5")]);
+    assert_eq!(
+        sql_i64(&relay.data_dir, &format!("SELECT COUNT(*) FROM messages WHERE conversation_id = {} AND note = 1", conversation.0)).await,
+        Some(1)
+    );
+    assert_eq!(sql_i64(&relay.data_dir, &format!("SELECT rating FROM surveys WHERE conversation_id = {}", conversation.0)).await, Some(5));
+    let csat = analytics_csat(&relay, &cookie).await;
+    assert_eq!((csat.count, csat.sum), (1, 5), "one rating counted");
+}
+
 /// A stand-in for a browser vendor's push service: records what it is sent; `/gone/…` answers 410.
 async fn fake_push_service() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>) {
     use axum::routing::post;

@@ -310,3 +310,59 @@ async fn a_waiting_visitor_is_told_an_expected_wait_once_there_is_a_history_to_g
     assert_eq!(place(&mut second).await, (2, Some(120_000)), "second in line, two places to free up");
     assert_eq!(place(&mut first).await, (1, Some(60_000)), "the first visitor's estimate appears too");
 }
+
+/// Wait until `advisor` is told to drop a conversation; returns which.
+async fn removed(advisor: &mut AdvisorClient) -> ConversationId {
+    advisor
+        .wait_for(|f| match f {
+            AdvisorServerFrame::Removed { conversation } => Some(*conversation),
+            _ => None,
+        })
+        .await
+}
+
+#[tokio::test]
+async fn an_advisor_taken_out_of_a_team_drops_its_conversations_from_an_open_dashboard() {
+    // Nobody takes conversations: the customer's stays in Support's queue, seen through the team.
+    let mut s = shop(0).await;
+    let admin = s.relay.login().await;
+    let (mut bea, _) = s.relay.advisor_as(&s.bea.1).await;
+    let (_visitor, c1) = customer(&s.relay, "my parcel never came").await;
+    let row = bea.summary_where(c1, |_| true).await;
+    assert_eq!((row.team, row.assignee), (Some(s.support), None), "Bea sees it as a member of Support");
+
+    // The admin takes Bea out of Support (Cid stays).
+    let members = json!({"advisors": [s.cid.0 .0]});
+    call(&s.relay, &admin, Method::PUT, &format!("/api/v1/admin/teams/{}/members", s.support), members).await;
+    assert_eq!(removed(&mut bea).await, c1);
+
+    // Her open dashboard may no longer reach it, and a fresh inbox doesn't show it.
+    bea.send(&AdvisorClientFrame::Open { reference: "o1".into(), conversation: c1, after_seq: 0 }).await;
+    assert_eq!(bea.expect_error().await.code, ErrorCode::Forbidden);
+    let (_, inbox) = s.relay.advisor_as(&s.bea.1).await;
+    assert!(inbox.iter().all(|r| r.id != c1), "not in a fresh inbox either");
+    // The admin and Cid still have it.
+    let (_, inbox) = s.relay.advisor_as(&s.cid.1).await;
+    assert!(inbox.iter().any(|r| r.id == c1));
+    s.ada.open(c1).await;
+}
+
+#[tokio::test]
+async fn a_demoted_admin_drops_the_conversations_only_admins_may_see() {
+    let mut s = shop(0).await;
+    let admin = s.relay.login().await;
+    let bea = s.bea.0 .0;
+    // Bea is an admin outside Support: she sees Support's conversations as an admin only.
+    call(&s.relay, &admin, Method::PATCH, &format!("/api/v1/admin/advisors/{bea}"), json!({"role": "admin"})).await;
+    let members = json!({"advisors": [s.cid.0 .0]});
+    call(&s.relay, &admin, Method::PUT, &format!("/api/v1/admin/teams/{}/members", s.support), members).await;
+    let (mut dashboard, _) = s.relay.advisor_as(&s.bea.1).await;
+    let (_visitor, c1) = customer(&s.relay, "can I change my order?").await;
+    dashboard.summary_where(c1, |_| true).await;
+
+    call(&s.relay, &admin, Method::PATCH, &format!("/api/v1/admin/advisors/{bea}"), json!({"role": "advisor"})).await;
+    assert_eq!(removed(&mut dashboard).await, c1);
+    dashboard.send(&AdvisorClientFrame::Open { reference: "o1".into(), conversation: c1, after_seq: 0 }).await;
+    assert_eq!(dashboard.expect_error().await.code, ErrorCode::Forbidden);
+    s.ada.open(c1).await;
+}

@@ -156,6 +156,11 @@ fn put_attachment(list: &mut Vec<Attachment>, new: Attachment) {
 /// Bring what we hold of a message up to date with the relay's copy of it.
 fn merge(held: &mut Message, newer: Message) {
     held.channel = newer.channel;
+    // The relay rewrites one kind of message in place: the note showing a survey's rating, when
+    // the visitor rates the same resolution again.
+    if held.note && newer.note {
+        held.text = newer.text;
+    }
     if let Some(d) = newer.delivery {
         advance(&mut held.delivery, d);
     }
@@ -1136,6 +1141,21 @@ mod tests {
             }]
         );
         assert_eq!(m.conversations[0].unread, 0);
+    }
+
+    #[test]
+    fn a_rating_note_sent_again_with_new_text_replaces_the_one_shown() {
+        let mut m = welcomed(vec![row(C1, 10, 2, 0)]);
+        let note = |text: &str| Message {
+            id: ClientMsgId("csat-5".into()),
+            author: Author::System,
+            note: true,
+            ..visitor_msg(C1, 2, text)
+        };
+        opened(&mut m, C1, vec![visitor_msg(C1, 1, "thanks"), note("Customer rating: ★★★☆☆ 3/5")]);
+        m.apply(In::Message { message: note("Customer rating: ★★★★★ 5/5") });
+        let shown: Vec<&str> = m.open.as_ref().unwrap().messages.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(shown, ["thanks", "Customer rating: ★★★★★ 5/5"]);
     }
 
     #[test]

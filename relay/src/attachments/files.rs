@@ -54,13 +54,22 @@ impl Files {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "not an attachment id"));
         }
         let dir = self.temp_dir();
-        tokio::fs::create_dir_all(&dir).await?;
+        private_dir(&dir).await?;
         let suffix: u64 = rand::random();
         let path = dir.join(format!("{id}.{suffix:016x}.part"));
-        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
+        // The owner's only (the rename into place keeps the mode), whatever the umask.
+        let mut options = crate::owner_only::open_options();
+        options.write(true).create_new(true);
+        let file = tokio::fs::OpenOptions::from(options).open(&path).await?;
+        let temp = TempFile(Some(path));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(crate::owner_only::FILE_MODE)).await?;
+        }
         Ok(Incoming {
             file,
-            temp: TempFile(Some(path)),
+            temp,
             hasher: Sha256::new(),
             size: 0,
             head: Vec::new(),
@@ -84,6 +93,15 @@ impl Files {
         }
         Ok(removed)
     }
+}
+
+/// `dir` and its missing parents, the owner's only (0700).
+async fn private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = tokio::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(crate::owner_only::DIR_MODE);
+    builder.create(dir).await
 }
 
 /// A temporary file that is deleted unless it was renamed into place.
@@ -150,7 +168,7 @@ impl Written {
     pub async fn keep(mut self, files: &Files, id: &str) -> io::Result<()> {
         let target = files.path(id).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not an attachment id"))?;
         let dir = target.parent().expect("an attachment path has a directory").to_owned();
-        tokio::fs::create_dir_all(&dir).await?;
+        private_dir(&dir).await?;
         let temp = self.temp.0.as_ref().expect("a written file has its temporary path");
         tokio::fs::rename(temp, &target).await?;
         self.temp.0 = None;
@@ -184,6 +202,23 @@ mod tests {
         assert_eq!(path, dir.path().join("attachments").join("aB").join(ID));
         assert_eq!(std::fs::read(&path).unwrap(), b"hello world");
         assert_eq!(std::fs::read_dir(files.temp_dir()).unwrap().count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_kept_file_and_its_directories_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let files = Files::new(dir.path().join("attachments"));
+        let mut incoming = files.create(ID, 100).await.unwrap();
+        incoming.write(b"private").await.unwrap();
+        incoming.finish().await.unwrap().keep(&files, ID).await.unwrap();
+        let path = files.path(ID).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        for dir in [files.root(), &files.temp_dir(), path.parent().unwrap()] {
+            assert_eq!(mode(dir), 0o700, "{}", dir.display());
+        }
     }
 
     #[tokio::test]

@@ -45,7 +45,13 @@ impl Signer {
     /// be read or written, a key for this process only (links then end with it), with a warning.
     pub fn load_or_create(path: &Path) -> Self {
         match std::fs::read(path) {
-            Ok(bytes) if bytes.len() == 32 => return Signer::new(bytes.try_into().expect("32 bytes")),
+            Ok(bytes) if bytes.len() == 32 => {
+                // An older relay's key may be readable by others.
+                if let Err(e) = crate::owner_only::tighten(path) {
+                    tracing::warn!(error = %e, path = %path.display(), "could not make the link-signing key private");
+                }
+                return Signer::new(bytes.try_into().expect("32 bytes"));
+            }
             Ok(_) => tracing::warn!(path = %path.display(), "the link-signing key is not 32 bytes; making a new one"),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => tracing::warn!(error = %e, path = %path.display(), "could not read the link-signing key"),
@@ -86,16 +92,10 @@ impl Signer {
 fn write_private(path: &Path, key: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::owner_only::create_dir(dir)?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
+    let mut file = crate::owner_only::open_options().write(true).create_new(true).open(path)?;
+    crate::owner_only::set_file_mode(&file)?;
     file.write_all(key)?;
     file.sync_all()
 }

@@ -365,8 +365,11 @@ async fn delete_team(
     _: SignedInAdmin,
     path: Result<Path<i64>, PathRejection>,
 ) -> ApiResult<StatusCode> {
-    state.store.delete_team(TeamId(id(path)?)).await?;
-    // Its sites and conversations now belong to no team.
+    let team = TeamId(id(path)?);
+    state.store.delete_team(team).await?;
+    // Its sites and conversations now belong to no team: everyone may see them.
+    state.hub.forget_team(team.0);
+    crate::access::refresh_online(&state).await;
     crate::routing::changed(&state);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -388,6 +391,8 @@ async fn set_members(
         StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "No such team, or no such advisor."),
         e => store_error(e),
     })?;
+    // Open dashboards of those who left the team drop its conversations now.
+    crate::access::refresh_online(&state).await;
     crate::routing::changed(&state);
     Ok(Json(team.into()))
 }
@@ -427,6 +432,10 @@ async fn update_advisor(
     let changes = AccountChanges { name, role: req.role, capacity: req.capacity };
     let account = state.store.update_account(advisor, &changes).await.map_err(store_error)?;
     tracing::info!(admin = admin.info.id.0, advisor = advisor.0, role = ?req.role, capacity = ?req.capacity, "advisor updated");
+    if changes.role.is_some() {
+        // A demoted admin's open dashboards drop what only admins see.
+        crate::access::refresh(&state, advisor).await;
+    }
     if changes.role.is_some() || changes.capacity.is_some() {
         crate::routing::changed(&state);
     }

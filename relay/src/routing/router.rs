@@ -140,7 +140,7 @@ pub async fn pass(state: &AppState) -> StoreResult<()> {
         (advisors, offline)
     };
     for f in &facts {
-        state.hub.set_viewer(&Viewer { advisor: f.id, admin: f.admin, teams: f.teams.clone() });
+        crate::access::apply(state, &Viewer { advisor: f.id, admin: f.admin, teams: f.teams.clone() }).await;
     }
 
     // 2. Conversations of advisors who left go back to the queue.

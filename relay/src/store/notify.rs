@@ -116,6 +116,19 @@ pub trait NotifyStore: Send + Sync {
     async fn open_survey(&self, conversation: ConversationId, by: Option<AdvisorId>) -> StoreResult<()>;
     /// The latest survey of a conversation that is resolved now; None otherwise.
     async fn current_survey(&self, conversation: ConversationId) -> StoreResult<Option<Survey>>;
-    /// Rate the current survey (replacing an earlier rating of it). False when there is none.
-    async fn rate(&self, conversation: ConversationId, rating: u8, comment: Option<&str>, now: i64) -> StoreResult<bool>;
+    /// Rate the current survey (replacing an earlier rating of it): the rated resolution's
+    /// `resolved_at`, or None when there is nothing to rate.
+    async fn rate(&self, conversation: ConversationId, rating: u8, comment: Option<&str>, now: i64) -> StoreResult<Option<i64>>;
+    /// The private note `note_id` that shows resolution `resolved_at`'s rating in the thread says
+    /// `text` now, unless the survey no longer holds this `rating` and `comment` (a later rating
+    /// replaced it meanwhile, and writes its own). The updated note, or None when nothing changed.
+    async fn set_rating_note(
+        &self,
+        conversation: ConversationId,
+        resolved_at: i64,
+        rating: u8,
+        comment: Option<&str>,
+        note_id: &str,
+        text: &str,
+    ) -> StoreResult<Option<shared::Message>>;
 }

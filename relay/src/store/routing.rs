@@ -77,4 +77,7 @@ pub trait RoutingStore: Send + Sync {
     /// `access::Viewer`), at least every open one assigned to `me` or waiting unassigned, plus
     /// the `limit` most recently active; newest activity first.
     async fn inbox(&self, visible: &str, me: AdvisorId, limit: usize) -> StoreResult<Vec<ConversationSummary>>;
+    /// The ids of conversations with messages that match `visible` (an SQL condition on `c`),
+    /// most recently active first, at most `limit`.
+    async fn conversations_matching(&self, visible: &str, limit: usize) -> StoreResult<Vec<ConversationId>>;
 }

@@ -62,6 +62,18 @@ impl SqliteStore {
     }
 
     async fn open_inner(path: &Path, temp: Option<tempfile::TempDir>) -> StoreResult<Self> {
+        // The owner's only (0600), before SQLite opens it: SQLite gives the `-wal` and `-shm` it
+        // creates the database's mode. Ones left by an older relay are tightened too.
+        let io = |e: std::io::Error| StoreError::Database(sqlx::Error::Io(e));
+        crate::owner_only::prepare_file(path).map_err(io)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            let side = Path::new(&side);
+            if side.exists() {
+                crate::owner_only::tighten(side).map_err(io)?;
+            }
+        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

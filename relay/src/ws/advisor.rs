@@ -307,6 +307,11 @@ impl AdvisorSession {
         }
         let viewer = match crate::access::Viewer::load(&self.state, self.advisor.id).await {
             Ok(viewer) => viewer,
+            // Deactivated between the upgrade and this hello: closed as if it had joined.
+            Err(crate::store::StoreError::NotFound) => {
+                super::close(sink, super::CLOSE_POLICY, "your session has ended; log in again").await;
+                return false;
+            }
             Err(e) => return self.internal(sink, None, "loading the advisor's access", e).await,
         };
         // Join first, so a change between the inbox query and joining is not missed.

@@ -281,18 +281,49 @@ impl NotifyStore for SqliteStore {
         .transpose()
     }
 
-    async fn rate(&self, conversation: ConversationId, rating: u8, comment: Option<&str>, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
+    async fn rate(&self, conversation: ConversationId, rating: u8, comment: Option<&str>, now: i64) -> StoreResult<Option<i64>> {
+        let rated: Option<i64> = sqlx::query_scalar(
             "UPDATE surveys SET rating = ?, comment = ?, rated_at = ?
               WHERE conversation_id = ? AND resolved_at = (
-                    SELECT resolved_at FROM conversations WHERE id = surveys.conversation_id AND status = 'resolved')",
+                    SELECT resolved_at FROM conversations WHERE id = surveys.conversation_id AND status = 'resolved')
+              RETURNING resolved_at",
         )
         .bind(i64::from(rating))
         .bind(comment)
         .bind(now)
         .bind(conversation.0)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(rated)
+    }
+
+    async fn set_rating_note(
+        &self,
+        conversation: ConversationId,
+        resolved_at: i64,
+        rating: u8,
+        comment: Option<&str>,
+        note_id: &str,
+        text: &str,
+    ) -> StoreResult<Option<shared::Message>> {
+        let sql = format!(
+            "UPDATE messages SET text = ?1
+              WHERE conversation_id = ?2 AND client_id = ?3 AND note = 1 AND author_kind = '{}' AND text <> ?1
+                AND EXISTS (SELECT 1 FROM surveys s WHERE s.conversation_id = ?2 AND s.resolved_at = ?4
+                                                     AND s.rating = ?5 AND s.comment IS ?6)
+              RETURNING {}",
+            super::AUTHOR_SYSTEM,
+            super::MESSAGE_COLUMNS
+        );
+        let row = sqlx::query(&sql)
+            .bind(text)
+            .bind(conversation.0)
+            .bind(note_id)
+            .bind(resolved_at)
+            .bind(i64::from(rating))
+            .bind(comment)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(super::message_from_row).transpose()
     }
 }

@@ -237,4 +237,12 @@ impl RoutingStore for SqliteStore {
         let rows = sqlx::query(&sql).bind(me.0).bind(limit as i64).fetch_all(&self.pool).await?;
         super::summaries(&self.pool, &rows).await
     }
+
+    async fn conversations_matching(&self, visible: &str, limit: usize) -> StoreResult<Vec<ConversationId>> {
+        let sql = format!(
+            "SELECT c.id FROM conversations c WHERE c.last_seq > 0 AND {visible} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?"
+        );
+        let ids: Vec<i64> = sqlx::query_scalar(&sql).bind(limit as i64).fetch_all(&self.pool).await?;
+        Ok(ids.into_iter().map(ConversationId).collect())
+    }
 }
