@@ -335,7 +335,7 @@ fn newer_relays_frames_and_codes_decode_to_fallbacks() {
     let f: VisitorServerFrame = serde_json::from_str(r#"{"type":"cobrowse","session":5}"#).unwrap();
     assert_eq!(f, VisitorServerFrame::Unknown);
     let f: VisitorServerFrame =
-        serde_json::from_str(r#"{"type":"error","code":"quota_exceeded","message":"m"}"#).unwrap();
+        serde_json::from_str(r#"{"type":"error","code":"cobrowse_refused","message":"m"}"#).unwrap();
     assert!(matches!(f, VisitorServerFrame::Error(ErrorFrame { code: ErrorCode::Unknown, .. })));
     let m: Message = serde_json::from_str(
         r#"{"id":"x","conversation":1,"seq":1,"author":{"kind":"robot"},"channel":"telegram","text":"t","sent_at":0}"#,
