@@ -588,10 +588,8 @@ impl App {
             VisitorServerFrame::Error(err) if err.code == ErrorCode::RateLimited => {
                 // A limit of the relay: nothing is lost. A refused message stays pending and goes
                 // out again when the relay said; a refused hello reconnects on the socket's backoff.
-                let words = s.lang.get_untracked().text();
-                let notice = if err.reference.is_some() { words.slow_down } else { words.busy };
-                s.notice.set(Some(notice.to_owned()));
                 if err.reference.is_some() && !self.resend_due.replace(true) {
+                    s.notice.set(Some(s.lang.get_untracked().text().slow_down.to_owned()));
                     let me = self.clone();
                     let wait = err.retry_after_ms.unwrap_or(1000).clamp(100, 60_000);
                     set_timeout(

@@ -165,10 +165,7 @@ catalogue! {
         "Nous n'avons pas pu confirmer votre compte : cette discussion n'y est pas liée.";
 
     // The relay's limits: nothing is lost, it goes out a moment later.
-    slow_down: "You're writing fast: your messages go out in a moment.",
-        "Vous écrivez vite : vos messages partent dans un instant.";
-    busy: "Too many chats are starting from your network right now. We'll connect again in a moment.",
-        "Trop de discussions démarrent depuis votre réseau en ce moment. Nous nous reconnectons dans un instant.";
+    slow_down: "Sending in a moment…", "Envoi dans un instant…";
 
     // Accessibility.
 }
