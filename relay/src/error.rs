@@ -38,6 +38,10 @@ impl ApiError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError { status, body: ErrorFrame::new(code, message) }
     }
+    /// 429 `rate_limited`, to try again after `wait` (the body's `retry_after_ms`, and `Retry-After`).
+    pub fn rate_limited(wait: std::time::Duration, message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::TOO_MANY_REQUESTS, body: ErrorFrame::rate_limited(wait, message) }
+    }
     pub fn not_authenticated() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, ErrorCode::NotAuthenticated, "Log in to continue.")
     }
@@ -62,7 +66,14 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        // Whole seconds, at least 1, as HTTP has it.
+        match self.body.retry_after_ms {
+            Some(ms) => {
+                let seconds = ms.div_ceil(1000).max(1);
+                (self.status, [(axum::http::header::RETRY_AFTER, seconds.to_string())], Json(self.body)).into_response()
+            }
+            None => (self.status, Json(self.body)).into_response(),
+        }
     }
 }
 
@@ -71,7 +82,5 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// A 429 `rate_limited` answer with `Retry-After` (whole seconds, at least 1): the limits that
 /// tell a client when to come back.
 pub fn rate_limited(wait: std::time::Duration, message: impl Into<String>) -> Response {
-    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-    let body = ErrorFrame::new(ErrorCode::RateLimited, message);
-    (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, seconds.to_string())], Json(body)).into_response()
+    ApiError::rate_limited(wait, message).into_response()
 }

@@ -8,6 +8,7 @@
 //! them all with the database.
 
 pub mod check;
+pub mod identity;
 pub mod process;
 pub mod proxy;
 pub mod reliable;
@@ -323,6 +324,17 @@ async fn connect(request: tokio_tungstenite::tungstenite::handshake::client::Req
             Err(HttpRefusal { status, body, retry_after })
         }
         Err(e) => panic!("websocket connect failed: {e}"),
+    }
+}
+
+/// The close code of a socket the relay closes, skipping the frames before it (0: no close frame).
+pub async fn closed_with(ws: &mut Ws) -> u16 {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("the relay closes the socket in time") {
+            Some(Ok(WsMessage::Close(frame))) => return frame.map_or(0, |f| f.code.into()),
+            Some(Ok(_)) => continue,
+            None | Some(Err(_)) => return 0,
+        }
     }
 }
 

@@ -22,6 +22,13 @@ pub struct ReceivedMail {
 }
 
 impl ReceivedMail {
+    /// The code of the resume link in a notification e-mail.
+    pub fn resume_code(&self) -> String {
+        let text = self.text();
+        let at = text.find("#confab-resume=").unwrap_or_else(|| panic!("no resume link in {text}"));
+        text[at + "#confab-resume=".len()..].split_whitespace().next().unwrap().to_owned()
+    }
+
     /// A header's (unfolded, RFC 2047-decoded) value.
     pub fn header(&self, name: &str) -> Option<String> {
         let head = self.raw.split("\r\n\r\n").next().unwrap_or("");

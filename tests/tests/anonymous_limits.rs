@@ -6,10 +6,8 @@
 use std::time::Duration;
 
 use confab_tests::*;
-use futures_util::StreamExt;
 use relay::limits::LimitArgs;
 use shared::*;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// A relay whose limits are the harness's lifted ones, but for what `edit` sets.
 async fn relay_with(edit: impl FnOnce(&mut LimitArgs)) -> TestRelay {
@@ -19,17 +17,6 @@ async fn relay_with(edit: impl FnOnce(&mut LimitArgs)) -> TestRelay {
         config
     })
     .await
-}
-
-/// The close code of a socket the relay closes, skipping frames before it.
-async fn closed_with(ws: &mut Ws) -> u16 {
-    loop {
-        match tokio::time::timeout(WAIT, ws.next()).await.expect("the relay closes the socket in time") {
-            Some(Ok(WsMessage::Close(frame))) => return frame.map_or(0, |f| f.code.into()),
-            Some(Ok(_)) => continue,
-            None | Some(Err(_)) => return 0,
-        }
-    }
 }
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x89\x99=\x1d\0\0\0\0IEND\xaeB`\x82";

@@ -2,29 +2,11 @@
 //! identity secret), the widget passes it on `identify`, and a verified user finds one thread on every
 //! device; without a valid signature the user id binds nothing.
 
+use confab_tests::identity::{customer, identity_secret, user_hash};
 use confab_tests::*;
-use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{json, Value};
 use shared::*;
-
-/// What the site's server computes: hex(HMAC-SHA256(secret, user_id)).
-fn user_hash(secret: &str, user_id: &str) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(user_id.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// As the admin: a new identity secret for the test shop, and whether a verified identity is required.
-async fn identity_secret(relay: &TestRelay, cookie: &str, require: bool) -> String {
-    let r = relay.request(Some(cookie), Method::POST, &format!("/api/v1/admin/sites/{SITE}/identity-secret"), Some(&json!({}))).await;
-    assert_eq!(r.status(), 200);
-    let site: Value = r.json().await.unwrap();
-    let secret = site["identity_secret"].as_str().expect("the secret is shown to the admin").to_owned();
-    let r = relay.request(Some(cookie), Method::PATCH, &format!("/api/v1/admin/sites/{SITE}"), Some(&json!({"require_identity": require}))).await;
-    assert_eq!(r.status(), 200);
-    secret
-}
 
 async fn identify(v: &mut VisitorClient, user_id: &str, user_hash: Option<String>, name: Option<&str>) -> Result<(bool, bool), ErrorFrame> {
     identify_for_token(v, user_id, user_hash, name).await.map(|(verified, switched, _)| (verified, switched))
@@ -51,12 +33,6 @@ async fn identify_for_token(
             _ => {}
         }
     }
-}
-
-async fn customer(relay: &TestRelay, cookie: &str, conversation: ConversationId) -> CustomerProfile {
-    let r = relay.request(Some(cookie), Method::GET, &format!("/api/v1/conversations/{}/customer", conversation.0), None).await;
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
 }
 
 #[tokio::test]

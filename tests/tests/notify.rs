@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use confab_tests::smtp::{ReceivedMail, SmtpSink};
+use confab_tests::smtp::SmtpSink;
 use confab_tests::*;
 use relay::Config;
 use shared::*;
@@ -51,11 +51,6 @@ async fn visitor_who_left(relay: &TestRelay, advisor: &mut AdvisorClient, locale
     (conversation, token)
 }
 
-fn resume_code(mail: &ReceivedMail) -> String {
-    let text = mail.text();
-    let at = text.find("#confab-resume=").unwrap_or_else(|| panic!("no resume link in {text}"));
-    text[at + "#confab-resume=".len()..].split_whitespace().next().unwrap().to_owned()
-}
 
 async fn redeem(relay: &TestRelay, code: &str) -> reqwest::Response {
     reqwest::Client::new()
@@ -95,7 +90,7 @@ async fn one_email_covers_a_burst_of_replies_to_a_visitor_who_left_and_its_link_
     assert!(text.contains("http://shop.test:8000/tents?id=3#confab-resume="), "the link goes to the page they left: {text}");
 
     // A browser that never saw the conversation opens the link: the code becomes a token of its own.
-    let code = resume_code(mail);
+    let code = mail.resume_code();
     let answer = redeem(&relay, &code).await;
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.headers()["access-control-allow-origin"], SHOP_ORIGIN);

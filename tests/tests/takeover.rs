@@ -4,36 +4,44 @@
 
 use std::time::Duration;
 
-use confab_tests::smtp::{ReceivedMail, SmtpSink};
+use confab_tests::smtp::SmtpSink;
+use confab_tests::identity::{customer, identity_secret, user_hash};
 use confab_tests::*;
-use futures_util::StreamExt;
-use hmac::{Hmac, Mac};
-use relay::Config;
 use reqwest::Method;
 use serde_json::{json, Value};
 use shared::*;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 const BATCH: Duration = Duration::from_millis(300);
 const ATTACKER_EMAIL: &str = "mallory@evil.test";
 
-fn user_hash(secret: &str, user_id: &str) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(user_id.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+/// A relay that mails notifications to a local sink (its own temporary data).
+async fn relay_with_mail(sink: &SmtpSink) -> TestRelay {
+    let url = sink.url();
+    TestRelay::start_configured(|dir| {
+        let mut config = local_config(dir);
+        config.notify.smtp_url = Some(url);
+        config.notify.batch = BATCH;
+        config
+    })
+    .await
 }
 
-async fn relay_with_mail(sink: &SmtpSink, dir: &std::path::Path) -> TestRelay {
-    let mut config = Config::new(dir);
-    config.notify.smtp_url = Some(sink.url());
-    config.notify.batch = BATCH;
-    TestRelay::start_with(dir, config).await
+/// A mailing relay with identity verification set up, and the advisor's socket.
+struct Shop {
+    sink: SmtpSink,
+    relay: TestRelay,
+    cookie: String,
+    secret: String,
+    advisor: AdvisorClient,
 }
 
-async fn identity_secret(relay: &TestRelay, cookie: &str) -> String {
-    let r = relay.request(Some(cookie), Method::POST, &format!("/api/v1/admin/sites/{SITE}/identity-secret"), Some(&json!({}))).await;
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["identity_secret"].as_str().unwrap().to_owned()
+async fn shop() -> Shop {
+    let sink = SmtpSink::start().await;
+    let relay = relay_with_mail(&sink).await;
+    let cookie = relay.login().await;
+    let secret = identity_secret(&relay, &cookie, false).await;
+    let (advisor, _) = relay.advisor().await;
+    Shop { sink, relay, cookie, secret, advisor }
 }
 
 /// The site's verified `identify` (no name or e-mail): `(switched, the device's new token)`.
@@ -62,13 +70,7 @@ async fn attacker_with_a_resume_link(relay: &TestRelay, sink: &SmtpSink, advisor
     advisor.summary_where(welcome.conversation, |s| !s.visitor_online).await;
     advisor.reply(welcome.conversation, "r1", "Sure, what is it?").await.unwrap();
     let mails = sink.wait_for(1, WAIT).await;
-    (welcome.token, welcome.conversation, resume_code(&mails[0]))
-}
-
-fn resume_code(mail: &ReceivedMail) -> String {
-    let text = mail.text();
-    let at = text.find("#confab-resume=").unwrap_or_else(|| panic!("no resume link in {text}"));
-    text[at + "#confab-resume=".len()..].split_whitespace().next().unwrap().to_owned()
+    (welcome.token, welcome.conversation, mails[0].resume_code())
 }
 
 /// What the loader posts: the code, and this browser's own token if it has one.
@@ -89,31 +91,9 @@ async fn redeemed_token(relay: &TestRelay, code: &str, mine: Option<&str>) -> St
     r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
 }
 
-/// The close code of a socket the relay closes (skipping frames before it).
-async fn closed_with(v: &mut VisitorClient) -> u16 {
-    loop {
-        match tokio::time::timeout(WAIT, v.ws.next()).await.expect("the relay closes the socket in time") {
-            Some(Ok(WsMessage::Close(frame))) => return frame.map_or(0, |f| f.code.into()),
-            Some(Ok(_)) => continue,
-            None | Some(Err(_)) => return 0,
-        }
-    }
-}
-
-async fn customer(relay: &TestRelay, cookie: &str, conversation: ConversationId) -> CustomerProfile {
-    let r = relay.request(Some(cookie), Method::GET, &format!("/api/v1/conversations/{}/customer", conversation.0), None).await;
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn a_resume_link_sent_to_a_logged_in_customer_does_not_let_its_sender_read_their_thread() {
-    let sink = SmtpSink::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let relay = relay_with_mail(&sink, dir.path()).await;
-    let cookie = relay.login().await;
-    let secret = identity_secret(&relay, &cookie).await;
-    let (mut advisor, _) = relay.advisor().await;
+    let Shop { sink, relay, cookie, secret, mut advisor } = shop().await;
 
     // The real customer's verified thread, written from their phone.
     let (mut phone, users) = relay.new_visitor().await;
@@ -134,7 +114,7 @@ async fn a_resume_link_sent_to_a_logged_in_customer_does_not_let_its_sender_read
     let fresh = fresh.expect("the laptop gets a token of its own");
 
     // The attacker is out: their open socket is closed and their token opens nothing.
-    assert_eq!(closed_with(&mut watching).await, 1008);
+    assert_eq!(closed_with(&mut watching.ws).await, 1008);
     let mut again = relay.visitor().await;
     assert_eq!(again.hello(Some(&attacker_token), 0).await.unwrap_err().code, ErrorCode::BadToken);
     let mut again = relay.visitor().await;
@@ -150,12 +130,7 @@ async fn a_resume_link_sent_to_a_logged_in_customer_does_not_let_its_sender_read
 
 #[tokio::test]
 async fn binding_a_new_users_visitor_revokes_every_other_token_it_had() {
-    let sink = SmtpSink::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let relay = relay_with_mail(&sink, dir.path()).await;
-    let cookie = relay.login().await;
-    let secret = identity_secret(&relay, &cookie).await;
-    let (mut advisor, _) = relay.advisor().await;
+    let Shop { sink, relay, cookie, secret, mut advisor } = shop().await;
     let (attacker_token, attackers, code) = attacker_with_a_resume_link(&relay, &sink, &mut advisor).await;
     let mut watching = relay.visitor().await;
     watching.hello(Some(&attacker_token), 0).await.unwrap();
@@ -168,7 +143,7 @@ async fn binding_a_new_users_visitor_revokes_every_other_token_it_had() {
     assert!(!switched);
     let fresh = fresh.expect("a new token for the bound visitor");
 
-    assert_eq!(closed_with(&mut watching).await, 1008);
+    assert_eq!(closed_with(&mut watching.ws).await, 1008);
     let mut again = relay.visitor().await;
     assert_eq!(again.hello(Some(&attacker_token), 0).await.unwrap_err().code, ErrorCode::BadToken);
     // The victim's later messages stay theirs: the same socket keeps working, the new token too.
@@ -182,8 +157,7 @@ async fn binding_a_new_users_visitor_revokes_every_other_token_it_had() {
 #[tokio::test]
 async fn a_resume_link_never_replaces_a_thread_the_browser_has_written_in() {
     let sink = SmtpSink::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let relay = relay_with_mail(&sink, dir.path()).await;
+    let relay = relay_with_mail(&sink).await;
     let (mut advisor, _) = relay.advisor().await;
     let (attacker_token, attackers, code) = attacker_with_a_resume_link(&relay, &sink, &mut advisor).await;
 
@@ -208,7 +182,7 @@ async fn a_resume_link_never_replaces_a_thread_the_browser_has_written_in() {
     drop(opened);
     advisor.summary_where(attackers, |s| !s.visitor_online).await;
     advisor.reply(attackers, "r2", "Anything else?").await.unwrap();
-    let second_code = resume_code(&sink.wait_for(2, WAIT).await[1]);
+    let second_code = sink.wait_for(2, WAIT).await[1].resume_code();
     let token = redeemed_token(&relay, &second_code, Some(&attacker_token)).await;
     let mut same = relay.visitor().await;
     assert_eq!(same.hello(Some(&token), 0).await.unwrap().conversation, attackers);
@@ -218,7 +192,7 @@ async fn a_resume_link_never_replaces_a_thread_the_browser_has_written_in() {
 async fn a_send_on_a_socket_whose_thread_was_merged_is_refused_not_acked_into_the_emptied_conversation() {
     let relay = TestRelay::start().await;
     let cookie = relay.login().await;
-    let secret = identity_secret(&relay, &cookie).await;
+    let secret = identity_secret(&relay, &cookie, false).await;
     let (mut home, users) = relay.new_visitor().await;
     home.say("h1", "From home").await.unwrap();
     identify(&mut home, &secret, "user-3").await;
@@ -248,7 +222,7 @@ async fn a_send_on_a_socket_whose_thread_was_merged_is_refused_not_acked_into_th
 async fn an_email_typed_into_the_widget_is_marked_unverified_and_pulls_in_nobody_elses_conversations() {
     let relay = TestRelay::start().await;
     let cookie = relay.login().await;
-    let secret = identity_secret(&relay, &cookie).await;
+    let secret = identity_secret(&relay, &cookie, false).await;
 
     // The real customer: verified, with their e-mail from the shop.
     let (mut real, theirs) = relay.new_visitor().await;

@@ -96,7 +96,7 @@ async fn visitor_upload(
     let answer = async {
         let site = crate::ws::visitor::checked_site(&state, query.site.as_deref(), &headers).await?;
         if let Err(RetryAfter(wait)) = state.limits.upload(client.limit_key()) {
-            return Err(Refused::Later(wait));
+            return Err(ApiError::rate_limited(wait, "You have sent many files in the last hour; try again later."));
         }
         let token = headers
             .get(header::AUTHORIZATION)
@@ -110,27 +110,14 @@ async fn visitor_upload(
             .await?
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::BadToken, "this visitor token is not known on this site"))?;
         within_quota(&state, thread.conversation, &headers).await?;
-        Ok(receive(&state, thread.conversation, Uploader::Visitor, query.name.as_deref(), &headers, body).await?)
+        receive(&state, thread.conversation, Uploader::Visitor, query.name.as_deref(), &headers, body).await
     }
     .await;
     let response = match answer {
         Ok(a) => (StatusCode::CREATED, Json(a)).into_response(),
-        Err(Refused::Error(e)) => e.into_response(),
-        Err(Refused::Later(wait)) => crate::error::rate_limited(wait, "You have sent many files in the last hour; try again later."),
+        Err(e) => e.into_response(),
     };
     with_cors(response, &headers)
-}
-
-/// Why a visitor's upload was refused: an error, or a limit with a time to come back.
-enum Refused {
-    Error(ApiError),
-    Later(std::time::Duration),
-}
-
-impl<E: Into<ApiError>> From<E> for Refused {
-    fn from(e: E) -> Self {
-        Refused::Error(e.into())
-    }
 }
 
 /// What visitors keep on the relay's disk without sending it stays bounded: per visitor, so one
