@@ -91,21 +91,18 @@ async fn forward<S: Session>(session: &mut S, sink: &mut Sink, event: Arc<Delive
 /// Read client frames, forward hub events, and close on shutdown or when too slow to keep up.
 pub async fn drive<S: Session>(mut session: S, socket: WebSocket, stopping: CancellationToken) {
     let (mut sink, mut stream) = socket.split();
-    let greet_by = session.hello_deadline().map(|d| tokio::time::Instant::now() + d);
-    let hello_late = async move {
-        match greet_by {
-            Some(at) => tokio::time::sleep_until(at).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(hello_late);
+    // Boxed and dropped once greeted: an idle socket's task doesn't carry a timer it no longer needs.
+    let mut hello_late: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = session.hello_deadline().map(|d| Box::pin(tokio::time::sleep(d)));
     loop {
+        if hello_late.is_some() && session.hello_deadline().is_none() {
+            hello_late = None;
+        }
         tokio::select! {
             _ = stopping.cancelled() => {
                 close(&mut sink, CLOSE_GOING_AWAY, "relay restarting").await;
                 break;
             }
-            _ = &mut hello_late, if session.hello_deadline().is_some() => {
+            _ = async { hello_late.as_mut().expect("guarded by the condition").await }, if hello_late.is_some() => {
                 close(&mut sink, CLOSE_POLICY, "no hello in time; send hello first").await;
                 break;
             }
