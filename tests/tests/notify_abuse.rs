@@ -104,7 +104,9 @@ async fn one_address_gets_one_email_per_burst_and_no_more_than_its_daily_cap() {
     let target: Vec<_> = mails.iter().filter(|m| m.to.iter().any(|t| t == "target@elsewhere.test")).collect();
     assert_eq!(target.len(), 2, "the daily cap of 2: {mails:#?}");
     let gap = target[1].received_at - target[0].received_at;
-    assert!(gap >= BATCH, "one e-mail per burst to one address: the second came {gap:?} after the first");
+    // Not both at once (they would be milliseconds apart): the second waited for the burst, give or
+    // take the clock's millisecond and the SMTP exchange.
+    assert!(gap >= BATCH * 9 / 10, "one e-mail per burst to one address: the second came {gap:?} after the first");
 }
 
 #[tokio::test]

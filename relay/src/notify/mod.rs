@@ -262,7 +262,9 @@ async fn notify(state: &AppState, conversation: ConversationId) -> Result<(), cr
     match mailer.send(mail).await {
         Ok(()) => {
             tracing::info!(%conversation, replies = replies.len(), "notified a visitor who left by e-mail");
-            store.record_mail(ctx.site, &address_hash, now).await?;
+            // Recorded as of when it went, not when it was composed: the next one to this address
+            // waits a whole burst after the visitor got this one.
+            store.record_mail(ctx.site, &address_hash, crate::now_ms()).await?;
             store.notification_done(conversation, last).await
         }
         Err(e) if e.retryable() => {
