@@ -520,7 +520,7 @@ impl InboxUpdates {
                     // Whatever committed up to `version` is in what we read (maybe more).
                     let version = store.committed_version();
                     match store.conversation_summary(conversation).await {
-                        // Not in the inbox yet (no message): nothing to send or keep.
+                        // Not in the inbox yet (nobody has written): nothing to send or keep.
                         Ok(Some(summary)) if summary.last_seq == 0 => continue,
                         Ok(Some(summary)) => drop(rows.insert(conversation, Row { summary, version })),
                         Ok(None) => continue,

@@ -49,6 +49,10 @@ pub struct LimitArgs {
     /// Bytes of uploaded files not yet sent that all visitors of one site may hold.
     #[arg(long, env = "CONFAB_UNSENT_UPLOAD_BYTES_PER_SITE", default_value_t = 2_000_000_000, global = true)]
     pub unsent_upload_bytes_per_site: u64,
+    /// Seconds after which a visitor who opened the chat and never wrote (nor sent a file, nor was
+    /// identified by the site) is forgotten, with what they typed, their tokens and the bot's greeting.
+    #[arg(long, env = "CONFAB_FORGET_SILENT_VISITORS_AFTER", default_value_t = 86_400, global = true)]
+    pub forget_silent_visitors_after: u64,
 }
 
 impl Default for LimitArgs {
@@ -133,6 +137,42 @@ fn keyed(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr) -> Result<(), Re
         limiter.retain_recent();
     }
     limiter.check_key(&ip).map_err(|not_until| RetryAfter(not_until.wait_time_from(DefaultClock::default().now())))
+}
+
+/// Forget visitors who opened the chat and said nothing (`Store::forget_silent_visitors`): a
+/// script's `hello`s leave no rows behind. Hourly (or twice per keep time, when shorter), a bounded
+/// batch at a time.
+pub async fn forget_silent_visitors(state: crate::state::AppState) {
+    const BATCH: usize = 1_000;
+    let keep = Duration::from_secs(state.limits.config.forget_silent_visitors_after.max(1));
+    let mut tick = tokio::time::interval((keep / 2).min(Duration::from_secs(3600)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = state.stopping.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let before = crate::now_ms() - keep.as_millis() as i64;
+        let online = |conversation| state.hub.visitor_online(conversation);
+        let mut forgotten = 0;
+        loop {
+            match state.store.forget_silent_visitors(before, BATCH, &online).await {
+                Ok(n) => {
+                    forgotten += n;
+                    if n < BATCH as u64 || state.stopping.is_cancelled() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not forget silent visitors");
+                    break;
+                }
+            }
+        }
+        if forgotten > 0 {
+            tracing::info!(forgotten, "forgot visitors who opened the chat and never wrote");
+        }
+    }
 }
 
 /// One open visitor socket of an IP; dropping it frees the slot.

@@ -74,6 +74,7 @@ impl AppState {
         tokio::spawn(crate::conversation::wake_snoozed(state.clone()));
         tokio::spawn(crate::routing::router::run(state.clone()));
         tokio::spawn(crate::attachments::upload::sweep_unsent(state.clone()));
+        tokio::spawn(crate::limits::forget_silent_visitors(state.clone()));
         tokio::spawn(crate::notify::run(state.clone()));
         crate::channels::bridge::start(&state);
         state

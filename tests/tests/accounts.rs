@@ -200,7 +200,8 @@ async fn deactivating_an_advisor_closes_their_open_dashboards_and_no_one_elses()
     assert_eq!(u16::from(closed.code), 1008);
     assert!(closed.reason.contains("log in again"), "{}", closed.reason);
     // The admin's own dashboard is still served.
-    let (_visitor, _) = relay.new_visitor().await;
+    let (mut visitor, _) = relay.new_visitor().await;
+    visitor.say("v1", "hello").await.unwrap();
     admins.send(&AdvisorClientFrame::Open { reference: "still-here".into(), conversation: ConversationId(1), after_seq: 0 }).await;
     admins.wait_for(|f| matches!(f, AdvisorServerFrame::History { reference, .. } if reference == "still-here").then_some(())).await;
 }

@@ -174,3 +174,60 @@ async fn uploads_per_ip_per_hour_and_unsent_bytes_per_visitor_are_bounded() {
     let (_w, other) = relay.new_visitor().await;
     assert_eq!(upload(&relay, &other.token).await.status(), 201);
 }
+
+#[tokio::test]
+async fn hellos_that_say_nothing_leave_nothing_in_the_inbox_and_are_forgotten() {
+    let relay = relay_with(|l| l.forget_silent_visitors_after = 1).await;
+    let admin = relay.login().await;
+    let bot = serde_json::json!({"enabled": true, "greeting": "Hi! I'm Tent Bot.", "suggestions": ["Delivery"], "rules": [], "collect_contact": false});
+    let r = relay.request(Some(&admin), reqwest::Method::PUT, &format!("/api/v1/admin/sites/{SITE}/bot"), Some(&bot)).await;
+    assert!(r.status().is_success());
+    let (mut advisor, _) = relay.advisor().await;
+
+    // A script says hello again and again (the bot greets each), types, leaves an address, goes.
+    let mut silent = Vec::new();
+    for i in 0..5 {
+        let (mut v, welcome) = relay.new_visitor().await;
+        assert_eq!(welcome.last_seq, 1, "the bot greeted");
+        v.send(&VisitorClientFrame::Typing { on: true }).await;
+        v.send(&VisitorClientFrame::SetEmail { email: format!("victim{i}@elsewhere.test") }).await;
+        v.wait_for(|f| matches!(f, VisitorServerFrame::Email { .. }).then_some(())).await;
+        silent.push(welcome.token);
+    }
+    // One person writes; another only asks for a person.
+    let (mut writer, wrote) = relay.new_visitor().await;
+    writer.say("w1", "Is the blue tent waterproof?").await.unwrap();
+    let (mut asker, asked) = relay.new_visitor().await;
+    asker.send(&VisitorClientFrame::Handoff).await;
+
+    // The dashboard was told about those two, and only those.
+    let mut told = std::collections::BTreeSet::new();
+    while told.len() < 2 {
+        if let AdvisorServerFrame::Conversation { conversation } = advisor.recv().await {
+            told.insert(conversation.id);
+        }
+    }
+    assert_eq!(told, [wrote.conversation, asked.conversation].into(), "the inbox rows pushed live");
+    let (_, inbox) = relay.advisor().await;
+    let listed: std::collections::BTreeSet<_> = inbox.iter().map(|c| c.id).collect();
+    assert_eq!(listed, told, "the inbox lists the started conversations only");
+
+    // A second later (the keep time here) the silent visitors are forgotten, tokens and all.
+    drop(writer);
+    drop(asker);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let left = sql_i64(&relay.data_dir, "SELECT COUNT(*) FROM visitors").await.unwrap();
+        if left == 2 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{left} visitors still stored, 2 expected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sql_i64(&relay.data_dir, "SELECT COUNT(*) FROM conversations").await, Some(2));
+    assert_eq!(sql_i64(&relay.data_dir, "SELECT COUNT(*) FROM messages WHERE text LIKE '%Tent Bot%'").await, Some(2), "their greetings stay");
+    let mut back = relay.visitor().await;
+    assert_eq!(back.hello(Some(&silent[0]), 0).await.expect_err("forgotten").code, ErrorCode::BadToken);
+    let mut back = relay.visitor().await;
+    assert_eq!(back.hello(Some(&wrote.token), 0).await.unwrap().conversation, wrote.conversation, "kept");
+}

@@ -159,7 +159,9 @@ async fn status_and_notes_on_an_unknown_conversation_are_refused() {
     assert_eq!((e.code, e.reference.as_deref()), (ErrorCode::NotFound, Some("n-x")));
 
     // Snoozing needs a time; an empty note is refused like an empty reply.
-    let (_visitor, w) = relay.new_visitor().await;
+    let (mut visitor, w) = relay.new_visitor().await;
+    visitor.say("v1", "hello").await.unwrap();
+    advisor.next_message().await;
     set_status(&mut advisor, w.conversation, ConversationStatus::Snoozed, None).await;
     assert_eq!(advisor.expect_error().await.code, ErrorCode::InvalidFrame);
     advisor.send(&AdvisorClientFrame::Note { id: "n-y".into(), conversation: w.conversation, text: "  ".into() }).await;

@@ -316,7 +316,10 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
                                      ELSE queued_at END,
                     waiting_since = CASE WHEN ?7 THEN NULL WHEN ?3 AND with_bot = 0 THEN COALESCE(waiting_since, ?2) ELSE waiting_since END,
                     with_bot = CASE WHEN ?7 THEN 0 ELSE with_bot END,
-                    last_helped_by = CASE WHEN ?7 THEN ?9 ELSE last_helped_by END
+                    last_helped_by = CASE WHEN ?7 THEN ?9 ELSE last_helped_by END,
+                    -- In the inbox from the first word of the customer or an advisor (the bot's
+                    -- greeting to a silent visitor is not a conversation anyone needs to see).
+                    started = started OR ?10
               WHERE id = ?4 RETURNING {COUNTERS}"
         ))?
         .query_row(
@@ -330,7 +333,8 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
                 by_advisor,
                 // Replies go where the customer last wrote from.
                 channel_str(new.channel),
-                advisor_id
+                advisor_id,
+                from_visitor || kind == AUTHOR_ADVISOR
             ],
             |row| counters(row, version),
         )?;

@@ -381,6 +381,12 @@ pub trait Store: AttachmentStore + AnalyticsStore + BotStore + IdentityStore + I
 
     /// A new visitor with an empty web conversation.
     async fn create_visitor(&self, site: SiteId, token_hash: &[u8], now: i64) -> StoreResult<VisitorThread>;
+    /// Delete up to `limit` web visitors last seen before `before` who never said anything: no
+    /// conversation anyone started, no verified user, no file or app link, nobody merged into them.
+    /// With them go what they left (a typed name or e-mail, push subscriptions, tokens, the bot's
+    /// greeting): nothing is ever sent to a visitor who never wrote. Except those whose conversation
+    /// `online` says has a socket open. The number forgotten.
+    async fn forget_silent_visitors(&self, before: i64, limit: usize, online: &(dyn Fn(ConversationId) -> bool + Sync)) -> StoreResult<u64>;
     async fn visitor_by_token(&self, site: SiteId, token_hash: &[u8]) -> StoreResult<Option<VisitorThread>>;
     async fn set_conversation_page(&self, conversation: ConversationId, page: &str) -> StoreResult<()>;
     /// A visitor connected: keep what their browser told (a part that is None is left as it was),

@@ -453,6 +453,43 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn forget_silent_visitors(&self, before: i64, limit: usize, online: &(dyn Fn(ConversationId) -> bool + Sync)) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        // From the unstarted conversations (a partial index): the sweep costs what there is to sweep.
+        let silent: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT v.id, c.id FROM conversations c JOIN visitors v ON v.id = c.visitor_id
+              WHERE c.started = 0 AND c.channel = 'web' AND COALESCE(v.last_seen_at, v.created_at) < ?1
+                AND v.user_id IS NULL AND v.merged_into IS NULL
+                AND NOT EXISTS (SELECT 1 FROM visitors m WHERE m.merged_into = v.id)
+                AND NOT EXISTS (SELECT 1 FROM conversations o WHERE o.visitor_id = v.id
+                                   AND (o.started = 1 OR o.channel != 'web'
+                                        OR EXISTS (SELECT 1 FROM attachments a WHERE a.conversation_id = o.id)
+                                        OR EXISTS (SELECT 1 FROM channel_identities i WHERE i.conversation_id = o.id)
+                                        OR EXISTS (SELECT 1 FROM outbox x WHERE x.conversation_id = o.id)))
+              LIMIT ?2",
+        )
+        .bind(before)
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        // A socket open all along (a tab left open a whole day) keeps its visitor.
+        let silent: Vec<i64> = silent.into_iter().filter(|(_, c)| !online(ConversationId(*c))).map(|(v, _)| v).collect();
+        if silent.is_empty() {
+            return Ok(0);
+        }
+        let ids = silent.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let conversations = format!("(SELECT id FROM conversations WHERE visitor_id IN ({ids}))");
+        // Surveys, notifications, resume codes, labels, the bot's memory, tokens, push
+        // subscriptions: ON DELETE CASCADE.
+        for table in ["link_codes", "assignments", "messages"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE conversation_id IN {conversations}")).execute(&mut *tx).await?;
+        }
+        sqlx::query(&format!("DELETE FROM conversations WHERE visitor_id IN ({ids})")).execute(&mut *tx).await?;
+        let done = sqlx::query(&format!("DELETE FROM visitors WHERE id IN ({ids})")).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     async fn visitor_by_token(&self, site: SiteId, token_hash: &[u8]) -> StoreResult<Option<VisitorThread>> {
         let row = sqlx::query(
             "SELECT v.id AS visitor, c.id AS conversation,
@@ -567,7 +604,7 @@ impl Store for SqliteStore {
     async fn related_conversations(&self, conversation: ConversationId, visible: &str, limit: usize) -> StoreResult<Vec<ConversationSummary>> {
         let sql = format!(
             "{SUMMARY_SELECT}
-              WHERE c.id != ?1 AND c.last_seq > 0 AND {visible} AND (
+              WHERE c.id != ?1 AND c.started = 1 AND {visible} AND (
                     c.visitor_id IN (
                         SELECT me.id FROM conversations this JOIN visitors me ON me.id = this.visitor_id WHERE this.id = ?1
                         UNION
@@ -654,14 +691,15 @@ impl Store for SqliteStore {
     }
 
     async fn conversation_summary(&self, conversation: ConversationId) -> StoreResult<Option<ConversationSummary>> {
-        let sql = format!("{SUMMARY_SELECT} WHERE c.id = ?");
+        // Not started (a silent visitor): not a conversation advisors see.
+        let sql = format!("{SUMMARY_SELECT} WHERE c.id = ? AND c.started = 1");
         let row = sqlx::query(&sql).bind(conversation.0).fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
         Ok(summaries(&self.pool, &[row]).await?.pop())
     }
 
     async fn list_conversations(&self, limit: usize) -> StoreResult<Vec<ConversationSummary>> {
-        let sql = format!("{SUMMARY_SELECT} WHERE c.last_seq > 0 ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?");
+        let sql = format!("{SUMMARY_SELECT} WHERE c.started = 1 ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?");
         let rows = sqlx::query(&sql).bind(limit as i64).fetch_all(&self.pool).await?;
         summaries(&self.pool, &rows).await
     }

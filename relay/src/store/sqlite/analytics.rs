@@ -15,7 +15,7 @@ fn scope(viewer: &Viewer) -> String {
     format!(
         "WITH scope AS (
            SELECT c.id, c.resolved_at FROM conversations c
-            WHERE {} AND c.last_seq > 0
+            WHERE {} AND c.started = 1
               AND ((c.last_activity_at >= ?
                     AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.sent_at >= ? AND m.sent_at < ?))
                    OR (c.resolved_at >= ? AND c.resolved_at < ?)))",
@@ -98,7 +98,7 @@ impl AnalyticsStore for SqliteStore {
 
         let sql = format!(
             "SELECT c.assignee_id, COUNT(*), MIN(c.waiting_since) FROM conversations c
-              WHERE c.status = 'open' AND c.last_seq > 0 AND {}
+              WHERE c.status = 'open' AND c.started = 1 AND {}
               GROUP BY c.assignee_id",
             viewer.sql_condition("c")
         );

@@ -93,7 +93,7 @@ impl BotStore for SqliteStore {
 
     async fn bot_handoff(&self, conversation: ConversationId, now: i64) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE conversations SET with_bot = 0,
+            "UPDATE conversations SET with_bot = 0, started = 1,
                     queued_at = CASE WHEN status = 'open' AND assignee_id IS NULL THEN COALESCE(queued_at, ?2) ELSE queued_at END,
                     waiting_since = CASE WHEN assignee_id IS NULL THEN COALESCE(waiting_since, ?2) ELSE waiting_since END
               WHERE id = ?1 AND with_bot = 1",

@@ -221,7 +221,7 @@ impl InboxStore for SqliteStore {
                     (SELECT m.seq FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ?1 ESCAPE '\\'
                       ORDER BY m.seq DESC LIMIT 1) AS hit_seq
                FROM conversations c JOIN visitors v ON v.id = c.visitor_id
-              WHERE c.last_seq > 0 AND {visible}
+              WHERE c.started = 1 AND {visible}
                 AND (COALESCE(v.name, 'Visitor ' || v.id) LIKE ?1 ESCAPE '\\'
                      OR v.email LIKE ?1 ESCAPE '\\'
                      OR EXISTS (SELECT 1 FROM channel_identities i WHERE i.conversation_id = c.id

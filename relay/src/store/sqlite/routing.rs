@@ -229,8 +229,8 @@ impl RoutingStore for SqliteStore {
     async fn inbox(&self, visible: &str, me: AdvisorId, limit: usize) -> StoreResult<Vec<ConversationSummary>> {
         let sql = format!(
             "{SUMMARY_SELECT}
-              WHERE c.last_seq > 0 AND {visible}
-                AND (c.id IN (SELECT id FROM conversations WHERE last_seq > 0 ORDER BY last_activity_at DESC, id DESC LIMIT ?2)
+              WHERE c.started = 1 AND {visible}
+                AND (c.id IN (SELECT id FROM conversations WHERE started = 1 ORDER BY last_activity_at DESC, id DESC LIMIT ?2)
                      OR (c.status = 'open' AND (c.assignee_id = ?1 OR c.queued_at IS NOT NULL)))
               ORDER BY c.last_activity_at DESC, c.id DESC"
         );
@@ -240,7 +240,7 @@ impl RoutingStore for SqliteStore {
 
     async fn conversations_matching(&self, visible: &str, limit: usize) -> StoreResult<Vec<ConversationId>> {
         let sql = format!(
-            "SELECT c.id FROM conversations c WHERE c.last_seq > 0 AND {visible} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?"
+            "SELECT c.id FROM conversations c WHERE c.started = 1 AND {visible} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ?"
         );
         let ids: Vec<i64> = sqlx::query_scalar(&sql).bind(limit as i64).fetch_all(&self.pool).await?;
         Ok(ids.into_iter().map(ConversationId).collect())
