@@ -59,13 +59,8 @@ test('the bot greets, answers a FAQ from a quick reply, and hands over to an adv
     await waitForText(v.locator('.confab-bot button.confab-handoff'), 'Talk to a person', 'the hand-off button');
     await screenshot(v, 'bot-greeting');
 
-    // The advisor sees the conversation "With bot" (not in anyone's queue).
-    const row = a.locator('.conv-list .conv-item').filter({ has: a.locator('.conv-bot') });
-    await row.first().waitFor();
-    const id = await row.first().getAttribute('data-id');
-    const byId = a.locator(`.conv-item[data-id="${id}"]`);
-    await waitForText(byId.locator('.conv-bot'), 'With bot', 'the "With bot" tag');
-    await screenshot(a, 'bot-inbox-with-bot');
+    // The greeting alone is no conversation: nothing in the inbox yet.
+    assert.equal(await a.locator('.conv-list .conv-item .conv-bot').count(), 0, 'a greeted visitor who said nothing');
 
     // A quick reply sends its text; the FAQ answer comes with its own quick replies.
     await quick.filter({ hasText: 'Shipping times' }).click();
@@ -74,6 +69,14 @@ test('the bot greets, answers a FAQ from a quick reply, and hands over to an adv
     await waitForText(quick, 'Track my order', 'the answer\'s quick replies');
     assert.deepEqual(await quick.allInnerTexts(), ['Track my order', 'Returns'], 'only the newest message\'s buttons');
     await screenshot(v, 'bot-faq-answer');
+
+    // Now the visitor has written: the advisor sees the conversation "With bot" (in nobody's queue).
+    const row = a.locator('.conv-list .conv-item').filter({ has: a.locator('.conv-bot') });
+    await row.first().waitFor();
+    const id = await row.first().getAttribute('data-id');
+    const byId = a.locator(`.conv-item[data-id="${id}"]`);
+    await waitForText(byId.locator('.conv-bot'), 'With bot', 'the "With bot" tag');
+    await screenshot(a, 'bot-inbox-with-bot');
 
     // The rule the admin just added answers too.
     await v.locator('textarea.confab-composer').fill('Do you sell gift cards?');
