@@ -520,9 +520,8 @@ impl InboxUpdates {
                     // Whatever committed up to `version` is in what we read (maybe more).
                     let version = store.committed_version();
                     match store.conversation_summary(conversation).await {
-                        // Not in the inbox yet (nobody has written): nothing to send or keep.
-                        Ok(Some(summary)) if summary.last_seq == 0 => continue,
                         Ok(Some(summary)) => drop(rows.insert(conversation, Row { summary, version })),
+                        // Not in the inbox (nobody has written yet, or merged away): nothing to send or keep.
                         Ok(None) => continue,
                         Err(e) => {
                             tracing::warn!(error = %e, %conversation, "could not load a conversation summary");

@@ -84,7 +84,7 @@ impl IdentityStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        // The emptied conversation leaves every inbox (rows with no message aren't listed).
+        // The emptied conversation leaves every inbox (it is no longer started).
         sqlx::query(
             "UPDATE conversations SET last_seq = 0, started = 0, advisor_unread = 0, visitor_read_seq = 0, advisor_read_seq = 0,
                     visitor_delivered_seq = 0, advisor_delivered_seq = 0, status = 'resolved'
