@@ -36,6 +36,10 @@ pub struct LimitArgs {
     pub messages_per_second: u32,
     #[arg(long, env = "CONFAB_MESSAGES_BURST", default_value_t = 30, global = true)]
     pub messages_burst: u32,
+    /// Messages the visitor sockets of one client IP may send per minute together (as many pass
+    /// at once): a script that opens many sockets, or many visitors, gets no more than one IP's share.
+    #[arg(long, env = "CONFAB_MESSAGES_PER_IP_PER_MINUTE", default_value_t = 300, global = true)]
+    pub messages_per_ip_per_minute: u32,
     /// Typing changes one visitor socket may send per second; beyond, they are dropped (never
     /// forwarded to advisors more often, whatever the client sends).
     #[arg(long, env = "CONFAB_TYPING_PER_SECOND", default_value_t = 4, global = true)]
@@ -74,6 +78,7 @@ pub struct Limits {
     pub config: LimitArgs,
     new_visitors: DefaultKeyedRateLimiter<IpAddr>,
     uploads: DefaultKeyedRateLimiter<IpAddr>,
+    ip_messages: DefaultKeyedRateLimiter<IpAddr>,
     sockets: Mutex<HashMap<IpAddr, u32>>,
     message_quota: Quota,
     typing_quota: Quota,
@@ -89,6 +94,7 @@ impl Limits {
         Arc::new(Limits {
             new_visitors: RateLimiter::keyed(Quota::per_minute(n(config.new_visitors_per_minute))),
             uploads: RateLimiter::keyed(Quota::per_hour(n(config.uploads_per_hour))),
+            ip_messages: RateLimiter::keyed(Quota::per_minute(n(config.messages_per_ip_per_minute))),
             sockets: Mutex::default(),
             message_quota: Quota::per_second(n(config.messages_per_second)).allow_burst(n(config.messages_burst)),
             typing_quota: Quota::per_second(n(config.typing_per_second)),
@@ -110,6 +116,11 @@ impl Limits {
     /// `ip` starts a new visitor.
     pub fn new_visitor(&self, ip: IpAddr) -> Result<(), RetryAfter> {
         keyed(&self.new_visitors, ip)
+    }
+
+    /// A visitor socket of `ip` sends a message (after its own socket's limit let it).
+    pub fn message_from(&self, ip: IpAddr) -> Result<(), RetryAfter> {
+        keyed(&self.ip_messages, ip)
     }
 
     /// `ip` uploads a file.
@@ -259,5 +270,15 @@ mod tests {
         let RetryAfter(wait) = l.new_visitor(ip).unwrap_err();
         assert!(wait > Duration::from_secs(1), "{wait:?}");
         assert!(l.new_visitor("2001:db8:1::".parse().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn the_sockets_of_one_ip_share_a_message_allowance() {
+        let l = limits(|c| c.messages_per_ip_per_minute = 3);
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        assert!((0..3).all(|_| l.message_from(a).is_ok()));
+        let RetryAfter(wait) = l.message_from(a).unwrap_err();
+        assert!(wait > Duration::from_secs(10) && wait <= Duration::from_secs(20), "{wait:?}");
+        assert!(l.message_from(b).is_ok(), "another IP has its own");
     }
 }

@@ -253,18 +253,20 @@ pub fn unlimited() -> relay::limits::LimitArgs {
         uploads_per_hour: 1_000_000,
         messages_per_second: 1_000_000,
         messages_burst: 1_000_000,
+        messages_per_ip_per_minute: 1_000_000,
         typing_per_second: 1_000_000,
         ..Default::default()
     }
 }
 
 /// The same for a relay binary, as environment variables (an older binary ignores them).
-pub const UNLIMITED_ENV: [(&str, &str); 6] = [
+pub const UNLIMITED_ENV: [(&str, &str); 7] = [
     ("CONFAB_NEW_VISITORS_PER_MINUTE", "1000000"),
     ("CONFAB_SOCKETS_PER_IP", "1000000"),
     ("CONFAB_UPLOADS_PER_HOUR", "1000000"),
     ("CONFAB_MESSAGES_PER_SECOND", "1000000"),
     ("CONFAB_MESSAGES_BURST", "1000000"),
+    ("CONFAB_MESSAGES_PER_IP_PER_MINUTE", "1000000"),
     ("CONFAB_TYPING_PER_SECOND", "1000000"),
 ];
 

@@ -1,5 +1,5 @@
 //! Limits on everything anonymous (issue 13), tried with a script that ignores the widget: open
-//! sockets and new visitors per client IP, messages and typing per socket, a hello deadline,
+//! sockets, new visitors and messages per client IP, messages and typing per socket, a hello deadline,
 //! uploads per IP and unsent upload bytes. Every refusal says what and when; a message refused for
 //! its rate goes through when sent again, once.
 
@@ -120,6 +120,48 @@ async fn messages_past_a_sockets_rate_are_refused_with_a_wait_and_go_through_onc
     let (mut advisor, _) = relay.advisor().await;
     let texts: Vec<String> = advisor.open(welcome.conversation).await.into_iter().map(|m| m.text).collect();
     assert_eq!(texts, (0..6).map(|i| format!("message {i}")).collect::<Vec<_>>(), "every message once, in order");
+}
+
+#[tokio::test]
+async fn the_sockets_of_one_client_ip_share_a_message_allowance() {
+    // A script that opens many visitors, each under its socket's rate, still gets one IP's share.
+    let relay = relay_with(|l| l.messages_per_ip_per_minute = 120).await;
+    let (mut a, _) = relay.new_visitor().await;
+    let (mut b, welcome_b) = relay.new_visitor().await;
+    for i in 0..100 {
+        a.send(&VisitorClientFrame::Send { id: ClientMsgId(format!("a{i}")), text: format!("a {i}"), attachments: vec![] }).await;
+        b.send(&VisitorClientFrame::Send { id: ClientMsgId(format!("b{i}")), text: format!("b {i}"), attachments: vec![] }).await;
+    }
+    // Each socket's answers: how many acked, and the refused ones with their wait.
+    async fn answers(v: &mut VisitorClient) -> (usize, Vec<(String, u64)>) {
+        let (mut acked, mut refused) = (0, Vec::new());
+        while acked + refused.len() < 100 {
+            match v.recv().await {
+                VisitorServerFrame::Ack { .. } => acked += 1,
+                VisitorServerFrame::Error(e) => {
+                    assert_eq!(e.code, ErrorCode::RateLimited, "{e:?}");
+                    assert!(e.message.contains("your network"), "{}", e.message);
+                    refused.push((e.reference.expect("which message"), e.retry_after_ms.expect("a wait")));
+                }
+                _ => {}
+            }
+        }
+        (acked, refused)
+    }
+    let ((acked_a, _), (acked_b, refused_b)) = (answers(&mut a).await, answers(&mut b).await);
+    // 120 a minute, one back every 500 ms: of the 200 sent at once, about 120 go through together.
+    let through = acked_a + acked_b;
+    assert!((120..=140).contains(&through), "{through} of 200 messages from one IP went through");
+    let (id, wait) = refused_b.first().cloned().expect("the second socket was refused too");
+    assert!(wait <= 500, "retry after {wait} ms");
+
+    // As the widget does: wait as told, send it again.
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    let n: usize = id[1..].parse().unwrap();
+    b.say(&id, &format!("b {n}")).await.expect("accepted after the wait");
+    let (mut advisor, _) = relay.advisor().await;
+    let texts: Vec<String> = advisor.open(welcome_b.conversation).await.into_iter().map(|m| m.text).collect();
+    assert_eq!(texts.iter().filter(|t| **t == format!("b {n}")).count(), 1, "stored once");
 }
 
 #[tokio::test]

@@ -187,6 +187,10 @@ impl super::Session for VisitorSession {
                     let e = ErrorFrame::rate_limited(wait, "you are sending messages faster than the relay takes them; this one was not stored, send it again shortly");
                     return send(sink, &Out::Error(e.with_ref(Some(id.0)))).await;
                 }
+                if let Err(RetryAfter(wait)) = self.state.limits.message_from(self.client.ip) {
+                    let e = ErrorFrame::rate_limited(wait, "too many messages are coming from your network; this one was not stored, send it again shortly");
+                    return send(sink, &Out::Error(e.with_ref(Some(id.0)))).await;
+                }
                 let (conversation, origin) = (thread.conversation, self.member.as_ref().map(|m| m.id));
                 let origin = origin.expect("a greeted session has joined the hub");
                 match conversation::post(&self.state, conversation, id, Author::Visitor, &text, origin, Default::default(), attachments)

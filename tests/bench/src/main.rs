@@ -5,13 +5,16 @@
 //! cargo build --release -p confab-relay
 //! cargo run -p confab-bench --release -- throughput --pairs 1000 --rate 20000 --seconds 10
 //! cargo run -p confab-bench --release -- idle --connections 10000
+//! cargo run -p confab-bench --release -- abuse --abusers 1000 --seconds 60
 //! cargo run -p confab-bench --release -- all
 //! ```
 //!
 //! Each load runs twice: against `confab-relay` (SQLite, `synchronous = FULL`) and against the
 //! minimal relay in [`baseline`] (same frames, same socket settings, nothing stored), so the cost of
-//! durability is visible in the same run.
+//! durability is visible in the same run. The abuse soak runs against `confab-relay` alone, with
+//! its default limits (the minimal relay has none), clean and abused in the same run.
 
+mod abuse;
 mod baseline;
 mod client;
 mod idle;
@@ -46,6 +49,18 @@ enum Command {
         idle: idle::Idle,
         #[command(flatten)]
         common: Common,
+    },
+    /// Honest visitors and advisors chat, alone and then while scripted abusers hammer hello,
+    /// send, typing, uploads and sockets: honest messages lost, latency, refusals, relay memory.
+    Abuse {
+        #[command(flatten)]
+        soak: abuse::Soak,
+        /// The relay binary to test (build it with `cargo build --release -p confab-relay`).
+        #[arg(long, env = "CONFAB_BENCH_RELAY")]
+        relay: Option<PathBuf>,
+        /// Name of the relay's row, e.g. when --relay is a binary built from another commit.
+        #[arg(long)]
+        label: Option<String>,
     },
     /// Throughput at 1,000 pairs / 20,000 msg/s for 10 s, then 10,000 idle connections.
     All {
@@ -106,6 +121,7 @@ fn main() -> ExitCode {
             match cli.command {
                 Command::Throughput { load, common } => run_throughput(&load, &common).await,
                 Command::Idle { idle, common } => run_idle(&idle, &common).await,
+                Command::Abuse { soak, relay, label } => run_abuse(&soak, relay, label).await,
                 Command::All { common } => {
                     run_throughput(&throughput::Load::default(), &common).await?;
                     run_idle(&idle::Idle::default(), &common).await
@@ -176,4 +192,19 @@ async fn run_idle(idle: &idle::Idle, common: &Common) -> Result<(), String> {
     }
     println!("{}", idle::table(&rows));
     Ok(())
+}
+
+async fn run_abuse(soak: &abuse::Soak, relay: Option<PathBuf>, label: Option<String>) -> Result<(), String> {
+    let soak = soak.checked()?;
+    let target = server::Target::Confab(server::relay_binary(relay)?, label);
+    println!("{}", server::describe_machine());
+    let running = server::start_limited(&target).await?;
+    let report = abuse::run(&running, &soak).await;
+    running.stop().await;
+    let report = report?;
+    println!("{}", abuse::report(&report));
+    match report.lost() {
+        0 => Ok(()),
+        lost => Err(format!("{lost} honest messages were lost")),
+    }
 }

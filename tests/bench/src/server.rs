@@ -12,6 +12,8 @@ pub const SITE: &str = "bench";
 pub const SITE_ORIGIN: &str = "http://bench.test";
 pub const ADVISOR_EMAIL: &str = "bench@bench.test";
 pub const ADVISOR_PASSWORD: &str = "bench-password-1";
+/// A second advisor account, for the loads where two people answer.
+pub const SECOND_ADVISOR_EMAIL: &str = "bench2@bench.test";
 
 /// How long a relay may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -28,7 +30,7 @@ pub struct Running {
     pub endpoint: Endpoint,
     pub pid: u32,
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// The relay binary: the flag, else `target/release/confab-relay` of this workspace.
@@ -96,16 +98,28 @@ fn is_stale(binary: &Path) -> bool {
 }
 
 /// The relay's limits on anonymous traffic, lifted (see `relay::limits`).
-pub const UNLIMITED_ENV: [(&str, &str); 6] = [
+pub const UNLIMITED_ENV: [(&str, &str); 7] = [
     ("CONFAB_NEW_VISITORS_PER_MINUTE", "1000000"),
     ("CONFAB_SOCKETS_PER_IP", "1000000"),
     ("CONFAB_UPLOADS_PER_HOUR", "1000000"),
     ("CONFAB_MESSAGES_PER_SECOND", "1000000"),
     ("CONFAB_MESSAGES_BURST", "1000000"),
+    ("CONFAB_MESSAGES_PER_IP_PER_MINUTE", "1000000"),
     ("CONFAB_TYPING_PER_SECOND", "1000000"),
 ];
 
+/// Start `target` with the relay's limits on anonymous traffic lifted: the throughput and idle
+/// loads come from one address.
 pub async fn start(target: &Target) -> Result<Running, String> {
+    launch(target, true).await
+}
+
+/// Start `target` with the relay's default limits, as on the open internet.
+pub async fn start_limited(target: &Target) -> Result<Running, String> {
+    launch(target, false).await
+}
+
+async fn launch(target: &Target, lift_limits: bool) -> Result<Running, String> {
     let dir = tempfile::Builder::new().prefix("confab-bench-").tempdir().map_err(|e| format!("temp dir: {e}"))?;
     let (label, mut command) = match target {
         Target::Confab(binary, label) => {
@@ -114,7 +128,9 @@ pub async fn start(target: &Target) -> Result<Running, String> {
             c.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir.path());
             // The bench's thousand visitors all come from 127.0.0.1: lift the per-IP and
             // per-socket limits (as variables, which a relay older than them ignores).
-            c.envs(UNLIMITED_ENV);
+            if lift_limits {
+                c.envs(UNLIMITED_ENV);
+            }
             let name = label.clone().unwrap_or_else(|| {
                 let mut name = format!("confab-relay {}", relay_commit());
                 if is_stale(binary) {
@@ -172,7 +188,7 @@ pub async fn start(target: &Target) -> Result<Running, String> {
     };
     // Keep draining stdout so the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(Running { label, endpoint: Endpoint { addr }, pid, child, _dir: dir })
+    Ok(Running { label, endpoint: Endpoint { addr }, pid, child, dir })
 }
 
 async fn seed(binary: &Path, dir: &Path) -> Result<(), String> {
@@ -185,6 +201,7 @@ async fn seed(binary: &Path, dir: &Path) -> Result<(), String> {
     for args in [
         vec!["site", "create", "--key", SITE, "--name", "Bench", "--origin", SITE_ORIGIN],
         vec!["advisor", "create", "--email", ADVISOR_EMAIL, "--name", "Bench"],
+        vec!["advisor", "create", "--email", SECOND_ADVISOR_EMAIL, "--name", "Bench 2"],
     ] {
         let out = run(args.clone()).output().await.map_err(|e| format!("running {}: {e}", binary.display()))?;
         if !out.status.success() {
@@ -218,6 +235,28 @@ impl Running {
     /// Resident memory in KiB.
     pub fn rss_kib(&self) -> u64 {
         rss_kib(self.pid)
+    }
+
+    /// File descriptors the relay holds open (sockets, the database, its log).
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid)).map(|d| d.count()).unwrap_or(0)
+    }
+
+    /// Bytes the relay's data directory holds (database, write-ahead log, files).
+    pub fn data_bytes(&self) -> u64 {
+        fn size(dir: &Path) -> u64 {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        }
+        size(self.dir.path())
     }
 
     pub fn cpu(&self) -> CpuSample {
