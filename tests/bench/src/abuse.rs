@@ -61,6 +61,9 @@ pub struct Soak {
     /// Length of each phase: honest load alone, then with the abusers (at most 60).
     #[arg(long, default_value_t = 60)]
     pub seconds: u64,
+    /// Which kinds of abuse phase 2 runs (the abusers are split evenly over them).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Kind::ALL)]
+    pub kinds: Vec<Kind>,
 }
 
 impl Soak {
@@ -78,10 +81,14 @@ impl Soak {
         if !(2..=250).contains(&self.honest) {
             return bad("--honest must be 2..=250");
         }
+        if self.kinds.is_empty() {
+            return bad("--kinds needs at least one kind");
+        }
         if !(4..=60).contains(&self.seconds) {
             return bad("--seconds must be 4..=60");
         }
-        let need = (self.abusers / Kind::ALL.len() * HOARD_MAX + self.abusers + self.honest) as u64 + 500;
+        let hoarders = (0..self.abusers).filter(|&n| self.kind(n) == Kind::Hoard).count();
+        let need = (hoarders * HOARD_MAX + self.abusers + self.honest) as u64 + 500;
         let limit = crate::server::fd_limit();
         if limit < need {
             return Err(format!("the open-file limit is {limit}; this run needs about {need} (raise it with `ulimit -n`)"));
@@ -91,8 +98,13 @@ impl Soak {
 
     fn abuser_ip(&self, n: usize) -> IpAddr {
         // Every address carries every kind of abuse.
-        let host = 1 + (n / Kind::ALL.len()) % self.abuser_ips as usize;
+        let host = 1 + (n / self.kinds.len()) % self.abuser_ips as usize;
         IpAddr::V4(Ipv4Addr::new(127, 0, 1, host as u8))
+    }
+
+    /// The kind of abuser `n`.
+    fn kind(&self, n: usize) -> Kind {
+        self.kinds[n % self.kinds.len()]
     }
 
     fn honest_ip(i: usize) -> IpAddr {
@@ -100,8 +112,8 @@ impl Soak {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
     Hello,
     Send,
     Typing,
@@ -228,6 +240,8 @@ struct HonestResult {
     acked: u64,
     clean: Vec<u64>,
     abused: Vec<u64>,
+    /// The abused phase's latencies by the 10 s window of the phase they were due in.
+    abused_windows: Vec<Vec<u64>>,
     replies_received: u64,
 }
 
@@ -327,7 +341,7 @@ pub async fn run(relay: &Running, soak: &Soak) -> Result<Report, String> {
     let (abuse_stop_tx, abuse_stop_rx) = watch::channel(false);
     let mut abuser_tasks = Vec::new();
     for n in 0..soak.abusers {
-        let kind = Kind::ALL[n % Kind::ALL.len()];
+        let kind = soak.kind(n);
         abuser_tasks.push(tokio::spawn(abuser(shared.clone(), n, kind, abuse_stop_rx.clone())));
     }
     tokio::time::sleep_until(shared.end.into()).await;
@@ -347,6 +361,12 @@ pub async fn run(relay: &Running, soak: &Soak) -> Result<Report, String> {
         honest.acked += r.acked;
         honest.clean.extend(r.clean);
         honest.abused.extend(r.abused);
+        for (w, samples) in r.abused_windows.into_iter().enumerate() {
+            if honest.abused_windows.len() <= w {
+                honest.abused_windows.resize(w + 1, Vec::new());
+            }
+            honest.abused_windows[w].extend(samples);
+        }
         honest.replies_received += r.replies_received;
     }
     let _ = stop_tx.send(true);
@@ -452,7 +472,14 @@ async fn honest(shared: Arc<Shared>, i: usize, mut ws: client::Ws, token: String
                                 let latency = Instant::now().saturating_duration_since(due).as_micros() as u64;
                                 match shared.phase(due) {
                                     Phase::Clean => result.clean.push(latency),
-                                    Phase::Abused => result.abused.push(latency),
+                                    Phase::Abused => {
+                                        result.abused.push(latency);
+                                        let w = (due - shared.abuse_from).as_secs() as usize / 10;
+                                        if result.abused_windows.len() <= w {
+                                            result.abused_windows.resize(w + 1, Vec::new());
+                                        }
+                                        result.abused_windows[w].push(latency);
+                                    }
                                 }
                             }
                         }
@@ -784,8 +811,15 @@ pub fn report(r: &Report) -> String {
     let h = &r.honest;
     let (clean, abused) = (Summary::of(h.clean.clone()), Summary::of(h.abused.clone()));
     out.push_str(&format!(
-        "{}: {} honest visitors (own addresses), 2 advisors; phase 2 adds {} abusers from {} addresses, {} requests/s each\n\n",
-        r.label, r.soak.honest, r.soak.abusers, r.soak.abuser_ips, r.soak.abuse_rate
+        "{}: {} honest visitors (own addresses), 2 advisors, {} s; phase 2 adds {} abusers ({}) from {} addresses, {} requests/s each, for {} s\n\n",
+        r.label,
+        r.soak.honest,
+        r.soak.seconds,
+        r.soak.abusers,
+        r.soak.kinds.iter().map(|k| k.describe()).collect::<Vec<_>>().join(", "),
+        r.soak.abuser_ips,
+        r.soak.abuse_rate,
+        r.soak.seconds
     ));
     let rows = vec![
         vec![
@@ -813,7 +847,14 @@ pub fn report(r: &Report) -> String {
         &["honest load", "acked", "visitor ack p50", "p99", "max", "advisor reply ack p50", "p99", "relay CPU"],
         &rows,
     ));
-    out.push_str("\n(visitor ack latency from when each message was due, resends included; ms; CPU in % of one core)\n\n");
+    out.push_str("\n(visitor ack latency from when each message was due, resends included; ms; CPU in % of one core)\n");
+    let windows: Vec<String> = h
+        .abused_windows
+        .iter()
+        .enumerate()
+        .map(|(w, samples)| format!("{}–{} s: {}", w * 10, w * 10 + 10, ms(Summary::of(samples.clone()).p99_us)))
+        .collect();
+    out.push_str(&format!("visitor ack p99 with the abusers, by when in phase 2 it was due: {}\n\n", windows.join(", ")));
     out.push_str(&format!(
         "honest messages: {} due, {} acked, {} seen by an advisor, {} answered, {} answers received; LOST: {}\n\
          honest error frames: {}, honest reconnects: {}, advisor sockets dropped: {}\n\n",
@@ -887,10 +928,10 @@ mod tests {
 
     #[test]
     fn every_abuser_address_carries_every_kind() {
-        let soak = Soak { abusers: 100, abuser_ips: 4, abuse_rate: 1.0, honest: 2, seconds: 4 };
+        let soak = Soak { abusers: 100, abuser_ips: 4, abuse_rate: 1.0, honest: 2, seconds: 4, kinds: Kind::ALL.to_vec() };
         let mut kinds_per_ip: HashMap<IpAddr, HashSet<usize>> = HashMap::new();
         for n in 0..100 {
-            kinds_per_ip.entry(soak.abuser_ip(n)).or_default().insert(n % Kind::ALL.len());
+            kinds_per_ip.entry(soak.abuser_ip(n)).or_default().insert(soak.kind(n) as usize);
         }
         assert_eq!(kinds_per_ip.len(), 4);
         assert!(kinds_per_ip.values().all(|k| k.len() == Kind::ALL.len()));
