@@ -94,10 +94,11 @@ async fn visitor_upload(
     body: Body,
 ) -> Response {
     let answer = async {
-        let site = crate::ws::visitor::checked_site(&state, query.site.as_deref(), &headers).await?;
+        // The in-memory count first: a client over its share costs no database lookup.
         if let Err(RetryAfter(wait)) = state.limits.upload(client.limit_key()) {
             return Err(ApiError::rate_limited(wait, "You have sent many files in the last hour; try again later."));
         }
+        let site = crate::ws::visitor::checked_site(&state, query.site.as_deref(), &headers).await?;
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())

@@ -36,11 +36,12 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, Response> {
-    let site = checked_site(&state, query.site.as_deref(), &headers).await.map_err(IntoResponse::into_response)?;
+    // The in-memory count first: a client over its share costs no database lookup.
     let ip = client.limit_key();
     let slot = state.limits.open_socket(ip).map_err(|RetryAfter(wait)| {
         crate::error::rate_limited(wait, "too many chat connections are open from your network; close some tabs or try again shortly")
     })?;
+    let site = checked_site(&state, query.site.as_deref(), &headers).await.map_err(IntoResponse::into_response)?;
     let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let browser = Browser { user_agent: header(header::USER_AGENT), accept_language: header(header::ACCEPT_LANGUAGE) };
     Ok(super::limits(ws).on_upgrade(move |socket| session(state, site, browser, Client { ip, _slot: slot }, socket)))
