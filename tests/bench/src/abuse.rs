@@ -561,7 +561,7 @@ async fn advisor(
             Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => {
                 shared.advisor_drops.fetch_add(1, Relaxed);
                 // The dashboard reconnects (and would reload the inbox; the bench counts what it missed).
-                match reconnect(&shared.endpoint, &cookie, &mut stop).await {
+                match client::advisor_again(&shared.endpoint, &cookie, &stop, 20, Duration::from_millis(250)).await {
                     Some(fresh) => {
                         ws = fresh;
                         continue;
@@ -606,19 +606,6 @@ async fn advisor(
         }
     }
     (clean, abused)
-}
-
-async fn reconnect(endpoint: &Endpoint, cookie: &str, stop: &mut watch::Receiver<bool>) -> Option<client::Ws> {
-    for _ in 0..20 {
-        if *stop.borrow() {
-            return None;
-        }
-        if let Ok(ws) = client::advisor(endpoint, cookie).await {
-            return Some(ws);
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    None
 }
 
 /// One abuser until `stop`: `--abuse-rate` requests a second of its kind, from its address.
@@ -821,28 +808,19 @@ pub fn report(r: &Report) -> String {
         r.soak.abuse_rate,
         r.soak.seconds
     ));
-    let rows = vec![
+    let row = |name: &str, visitor: &Summary, advisor: &Summary, cpu: f64| {
         vec![
-            "alone".to_owned(),
-            clean.count.to_string(),
-            ms(clean.p50_us),
-            ms(clean.p99_us),
-            ms(clean.max_us),
-            ms(r.advisor_clean.p50_us),
-            ms(r.advisor_clean.p99_us),
-            format!("{:.0}%", r.clean_cpu),
-        ],
-        vec![
-            "with the abusers".to_owned(),
-            abused.count.to_string(),
-            ms(abused.p50_us),
-            ms(abused.p99_us),
-            ms(abused.max_us),
-            ms(r.advisor_abused.p50_us),
-            ms(r.advisor_abused.p99_us),
-            format!("{:.0}%", r.abused_cpu),
-        ],
-    ];
+            name.to_owned(),
+            visitor.count.to_string(),
+            ms(visitor.p50_us),
+            ms(visitor.p99_us),
+            ms(visitor.max_us),
+            ms(advisor.p50_us),
+            ms(advisor.p99_us),
+            format!("{cpu:.0}%"),
+        ]
+    };
+    let rows = vec![row("alone", &clean, &r.advisor_clean, r.clean_cpu), row("with the abusers", &abused, &r.advisor_abused, r.abused_cpu)];
     out.push_str(&text_table(
         &["honest load", "acked", "visitor ack p50", "p99", "max", "advisor reply ack p50", "p99", "relay CPU"],
         &rows,

@@ -187,3 +187,18 @@ pub async fn advisor(relay: &Endpoint, cookie: &str) -> Result<Ws, String> {
         }
     }
 }
+
+/// A fresh dashboard socket after the relay dropped one: up to `tries` attempts, `pause` apart,
+/// unless the run is over (`stop`).
+pub async fn advisor_again(relay: &Endpoint, cookie: &str, stop: &tokio::sync::watch::Receiver<bool>, tries: u32, pause: Duration) -> Option<Ws> {
+    for _ in 0..tries {
+        if *stop.borrow() {
+            return None;
+        }
+        if let Ok(ws) = advisor(relay, cookie).await {
+            return Some(ws);
+        }
+        tokio::time::sleep(pause).await;
+    }
+    None
+}

@@ -318,7 +318,7 @@ async fn advisor_receiver(
                 } else {
                     c.advisor_disconnects.fetch_add(1, Relaxed);
                 }
-                match reconnect(&endpoint, &cookie, &mut stop).await {
+                match client::advisor_again(&endpoint, &cookie, &stop, 5, Duration::from_millis(100)).await {
                     Some(fresh) => {
                         ws = fresh;
                         continue;
@@ -328,7 +328,7 @@ async fn advisor_receiver(
             }
             None | Some(Err(_)) => {
                 c.advisor_disconnects.fetch_add(1, Relaxed);
-                match reconnect(&endpoint, &cookie, &mut stop).await {
+                match client::advisor_again(&endpoint, &cookie, &stop, 5, Duration::from_millis(100)).await {
                     Some(fresh) => {
                         ws = fresh;
                         continue;
@@ -351,20 +351,6 @@ async fn advisor_receiver(
         }
     }
     latencies
-}
-
-/// A fresh advisor socket after the relay dropped one, unless the run is over.
-async fn reconnect(endpoint: &Endpoint, cookie: &str, stop: &mut watch::Receiver<bool>) -> Option<client::Ws> {
-    for _ in 0..5 {
-        if *stop.borrow() {
-            return None;
-        }
-        if let Ok(ws) = client::advisor(endpoint, cookie).await {
-            return Some(ws);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    None
 }
 
 /// `(pair, k)` from the first `"id":"b<pair>.<k>"` of a frame.
