@@ -19,6 +19,8 @@ const SETUP_PARALLEL: usize = 64;
 const SETUP_LIMIT: Duration = Duration::from_secs(180);
 
 #[derive(Debug, Clone, Args)]
+// Not `Idle`: the subcommand of that name has its own group.
+#[group(id = "idle_load")]
 pub struct Idle {
     /// Idle visitor connections to open (at most 15000; each needs a file descriptor on both sides).
     #[arg(long, default_value_t = 10_000)]

@@ -25,7 +25,7 @@ mod throughput;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(name = "confab-bench", about = "Load tests for the Confab relay, on 127.0.0.1 only")]
@@ -77,6 +77,16 @@ enum Command {
 
 #[derive(Debug, Clone, Args)]
 struct Common {
+    #[command(flatten)]
+    relay: RelayArgs,
+    /// Which relay(s) to load, in order: a comma-separated list of `confab`, `baseline` (the minimal
+    /// relay) and `node` (the Node ws relay), or `both` (confab,baseline) or `all` (the three).
+    #[arg(long, value_name = "LIST", default_value = "both", value_parser = parse_against)]
+    against: Against,
+}
+
+#[derive(Debug, Clone, Args)]
+struct RelayArgs {
     /// The relay binary to test (build it with `cargo build --release -p confab-relay`).
     #[arg(long, env = "CONFAB_BENCH_RELAY")]
     relay: Option<PathBuf>,
@@ -84,28 +94,52 @@ struct Common {
     /// --relay is a binary built from another commit.
     #[arg(long)]
     label: Option<String>,
-    /// Which relay(s) to load.
-    #[arg(long, value_enum, default_value_t = Which::Both)]
-    against: Which,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// The relays a load runs against, in the order given, each once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Against(Vec<Which>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Which {
-    Both,
     Confab,
     Baseline,
+    Node,
+}
+
+fn parse_against(list: &str) -> Result<Against, String> {
+    let mut out = Vec::new();
+    for word in list.split(',').map(str::trim) {
+        let relays: &[Which] = match word {
+            "confab" => &[Which::Confab],
+            "baseline" => &[Which::Baseline],
+            "node" => &[Which::Node],
+            "both" => &[Which::Confab, Which::Baseline],
+            "all" => &[Which::Confab, Which::Baseline, Which::Node],
+            other => return Err(format!("unknown relay `{other}`: expected confab, baseline, node, both or all, comma-separated")),
+        };
+        for relay in relays {
+            if !out.contains(relay) {
+                out.push(*relay);
+            }
+        }
+    }
+    Ok(Against(out))
+}
+
+impl RelayArgs {
+    fn target(&self, which: Which) -> Result<server::Target, String> {
+        Ok(match which {
+            Which::Confab => server::Target::Confab(server::relay_binary(self.relay.clone())?, self.label.clone()),
+            Which::Baseline => server::Target::Baseline,
+            Which::Node => server::Target::Node,
+        })
+    }
 }
 
 impl Common {
     fn targets(&self) -> Result<Vec<server::Target>, String> {
-        let mut out = Vec::new();
-        if self.against != Which::Baseline {
-            out.push(server::Target::Confab(server::relay_binary(self.relay.clone())?, self.label.clone()));
-        }
-        if self.against != Which::Confab {
-            out.push(server::Target::Baseline);
-        }
-        Ok(out)
+        self.against.0.iter().map(|&which| self.relay.target(which)).collect()
     }
 }
 
@@ -206,5 +240,31 @@ async fn run_abuse(soak: &abuse::Soak, relay: Option<PathBuf>, label: Option<Str
     match report.lost() {
         0 => Ok(()),
         lost => Err(format!("{lost} honest messages were lost")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn against_takes_a_list_and_the_two_shorthands() {
+        use Which::*;
+        assert_eq!(parse_against("both"), Ok(Against(vec![Confab, Baseline])));
+        assert_eq!(parse_against("all"), Ok(Against(vec![Confab, Baseline, Node])));
+        assert_eq!(parse_against("node"), Ok(Against(vec![Node])));
+        assert_eq!(parse_against("node, confab"), Ok(Against(vec![Node, Confab])), "in the order given");
+        assert_eq!(parse_against("confab,both,node,all"), Ok(Against(vec![Confab, Baseline, Node])), "each once");
+        assert!(parse_against("confab,nginx").unwrap_err().contains("nginx"));
+        assert!(parse_against("").is_err());
+    }
+
+    #[test]
+    fn the_command_line_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["confab-bench", "idle", "--against", "baseline,node"]).unwrap();
+        let Command::Idle { common, .. } = cli.command else { panic!("idle") };
+        assert_eq!(common.against, Against(vec![Which::Baseline, Which::Node]));
     }
 }

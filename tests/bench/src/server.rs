@@ -17,12 +17,16 @@ pub const SECOND_ADVISOR_EMAIL: &str = "bench2@bench.test";
 
 /// How long a relay may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `npm ci` may take to install the Node relay's one dependency.
+const NPM_TIMEOUT: Duration = Duration::from_secs(180);
 
 pub enum Target {
     /// `confab-relay serve` on a fresh data directory.
     Confab(PathBuf, Option<String>),
     /// `confab-bench baseline-server`: same frames, nothing stored.
     Baseline,
+    /// `node tests/bench/node/relay.mjs`: the same routes and frames on Node's `ws`, nothing stored.
+    Node,
 }
 
 pub struct Running {
@@ -151,6 +155,12 @@ async fn launch(target: &Target, lift_limits: bool) -> Result<Running, String> {
             c.args(["baseline-server", "--listen", "127.0.0.1:0"]);
             ("minimal relay (no persistence)".to_owned(), c)
         }
+        Target::Node => {
+            let script = node_relay().await?;
+            let mut c = Command::new("node");
+            c.arg(script).args(["--listen", "127.0.0.1:0"]);
+            ("Node ws relay (no persistence)".to_owned(), c)
+        }
     };
     let log = std::fs::File::create(dir.path().join("relay.log")).map_err(|e| format!("log file: {e}"))?;
     // If the bench dies without stopping its child (killed, or a panic), the child gets SIGTERM.
@@ -189,6 +199,35 @@ async fn launch(target: &Target, lift_limits: bool) -> Result<Running, String> {
     // Keep draining stdout so the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Ok(Running { label, endpoint: Endpoint { addr }, pid, child, dir })
+}
+
+/// The Node relay's script, once `node` runs and its `ws` dependency is installed (`npm ci` from the
+/// committed lockfile the first time: idempotent).
+async fn node_relay() -> Result<PathBuf, String> {
+    let dir = workspace_root().join("tests/bench/node");
+    let missing = |tool: &str, e: &std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("`{tool}` is not installed; the Node relay (--against node) needs Node.js 18 or later and npm"),
+        _ => format!("running `{tool}`: {e}"),
+    };
+    let version = Command::new("node").arg("--version").stdin(Stdio::null()).output().await.map_err(|e| missing("node", &e))?;
+    if !version.status.success() {
+        return Err(format!("`node --version` failed: {}", String::from_utf8_lossy(&version.stderr)));
+    }
+    if !dir.join("node_modules/ws").is_dir() {
+        eprintln!("installing the Node relay's dependency: npm ci --prefix {}", dir.display());
+        let mut npm = Command::new("npm");
+        npm.args(["ci", "--no-audit", "--no-fund", "--prefix"]).arg(&dir);
+        // npm's chatter goes to stderr with the bench's progress; stdout is for the tables.
+        npm.stdin(Stdio::null()).stdout(std::io::stderr()).kill_on_drop(true);
+        let status = tokio::time::timeout(NPM_TIMEOUT, npm.status())
+            .await
+            .map_err(|_| format!("`npm ci` took over {} s", NPM_TIMEOUT.as_secs()))?
+            .map_err(|e| missing("npm", &e))?;
+        if !status.success() || !dir.join("node_modules/ws").is_dir() {
+            return Err(format!("`npm ci --prefix {}` failed ({status})", dir.display()));
+        }
+    }
+    Ok(dir.join("relay.mjs"))
 }
 
 async fn seed(binary: &Path, dir: &Path) -> Result<(), String> {
