@@ -19,7 +19,7 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { WebSocketServer } = require('ws');
+const { WebSocket, WebSocketServer } = require('ws');
 
 const PROTOCOL_VERSION = 1;
 const SITE = 'bench';
@@ -32,22 +32,26 @@ const HARD_FRAME_LIMIT = 1 << 20;
 const MAX_CLIENT_ID_LEN = 64;
 /** An advisor socket's queue, as the relay's hub (and baseline.rs) bound it. */
 const QUEUE = 256;
+/** Messages the relay sends itself before it reports its address (see `warmUp`). */
+const WARM_UP_MESSAGES = 20_000;
 
 // ---- command line ------------------------------------------------------------------------------
 
-function listenAddress(argv) {
+function options(argv) {
   let listen = '127.0.0.1:0';
+  let warmUp = true;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--listen' && i + 1 < argv.length) listen = argv[++i];
     else if (argv[i].startsWith('--listen=')) listen = argv[i].slice('--listen='.length);
-    else fail(`unknown argument ${argv[i]} (usage: node relay.mjs [--listen 127.0.0.1:0])`);
+    else if (argv[i] === '--no-warmup') warmUp = false;
+    else fail(`unknown argument ${argv[i]} (usage: node relay.mjs [--listen 127.0.0.1:0] [--no-warmup])`);
   }
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
   if (!m) fail(`--listen ${listen}: expected HOST:PORT`);
   const host = m[1] ?? m[2];
   // A relay without authentication: never reachable from outside this machine.
   if (!/^127\.\d+\.\d+\.\d+$/.test(host) && host !== '::1') fail(`--listen ${listen}: only loopback addresses`);
-  return { host, port: Number(m[3]) };
+  return { host, port: Number(m[3]), warmUp };
 }
 
 function fail(message) {
@@ -317,13 +321,57 @@ server.on('upgrade', (req, socket, head) => {
   wss.handleUpgrade(req, socket, head, session);
 });
 
-const { host, port } = listenAddress(process.argv.slice(2));
-server.listen({ host, port }, () => {
+/**
+ * Send the relay's own visitor → advisor path WARM_UP_MESSAGES messages over loopback, and forget
+ * them. A Node process that has run a while has its hot functions compiled; a fresh one spends its
+ * first second of load compiling them, with 100 ms stalls of the event loop (measured: ack p99 0.1–0.3 s
+ * at 3,000 msg/s against 3 ms once warm). The bench starts a fresh relay for every run, so without
+ * this it would measure V8's warm-up rather than the relay. The Rust relays need none.
+ */
+async function warmUp(origin) {
+  const open = (path) =>
+    new Promise((ok, fail) => {
+      const ws = new WebSocket(`${origin}${path}`, { perMessageDeflate: false });
+      ws.once('open', () => ok(ws));
+      ws.once('error', fail);
+    });
+  const dashboards = await Promise.all([1, 2].map(() => open('/ws/advisor')));
+  for (const a of dashboards) a.send('{"type":"hello","v":1}');
+  const visitors = await Promise.all(Array.from({ length: 8 }, () => open('/ws/visitor?site=bench')));
+  const perVisitor = WARM_UP_MESSAGES / visitors.length;
+  await Promise.all(
+    visitors.map(
+      (ws, v) =>
+        new Promise((done) => {
+          let sent = 0;
+          // A window of 32 unacked messages per visitor: load, not a flood.
+          const next = () => {
+            if (sent < perVisitor) ws.send(`{"type":"send","id":"w${v}.${sent++}","text":"warm-up message ${sent}"}`);
+          };
+          ws.on('message', (data) => {
+            const text = data.toString();
+            if (text.startsWith('{"type":"ack"') && text.includes(`"id":"w${v}.${perVisitor - 1}"`)) done();
+            else if (text.startsWith('{"type":"ack"')) next();
+          });
+          ws.send('{"type":"hello","v":1}');
+          for (let i = 0; i < 32; i++) next();
+        }),
+    ),
+  );
+  await Promise.all([...visitors, ...dashboards].map((ws) => new Promise((closed) => (ws.once('close', closed), ws.close()))));
+  // The relay's side of the sockets closes a moment after the client's.
+  while (advisors.size > 0) await new Promise((r) => setTimeout(r, 5));
+  nextConversation = 0;
+}
+
+const { host, port, warmUp: warm } = options(process.argv.slice(2));
+server.on('error', (e) => fail(`${host}:${port}: ${e.message}`));
+server.listen({ host, port }, async () => {
   const { address, port } = server.address();
   const shown = address.includes(':') ? `[${address}]` : address;
+  if (warm) await warmUp(`ws://${shown}:${port}`);
   console.log(`relay listening on http://${shown}:${port}`);
 });
-server.on('error', (e) => fail(`${host}:${port}: ${e.message}`));
 
 // The bench stops its relays with SIGTERM.
 for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0));
