@@ -17,6 +17,7 @@
 mod abuse;
 mod baseline;
 mod client;
+mod cpu;
 mod idle;
 mod server;
 mod stats;
