@@ -21,6 +21,7 @@ mod cpu;
 mod idle;
 mod server;
 mod stats;
+mod sweep;
 mod throughput;
 
 use std::path::PathBuf;
@@ -41,6 +42,14 @@ enum Command {
     Throughput {
         #[command(flatten)]
         load: throughput::Load,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The saturation rate of each relay: the highest offered rate with every message acked and ack
+    /// p99 < 50 ms (×1.5 from --from while it passes, then 3 bisections; a fresh relay per step).
+    Sweep {
+        #[command(flatten)]
+        sweep: sweep::Sweep,
         #[command(flatten)]
         common: Common,
     },
@@ -155,6 +164,7 @@ fn main() -> ExitCode {
         let run = async move {
             match cli.command {
                 Command::Throughput { load, common } => run_throughput(&load, &common).await,
+                Command::Sweep { sweep, common } => run_sweep(&sweep, &common).await.map(drop),
                 Command::Idle { idle, common } => run_idle(&idle, &common).await,
                 Command::Abuse { soak, relay, label } => run_abuse(&soak, relay, label).await,
                 Command::All { common } => {
@@ -211,6 +221,27 @@ async fn run_throughput(load: &throughput::Load, common: &Common) -> Result<(), 
     }
     println!("{}", throughput::table(&rows));
     Ok(())
+}
+
+async fn run_sweep(sweep: &sweep::Sweep, common: &Common) -> Result<Vec<sweep::Outcome>, String> {
+    let sweep = sweep.checked()?;
+    let targets = common.targets()?;
+    println!("{}", server::describe_machine());
+    println!(
+        "sweep: {} pairs, {} advisor sockets, {} s per step, from {}/s up to {}/s; pass = every message acked, ack p99 < {} ms\n",
+        sweep.pairs,
+        sweep.advisors,
+        sweep.seconds,
+        stats::grouped(sweep.from),
+        stats::grouped(sweep.max),
+        sweep::P99_LIMIT.as_millis()
+    );
+    let mut outcomes = Vec::new();
+    for target in &targets {
+        outcomes.push(sweep::run(target, &sweep).await?);
+    }
+    println!("\n{}", sweep::table(&outcomes));
+    Ok(outcomes)
 }
 
 async fn run_idle(idle: &idle::Idle, common: &Common) -> Result<(), String> {

@@ -31,6 +31,19 @@ pub fn ms(us: u64) -> String {
     }
 }
 
+/// A count with thousands separators: `19,993`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A plain text table: header row, then rows, columns padded to their widest cell.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
@@ -67,5 +80,10 @@ mod tests {
         let s = Summary::of((1..=100).collect());
         assert_eq!((s.p50_us, s.p99_us, s.max_us, s.count), (50, 99, 100, 100));
         assert_eq!(Summary::of(vec![7]).p99_us, 7);
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!([0, 999, 1000, 19_993, 1_234_567].map(grouped), ["0", "999", "1,000", "19,993", "1,234,567"]);
     }
 }
