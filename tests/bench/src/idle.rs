@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 
 use crate::client;
 use crate::server::Running;
-use crate::stats::table as text_table;
+use crate::stats::{grouped, table as text_table};
 
 const SETUP_PARALLEL: usize = 64;
 /// Opening the connections may take at most this long.
@@ -53,9 +53,35 @@ impl Idle {
 pub struct Row {
     label: String,
     connections: usize,
+    /// From the first upgrade to the last `welcome`, 64 handshakes at a time.
     setup_s: f64,
     rss_before_kib: u64,
     rss_after_kib: u64,
+}
+
+impl Row {
+    pub fn connections(&self) -> usize {
+        self.connections
+    }
+
+    /// Seconds to open and greet the connections.
+    pub fn hellos_s(&self) -> f64 {
+        self.setup_s
+    }
+
+    pub fn hellos_per_s(&self) -> f64 {
+        self.connections as f64 / self.setup_s.max(1e-3)
+    }
+
+    /// RSS per connection in KB of 1000 bytes.
+    pub fn per_connection_kb(&self) -> f64 {
+        (self.rss_after_kib.saturating_sub(self.rss_before_kib)) as f64 * 1024.0 / self.connections as f64 / 1000.0
+    }
+
+    /// `10,000 hellos in 4.5 s (2,222/s)`.
+    pub fn hellos(&self) -> String {
+        format!("{} hellos in {:.1} s ({}/s)", grouped(self.connections as u64), self.setup_s, grouped(self.hellos_per_s().round() as u64))
+    }
 }
 
 pub async fn run(relay: &Running, idle: &Idle) -> Result<Row, String> {
@@ -109,22 +135,26 @@ async fn settled_rss(relay: &Running) -> u64 {
 }
 
 pub fn table(rows: &[Row]) -> String {
-    let header = ["relay", "connections", "opened in", "RSS before", "RSS after", "per connection"];
+    let header = ["relay", "connections", "opened in", "hellos/s", "RSS before", "RSS after", "per connection"];
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let per = (r.rss_after_kib.saturating_sub(r.rss_before_kib)) as f64 * 1024.0 / r.connections as f64;
             vec![
                 r.label.clone(),
                 r.connections.to_string(),
                 format!("{:.1} s", r.setup_s),
+                grouped(r.hellos_per_s().round() as u64),
                 format!("{:.1} MB", r.rss_before_kib as f64 / 1024.0),
                 format!("{:.1} MB", r.rss_after_kib as f64 / 1024.0),
-                format!("{:.1} KB", per / 1000.0),
+                format!("{:.1} KB", r.per_connection_kb()),
             ]
         })
         .collect();
     let mut out = text_table(&header, &cells);
-    out.push_str("\n(MB = MiB of VmRSS; per connection = (after − before) / connections, in KB of 1000 bytes)\n");
+    out.push_str("\n(MB = MiB of VmRSS; per connection = (after − before) / connections, in KB of 1000 bytes; opened in = from the first\n");
+    out.push_str(&format!(" upgrade to the last welcome, {SETUP_PARALLEL} handshakes at a time)\n"));
+    for r in rows {
+        out.push_str(&format!("{}: {}\n", r.label, r.hellos()));
+    }
     out
 }

@@ -21,6 +21,7 @@ mod cpu;
 mod idle;
 mod server;
 mod stats;
+mod summary;
 mod sweep;
 mod throughput;
 
@@ -72,10 +73,16 @@ enum Command {
         #[arg(long)]
         label: Option<String>,
     },
-    /// Throughput at 1,000 pairs / 20,000 msg/s for 10 s, then 10,000 idle connections.
+    /// Issue 14 in one run: the sweep (1,000 pairs, 5 s steps from 2,000/s) and 10,000 idle visitors
+    /// against confab, the minimal relay and the Node relay, then one summary line and each target
+    /// met or not.
     All {
         #[command(flatten)]
-        common: Common,
+        relay: RelayArgs,
+        /// Smaller sizes, for a smoke run of a few minutes: 200 pairs, 2 s steps up to 16,000/s,
+        /// 2,000 idle visitors.
+        #[arg(long)]
+        quick: bool,
     },
     /// The minimal relay without persistence (started by the bench as a child process).
     #[command(hide = true)]
@@ -165,12 +172,9 @@ fn main() -> ExitCode {
             match cli.command {
                 Command::Throughput { load, common } => run_throughput(&load, &common).await,
                 Command::Sweep { sweep, common } => run_sweep(&sweep, &common).await.map(drop),
-                Command::Idle { idle, common } => run_idle(&idle, &common).await,
+                Command::Idle { idle, common } => run_idle(&idle, &common).await.map(drop),
                 Command::Abuse { soak, relay, label } => run_abuse(&soak, relay, label).await,
-                Command::All { common } => {
-                    run_throughput(&throughput::Load::default(), &common).await?;
-                    run_idle(&idle::Idle::default(), &common).await
-                }
+                Command::All { relay, quick } => run_all(&relay, quick).await,
                 Command::BaselineServer { .. } => unreachable!(),
             }
         };
@@ -244,7 +248,7 @@ async fn run_sweep(sweep: &sweep::Sweep, common: &Common) -> Result<Vec<sweep::O
     Ok(outcomes)
 }
 
-async fn run_idle(idle: &idle::Idle, common: &Common) -> Result<(), String> {
+async fn run_idle(idle: &idle::Idle, common: &Common) -> Result<Vec<idle::Row>, String> {
     let idle = idle.checked()?;
     let targets = common.targets()?;
     println!("{}", server::describe_machine());
@@ -257,6 +261,54 @@ async fn run_idle(idle: &idle::Idle, common: &Common) -> Result<(), String> {
         rows.push(row?);
     }
     println!("{}", idle::table(&rows));
+    Ok(rows)
+}
+
+async fn run_all(relay: &RelayArgs, quick: bool) -> Result<(), String> {
+    let (sweep, idle) = if quick {
+        (sweep::Sweep { pairs: 200, seconds: 2, max: 16_000, ..sweep::Sweep::default() }, idle::Idle { connections: 2000 })
+    } else {
+        (sweep::Sweep::default(), idle::Idle::default())
+    };
+    let order = [Which::Confab, Which::Baseline, Which::Node];
+    let common = Common { relay: relay.clone(), against: Against(order.to_vec()) };
+    let [confab, minimal, node]: [sweep::Outcome; 3] =
+        run_sweep(&sweep, &common).await?.try_into().map_err(|_| "one sweep per relay")?;
+    // CPU per message of confab at its saturation rate and of the minimal relay at the same rate (its
+    // sweep's step there, or one more run): at one rate, so neither is credited with the batching a
+    // higher rate allows.
+    let mut cpu_per_message = None;
+    if let Some(c) = confab.saturated() {
+        let extra;
+        let m = match minimal.step(c.rate) {
+            Some(m) => m,
+            None => {
+                println!("\nthe minimal relay at confab's saturation rate, for CPU per message at one rate:");
+                extra = sweep::step(&common.relay.target(Which::Baseline)?, &sweep, c.rate).await?;
+                &extra
+            }
+        };
+        if let (Some(confab_us), Some(minimal_us)) = (c.row.cpu_per_message_us(), m.row.cpu_per_message_us()) {
+            cpu_per_message = Some(summary::CpuPerMessage { rate: c.rate, confab_us, minimal_us });
+        }
+    }
+    println!();
+    let idle_rows = run_idle(&idle, &common).await?;
+    let kb = |i: usize| idle_rows.get(i).map_or(f64::NAN, idle::Row::per_connection_kb);
+    let figures = summary::Figures {
+        commit: relay.label.clone().unwrap_or_else(server::relay_commit),
+        cpu_model: server::cpu_model(),
+        cores: server::cores(),
+        max_rate: sweep.max,
+        confab: confab.saturation,
+        minimal: minimal.saturation,
+        node: node.saturation,
+        cpu_per_message,
+        idle_kb: [kb(0), kb(1), kb(2)],
+        hellos: idle_rows.first().map_or(0, idle::Row::connections),
+        hellos_s: idle_rows.first().map_or(f64::NAN, idle::Row::hellos_s),
+    };
+    println!("{}", figures.report());
     Ok(())
 }
 

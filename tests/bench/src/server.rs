@@ -60,7 +60,7 @@ fn workspace_root() -> PathBuf {
 }
 
 /// The commit the workspace is at, and whether the relay's sources differ from it.
-fn relay_commit() -> String {
+pub fn relay_commit() -> String {
     let root = workspace_root();
     let git = |args: &[&str]| {
         std::process::Command::new("git")
@@ -388,14 +388,22 @@ pub fn fd_limit() -> u64 {
 
 /// One line about the machine, printed above every table.
 pub fn describe_machine() -> String {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())))
-        .unwrap_or_else(|| "unknown CPU".into());
+    let (cores, model) = (cores(), cpu_model());
     let load = std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next().map(str::to_owned))
         .unwrap_or_else(|| "?".into());
     format!("machine: {cores} cores, {model}; load average {load} before the run; open-file limit {}", fd_limit())
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+}
+
+/// The first `model name` of `/proc/cpuinfo`.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())))
+        .unwrap_or_else(|| "unknown CPU".into())
 }

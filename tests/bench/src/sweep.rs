@@ -154,17 +154,23 @@ pub async fn run(target: &Target, sweep: &Sweep) -> Result<Outcome, String> {
     let mut search = Search::new(sweep.from, sweep.max);
     let mut steps: Vec<Step> = Vec::new();
     while let Some(rate) = search.next_rate() {
-        let running = server::start(target).await?;
-        let row = throughput::run(&running, &sweep.load(rate).checked()?).await;
-        running.stop().await;
-        let row = row?;
-        let passed = passes(&row);
-        println!("{}", step_line(&row, passed));
-        search.record(passed);
-        steps.push(Step { rate, passed, row });
+        let step = step(target, sweep, rate).await?;
+        search.record(step.passed);
+        steps.push(step);
     }
     let label = steps.first().map(|s| s.row.label().to_owned()).unwrap_or_default();
     Ok(Outcome { label, steps, saturation: search.answer() })
+}
+
+/// One step: a fresh relay, the throughput load at `rate` with the sweep's sizes; printed as it ends.
+pub async fn step(target: &Target, sweep: &Sweep, rate: u64) -> Result<Step, String> {
+    let running = server::start(target).await?;
+    let row = throughput::run(&running, &sweep.load(rate).checked()?).await;
+    running.stop().await;
+    let row = row?;
+    let passed = passes(&row);
+    println!("{}", step_line(&row, passed));
+    Ok(Step { rate, passed, row })
 }
 
 /// `confab-relay …: 4,500/s offered, 4,499 persisted/s, ack p99 7.20 ms: pass; relay CPU 85%, 189 µs CPU/msg`.
