@@ -2,17 +2,24 @@
 //! clients and prints a table. Every run is bounded in size and time and stops its children.
 //!
 //! ```text
-//! cargo build --release -p confab-relay
-//! cargo run -p confab-bench --release -- throughput --pairs 1000 --rate 20000 --seconds 10
-//! cargo run -p confab-bench --release -- idle --connections 10000
-//! cargo run -p confab-bench --release -- abuse --abusers 1000 --seconds 60
-//! cargo run -p confab-bench --release -- all
+//! cargo build --release -p confab-relay -p confab-bench
+//! target/release/confab-bench throughput --pairs 1000 --rate 20000 --seconds 10 [--against all]
+//! target/release/confab-bench sweep [--pairs 1000 --seconds 5 --from 2000 --max 60000 --against all]
+//! target/release/confab-bench idle --connections 10000
+//! target/release/confab-bench abuse --abusers 1000 --seconds 60
+//! target/release/confab-bench all [--quick]
 //! ```
 //!
-//! Each load runs twice: against `confab-relay` (SQLite, `synchronous = FULL`) and against the
-//! minimal relay in [`baseline`] (same frames, same socket settings, nothing stored), so the cost of
-//! durability is visible in the same run. The abuse soak runs against `confab-relay` alone, with
-//! its default limits (the minimal relay has none), clean and abused in the same run.
+//! A load runs against any of three relays (`--against confab,baseline,node`; `both`, the default, is
+//! the first two): `confab-relay` (SQLite, `synchronous = FULL`); the minimal relay in [`baseline`]
+//! (same frames, same socket settings, nothing stored), so the cost of durability is visible in the
+//! same run; and a Node `ws` relay (`tests/bench/node/relay.mjs`, the minimal relay's routes and frames
+//! on Node, nothing stored). Each throughput row comes with the relay's CPU by thread group from
+//! `/proc` ([`cpu`]) and its CPU per persisted message. `sweep` finds each relay's saturation rate
+//! (every message acked, ack p99 < 50 ms); `all` runs the sweep and the idle load against the three
+//! and ends with one summary line of issue 14's ratios and targets. The abuse soak runs against
+//! `confab-relay` alone, with its default limits (the others have none), clean and abused in the same
+//! run.
 
 mod abuse;
 mod baseline;
