@@ -348,9 +348,11 @@ pub async fn commit(state: &AppState, new: NewMessage, origin: Option<ConnId>) -
         state.hub.to_visitor(conversation, Event::AdvisorsRead { conversation, up_to: seq });
     }
     drop(ordered);
-    // A customer waiting in a queue, or an advisor taking a conversation: routing has work.
-    if appended.counters.is_some_and(|c| c.assignee.is_none() && c.status == shared::ConversationStatus::Open && from_visitor)
-        || (!from_visitor && !note)
+    // A customer entering a queue, or an advisor taking a conversation: routing has work. (A
+    // customer's next message into a queue they already wait in changes nothing the router reads:
+    // waking it for each would have it read the whole queue again and again under load.)
+    let queued = appended.counters.is_some_and(|c| c.assignee.is_none() && c.status == shared::ConversationStatus::Open && from_visitor);
+    if (queued && !appended.routing_unchanged) || (!from_visitor && !note)
     {
         crate::routing::changed(state);
     }

@@ -16,15 +16,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 use shared::{ClientMsgId, ConversationId, Message, Seq};
+
+use crate::customer::Visit;
 use tokio::sync::{mpsc, oneshot};
 
 use super::sqlite::attachments;
 use super::sqlite::{
     author_columns, author_from, channel_from, channel_str, delivery_from, platform_state_str, AUTHOR_ADVISOR, AUTHOR_VISITOR,
 };
-use super::{Advanced, Appended, Counters, NewAttachment, NewMessage, StoreError, StoreResult};
+use super::{Advanced, Appended, Counters, NewAttachment, NewMessage, SiteId, StoreError, StoreResult, VisitorId};
 
 /// Most jobs in one transaction.
 pub const MAX_BATCH: usize = 512;
@@ -40,17 +42,60 @@ pub enum Cursor {
     AdvisorDelivered,
 }
 
-/// What the writer does. Cursor moves (receipts) ride in the same transactions as messages: a
-/// second writer would fight this one for SQLite's write lock and cost its own fsyncs.
+/// What the writer does. Cursor moves (receipts) and new visitors ride in the same transactions
+/// as messages: a second writer would fight this one for SQLite's write lock and cost its own
+/// fsyncs (a burst of page views opening the widget is a burst of new visitors).
 enum Job {
     Append { new: NewMessage, reply: oneshot::Sender<StoreResult<Appended>> },
     Advance { conversation: ConversationId, cursor: Cursor, up_to: Seq, reply: oneshot::Sender<StoreResult<Advanced>> },
+    Open { new: Box<NewVisitor>, reply: oneshot::Sender<StoreResult<(VisitorId, ConversationId)>> },
+    Visit { visitor: VisitorId, conversation: ConversationId, arrival: Box<Arrival>, reply: oneshot::Sender<StoreResult<()>> },
 }
 
 /// A job's answer, sent only after the commit.
 enum Outcome {
     Appended(StoreResult<Appended>),
     Advanced(StoreResult<Advanced>),
+    Opened(StoreResult<(VisitorId, ConversationId)>),
+    Visited(StoreResult<()>),
+}
+
+impl Job {
+    /// Send the job's answer; a caller that stopped waiting is no one's loss.
+    fn answer(self, outcome: Outcome) {
+        match (self, outcome) {
+            (Job::Append { reply, .. }, Outcome::Appended(r)) => drop(reply.send(r)),
+            (Job::Advance { reply, .. }, Outcome::Advanced(r)) => drop(reply.send(r)),
+            (Job::Open { reply, .. }, Outcome::Opened(r)) => drop(reply.send(r)),
+            (Job::Visit { reply, .. }, Outcome::Visited(r)) => drop(reply.send(r)),
+            _ => unreachable!("outcomes follow their jobs"),
+        }
+    }
+
+    fn fail(self, error: StoreError) {
+        match self {
+            Job::Append { reply, .. } => drop(reply.send(Err(error))),
+            Job::Advance { reply, .. } => drop(reply.send(Err(error))),
+            Job::Open { reply, .. } => drop(reply.send(Err(error))),
+            Job::Visit { reply, .. } => drop(reply.send(Err(error))),
+        }
+    }
+}
+
+/// A web visitor's first page view: the visitor, their conversation, and what their browser and
+/// the widget said about them.
+pub struct NewVisitor {
+    pub site: SiteId,
+    pub token_hash: Vec<u8>,
+    pub arrival: Arrival,
+}
+
+/// What a hello records: the page the widget was opened on and the browser's details.
+#[derive(Default)]
+pub struct Arrival {
+    pub page: Option<String>,
+    pub visit: Visit,
+    pub now: i64,
 }
 
 pub struct Writer {
@@ -103,6 +148,20 @@ impl Writer {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// A new web visitor and their conversation, committed with the next batch.
+    pub async fn open(&self, new: NewVisitor) -> StoreResult<(VisitorId, ConversationId)> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Open { new: Box::new(new), reply }).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// A known visitor is back: record the page and the browser, with the next batch.
+    pub async fn visit(&self, visitor: VisitorId, conversation: ConversationId, arrival: Arrival) -> StoreResult<()> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Visit { visitor, conversation, arrival: Box::new(arrival), reply }).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// Every commit with a version up to this one is durable and visible to readers.
     pub fn committed_version(&self) -> u64 {
         self.committed.load(Ordering::Acquire)
@@ -140,7 +199,18 @@ fn checkpoints(conn: Connection, writer_gone: std::sync::mpsc::Receiver<()>) {
     }
 }
 
-fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, committed: Arc<AtomicU64>) {
+fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, committed: Arc<AtomicU64>) {
+    let mut hot = match Hot::prepare(&conn) {
+        Ok(hot) => hot,
+        Err(e) => {
+            // Answered, not hung: every job fails until the relay is restarted.
+            tracing::error!(error = %e, "the writer could not prepare its statements; messages can't be stored");
+            while let Some(job) = queue.blocking_recv() {
+                job.fail(StoreError::CommitFailed(e.to_string()));
+            }
+            return;
+        }
+    };
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut version = 0u64;
     while let Some(first) = queue.blocking_recv() {
@@ -151,26 +221,18 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, committed: Arc<Atom
                 Err(_) => break,
             }
         }
-        match commit(&mut conn, &batch, &mut version) {
+        match commit(&conn, &mut hot, &batch, &mut version) {
             Ok(results) => {
                 committed.store(version, Ordering::Release);
                 for (job, outcome) in batch.drain(..).zip(results) {
-                    match (job, outcome) {
-                        (Job::Append { reply, .. }, Outcome::Appended(r)) => drop(reply.send(r)),
-                        (Job::Advance { reply, .. }, Outcome::Advanced(r)) => drop(reply.send(r)),
-                        _ => unreachable!("outcomes follow their jobs"),
-                    }
+                    job.answer(outcome);
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, jobs = batch.len(), "a group commit failed; nothing in it was stored");
                 let reason = e.to_string();
                 for job in batch.drain(..) {
-                    let failed = StoreError::CommitFailed(reason.clone());
-                    match job {
-                        Job::Append { reply, .. } => drop(reply.send(Err(failed))),
-                        Job::Advance { reply, .. } => drop(reply.send(Err(failed))),
-                    }
+                    job.fail(StoreError::CommitFailed(reason.clone()));
                 }
             }
         }
@@ -178,23 +240,65 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, committed: Arc<Atom
 }
 
 /// Apply a batch in one transaction. `Ok` means committed; each job has its own outcome. A failed
-/// batch drops its transaction, which rolls it back.
-fn commit(conn: &mut Connection, batch: &[Job], version: &mut u64) -> rusqlite::Result<Vec<Outcome>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut results = Vec::with_capacity(batch.len());
-    let mut next = *version;
-    for job in batch {
-        next += 1;
-        results.push(match job {
-            Job::Append { new, .. } => Outcome::Appended(append_one(&tx, new, next)?),
-            Job::Advance { conversation, cursor, up_to, .. } => {
-                Outcome::Advanced(advance(&tx, *conversation, *cursor, *up_to, next)?)
+/// batch is rolled back whole.
+fn commit(conn: &Connection, hot: &mut Hot<'_>, batch: &[Job], version: &mut u64) -> rusqlite::Result<Vec<Outcome>> {
+    // BEGIN and COMMIT by hand rather than through `Transaction`, which borrows the connection
+    // mutably: the hot statements borrow it for the writer's whole life.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let applied = (|| {
+        let mut results = Vec::with_capacity(batch.len());
+        let mut next = *version;
+        for job in batch {
+            next += 1;
+            results.push(match job {
+                Job::Append { new, .. } => Outcome::Appended(append_one(conn, hot, new, next)?),
+                Job::Advance { conversation, cursor, up_to, .. } => Outcome::Advanced(advance(conn, *conversation, *cursor, *up_to, next)?),
+                Job::Open { new, .. } => Outcome::Opened(open_visitor(conn, new)?),
+                Job::Visit { visitor, conversation, arrival, .. } => Outcome::Visited(visit(conn, *visitor, *conversation, arrival)?),
+            });
+        }
+        conn.execute_batch("COMMIT")?;
+        Ok((results, next))
+    })();
+    match applied {
+        Ok((results, next)) => {
+            *version = next;
+            Ok(results)
+        }
+        Err(e) => {
+            if !conn.is_autocommit() {
+                if let Err(rollback) = conn.execute_batch("ROLLBACK") {
+                    tracing::error!(error = %rollback, "rolling back a failed group commit failed too");
+                }
             }
-        });
+            Err(e)
+        }
     }
-    tx.commit()?;
-    *version = next;
-    Ok(results)
+}
+
+/// The statements every message runs, prepared once for the writer's life. Through
+/// `prepare_cached` each use hashed its whole SQL text twice (lookup and return), a tenth of the
+/// writer's instructions for the long UPDATE.
+struct Hot<'c> {
+    /// The conversation's `last_seq`, and whether a customer's message changes nothing but its
+    /// counters (see [`QUIET`]).
+    head: rusqlite::Statement<'c>,
+    insert: rusqlite::Statement<'c>,
+    update: rusqlite::Statement<'c>,
+    quiet_update: rusqlite::Statement<'c>,
+    counters: rusqlite::Statement<'c>,
+}
+
+impl<'c> Hot<'c> {
+    fn prepare(conn: &'c Connection) -> rusqlite::Result<Self> {
+        Ok(Hot {
+            head: conn.prepare(&format!("SELECT last_seq, {QUIET} FROM conversations WHERE id = ?1"))?,
+            insert: conn.prepare(INSERT_MESSAGE)?,
+            update: conn.prepare(UPDATE_CONVERSATION)?,
+            quiet_update: conn.prepare(QUIET_UPDATE)?,
+            counters: conn.prepare(&format!("SELECT {COUNTERS} FROM conversations WHERE id = ?1"))?,
+        })
+    }
 }
 
 /// The conversation columns every write returns, in [`counters`]'s order.
@@ -224,40 +328,84 @@ fn counters(row: &rusqlite::Row<'_>, version: u64) -> rusqlite::Result<Counters>
     counters_at(row, 0, version)
 }
 
-/// One message inside the batch's transaction: two statements in the common case. The outer `Err`
-/// is a database failure, which aborts (rolls back) the whole batch; the inner result is this
-/// message's own answer. The seq is taken from the conversation in the INSERT itself and `last_seq`
+/// The new message's row; the seq is the conversation's `last_seq` + 1, read in the same
+/// transaction (the writer holds the write lock). A plain `INSERT … VALUES`: an `INSERT … SELECT`
+/// or a `RETURNING` clause makes SQLite open a statement journal and an ephemeral table for every
+/// message (a third of the writer's instructions, measured with callgrind).
+const INSERT_MESSAGE: &str = "INSERT INTO messages (conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at,
+                              platform_id, platform_state, note)
+     VALUES (?8, ?12, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10, ?11)
+     ON CONFLICT (conversation_id, client_id) DO NOTHING";
+
+/// The conversation after any message: cursors, counters, status and routing.
+const UPDATE_CONVERSATION: &str = "UPDATE conversations SET last_seq = ?1, last_activity_at = ?2, advisor_unread = CASE WHEN ?7 THEN 0 ELSE advisor_unread + ?3 END,
+        advisor_delivered_seq = CASE WHEN ?5 THEN ?1 ELSE advisor_delivered_seq END,
+        visitor_delivered_seq = CASE WHEN ?6 THEN ?1 ELSE visitor_delivered_seq END,
+        advisor_read_seq = CASE WHEN ?7 THEN ?1 ELSE advisor_read_seq END,
+        channel = CASE WHEN ?3 THEN ?8 ELSE channel END,
+        status = CASE WHEN ?3 THEN 'open' ELSE status END,
+        snoozed_until = CASE WHEN ?3 THEN NULL ELSE snoozed_until END,
+        resolved_at = CASE WHEN ?3 THEN NULL ELSE resolved_at END,
+        -- Routing (docs/ROUTING.md). A customer writing into a closed conversation
+        -- sends it through routing again; into an unassigned one, queues it (keeping
+        -- its place if it already waits). An advisor's reply takes an unassigned
+        -- conversation out of the queue, and answers whatever the customer waited for.
+        assignee_id = CASE WHEN ?3 AND status != 'open' THEN NULL
+                           WHEN ?7 AND assignee_id IS NULL THEN ?9 ELSE assignee_id END,
+        assigned_at = CASE WHEN ?7 AND assignee_id IS NULL THEN ?2 ELSE assigned_at END,
+        -- While the site's bot has it (docs/BOT.md) the customer waits for nobody: no
+        -- queue, no first-response clock, until the hand-off. An advisor's reply ends the bot's turn.
+        queued_at = CASE WHEN ?7 THEN NULL
+                         WHEN ?3 AND with_bot = 0 AND (status != 'open' OR assignee_id IS NULL) THEN COALESCE(queued_at, ?2)
+                         ELSE queued_at END,
+        waiting_since = CASE WHEN ?7 THEN NULL WHEN ?3 AND with_bot = 0 THEN COALESCE(waiting_since, ?2) ELSE waiting_since END,
+        with_bot = CASE WHEN ?7 THEN 0 ELSE with_bot END,
+        last_helped_by = CASE WHEN ?7 THEN ?9 ELSE last_helped_by END,
+        -- In the inbox from the first word of the customer or an advisor (the bot's
+        -- greeting to a silent visitor is not a conversation anyone needs to see).
+        started = started OR ?10
+  WHERE id = ?4";
+
+/// True when [`UPDATE_CONVERSATION`] for a customer's message would change nothing but the
+/// columns [`QUIET_UPDATE`] sets: the conversation is open and started, and already queued,
+/// assigned or with the bot, with its waiting clock running (or the bot's). Every other CASE then
+/// keeps its value, so SQLite need not rewrite the status, queue, assignee and snooze indexes nor
+/// check the assignee's foreign keys — a customer's second message onward, the common case.
+const QUIET: &str = "status = 'open' AND snoozed_until IS NULL AND resolved_at IS NULL AND started = 1
+     AND (with_bot = 1 OR (waiting_since IS NOT NULL AND (assignee_id IS NOT NULL OR queued_at IS NOT NULL)))";
+
+/// [`UPDATE_CONVERSATION`] for a customer's message into a [`QUIET`] conversation, with the same
+/// parameters (?7 and ?9, an advisor's, go unused; ?3 and ?10 are true for a customer).
+const QUIET_UPDATE: &str = "UPDATE conversations SET last_seq = ?1, last_activity_at = ?2, advisor_unread = advisor_unread + ?3,
+        advisor_delivered_seq = CASE WHEN ?5 THEN ?1 ELSE advisor_delivered_seq END,
+        visitor_delivered_seq = CASE WHEN ?6 THEN ?1 ELSE visitor_delivered_seq END,
+        channel = ?8
+  WHERE id = ?4 AND ?3 AND ?10";
+
+/// One message inside the batch's transaction. The outer `Err` is a database failure, which
+/// aborts (rolls back) the whole batch; the inner result is this message's own answer. `last_seq`
 /// moves only once the row is in, so a refused message never burns a seq.
-fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite::Result<StoreResult<Appended>> {
+fn append_one(tx: &Connection, hot: &mut Hot<'_>, new: &NewMessage, version: u64) -> rusqlite::Result<StoreResult<Appended>> {
     let (kind, advisor_id, author_name) = author_columns(&new.author);
-    let inserted: Option<i64> = tx
-        .prepare_cached(
-            "INSERT INTO messages (conversation_id, seq, client_id, author_kind, advisor_id, author_name, channel, text, sent_at,
-                                   platform_id, platform_state, note)
-             SELECT id, last_seq + 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10, ?11 FROM conversations WHERE id = ?8
-             ON CONFLICT (conversation_id, client_id) DO NOTHING
-             RETURNING seq",
-        )?
-        .query_row(
-            params![
-                new.id.as_str(),
-                kind,
-                advisor_id,
-                author_name,
-                channel_str(new.channel),
-                new.text,
-                new.now,
-                new.conversation.0,
-                new.platform.as_ref().and_then(|p| p.platform_id.as_deref()),
-                new.platform.as_ref().map(|p| platform_state_str(p.state)),
-                new.note,
-            ],
-            |row| row.get(0),
-        )
-        .optional()?;
-    let Some(seq) = inserted else {
-        // Nothing inserted: a retry of a stored id (possibly earlier in this very batch), or no
-        // such conversation.
+    let head: Option<(i64, bool)> = hot.head.query_row(params![new.conversation.0], |row| Ok((row.get(0)?, row.get(1)?))).optional()?;
+    let Some((last, quiet)) = head else { return Ok(Err(StoreError::NotFound)) };
+    let seq = last + 1;
+    let inserted = hot.insert.execute(params![
+        new.id.as_str(),
+        kind,
+        advisor_id,
+        author_name,
+        channel_str(new.channel),
+        new.text,
+        new.now,
+        new.conversation.0,
+        new.platform.as_ref().and_then(|p| p.platform_id.as_deref()),
+        new.platform.as_ref().map(|p| platform_state_str(p.state)),
+        new.note,
+        seq,
+    ])?;
+    if inserted == 0 {
+        // Nothing inserted: a retry of a stored id (possibly earlier in this very batch).
         let Some(existing) = find(tx, new.conversation, &new.id)? else {
             return Ok(Err(StoreError::NotFound));
         };
@@ -270,8 +418,8 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
         }
         let mut existing = existing;
         existing.attachments = attachments::of_message(tx, new.conversation, existing.seq as i64)?;
-        return Ok(Ok(Appended { message: existing, created: false, counters: None }));
-    };
+        return Ok(Ok(Appended { message: existing, created: false, counters: None, routing_unchanged: true }));
+    }
     // Uploaded files the message names must be free to take; if one isn't, the message is taken
     // back (its seq was never published: `last_seq` has not moved) and refused on its own.
     if !attachments::claim_uploads(tx, new.conversation, seq, &new.attachments, new.now)? {
@@ -292,52 +440,27 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
         )?
         .execute(params![new.conversation.0, advisor_id, new.now])?;
     }
-    let counters = tx
-        .prepare_cached(&format!(
-            "UPDATE conversations SET last_seq = ?1, last_activity_at = ?2, advisor_unread = CASE WHEN ?7 THEN 0 ELSE advisor_unread + ?3 END,
-                    advisor_delivered_seq = CASE WHEN ?5 THEN ?1 ELSE advisor_delivered_seq END,
-                    visitor_delivered_seq = CASE WHEN ?6 THEN ?1 ELSE visitor_delivered_seq END,
-                    advisor_read_seq = CASE WHEN ?7 THEN ?1 ELSE advisor_read_seq END,
-                    channel = CASE WHEN ?3 THEN ?8 ELSE channel END,
-                    status = CASE WHEN ?3 THEN 'open' ELSE status END,
-                    snoozed_until = CASE WHEN ?3 THEN NULL ELSE snoozed_until END,
-                    resolved_at = CASE WHEN ?3 THEN NULL ELSE resolved_at END,
-                    -- Routing (docs/ROUTING.md). A customer writing into a closed conversation
-                    -- sends it through routing again; into an unassigned one, queues it (keeping
-                    -- its place if it already waits). An advisor's reply takes an unassigned
-                    -- conversation out of the queue, and answers whatever the customer waited for.
-                    assignee_id = CASE WHEN ?3 AND status != 'open' THEN NULL
-                                       WHEN ?7 AND assignee_id IS NULL THEN ?9 ELSE assignee_id END,
-                    assigned_at = CASE WHEN ?7 AND assignee_id IS NULL THEN ?2 ELSE assigned_at END,
-                    -- While the site's bot has it (docs/BOT.md) the customer waits for nobody: no
-                    -- queue, no first-response clock, until the hand-off. An advisor's reply ends the bot's turn.
-                    queued_at = CASE WHEN ?7 THEN NULL
-                                     WHEN ?3 AND with_bot = 0 AND (status != 'open' OR assignee_id IS NULL) THEN COALESCE(queued_at, ?2)
-                                     ELSE queued_at END,
-                    waiting_since = CASE WHEN ?7 THEN NULL WHEN ?3 AND with_bot = 0 THEN COALESCE(waiting_since, ?2) ELSE waiting_since END,
-                    with_bot = CASE WHEN ?7 THEN 0 ELSE with_bot END,
-                    last_helped_by = CASE WHEN ?7 THEN ?9 ELSE last_helped_by END,
-                    -- In the inbox from the first word of the customer or an advisor (the bot's
-                    -- greeting to a silent visitor is not a conversation anyone needs to see).
-                    started = started OR ?10
-              WHERE id = ?4 RETURNING {COUNTERS}"
-        ))?
-        .query_row(
-            params![
-                seq,
-                new.now,
-                i64::from(from_visitor),
-                new.conversation.0,
-                to_advisors,
-                to_visitor,
-                by_advisor,
-                // Replies go where the customer last wrote from.
-                channel_str(new.channel),
-                advisor_id,
-                from_visitor || kind == AUTHOR_ADVISOR
-            ],
-            |row| counters(row, version),
-        )?;
+    let quiet = quiet && from_visitor;
+    let update = if quiet { &mut hot.quiet_update } else { &mut hot.update };
+    let updated = update.execute(params![
+        seq,
+        new.now,
+        i64::from(from_visitor),
+        new.conversation.0,
+        to_advisors,
+        to_visitor,
+        by_advisor,
+        // Replies go where the customer last wrote from.
+        channel_str(new.channel),
+        advisor_id,
+        from_visitor || kind == AUTHOR_ADVISOR
+    ])?;
+    if updated != 1 {
+        // The row was read a moment ago in this transaction; a miss is a bug, and the batch is
+        // rolled back rather than a seq published without its counters.
+        return Err(rusqlite::Error::StatementChangedRows(updated));
+    }
+    let counters = hot.counters.query_row(params![new.conversation.0], |row| counters(row, version))?;
     if let Some(target) = new.platform.as_ref().and_then(|p| p.outbox.as_ref()) {
         tx.prepare_cached(
             "INSERT INTO outbox (conversation_id, seq, channel, account, recipient, tagged, next_attempt_at, created_at, template)
@@ -372,11 +495,53 @@ fn append_one(tx: &Transaction<'_>, new: &NewMessage, version: u64) -> rusqlite:
         sent_at: new.now,
         note: new.note,
     };
-    Ok(Ok(Appended { message, created: true, counters: Some(counters) }))
+    Ok(Ok(Appended { message, created: true, counters: Some(counters), routing_unchanged: quiet }))
+}
+
+/// A new visitor and their first conversation (in the site's default team), with the page and the
+/// browser's details, in one go. Refusals (no such site, a token hash already taken) are the job's
+/// own and leave the batch alone.
+fn open_visitor(tx: &Connection, new: &NewVisitor) -> rusqlite::Result<StoreResult<(VisitorId, ConversationId)>> {
+    let site: Option<Option<i64>> =
+        tx.prepare_cached("SELECT team_id FROM sites WHERE id = ?1")?.query_row(params![new.site.0], |row| row.get(0)).optional()?;
+    let Some(team) = site else { return Ok(Err(StoreError::NotFound)) };
+    let Arrival { page, visit, now } = &new.arrival;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO visitors (site_id, token_hash, created_at, user_agent, language, timezone, last_seen_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3) ON CONFLICT (token_hash) DO NOTHING",
+        )?
+        .execute(params![new.site.0, new.token_hash, now, visit.user_agent, visit.language, visit.timezone])?;
+    if inserted == 0 {
+        return Ok(Err(StoreError::Duplicate("visitor token")));
+    }
+    let visitor = tx.last_insert_rowid();
+    tx.prepare_cached(
+        "INSERT INTO conversations (site_id, visitor_id, channel, created_at, last_activity_at, team_id, page, referrer)
+         VALUES (?1, ?2, 'web', ?3, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![new.site.0, visitor, now, team, page, visit.referrer])?;
+    Ok(Ok((VisitorId(visitor), ConversationId(tx.last_insert_rowid()))))
+}
+
+/// A returning visitor's page and browser (what the hello didn't say is kept as it was; the
+/// referrer is the first one only).
+fn visit(tx: &Connection, visitor: VisitorId, conversation: ConversationId, arrival: &Arrival) -> rusqlite::Result<StoreResult<()>> {
+    let Arrival { page, visit, now } = arrival;
+    tx.prepare_cached(
+        "UPDATE visitors SET user_agent = COALESCE(?1, user_agent), language = COALESCE(?2, language),
+                timezone = COALESCE(?3, timezone), last_seen_at = ?4 WHERE id = ?5",
+    )?
+    .execute(params![visit.user_agent, visit.language, visit.timezone, now, visitor.0])?;
+    tx.prepare_cached(
+        "UPDATE conversations SET page = COALESCE(?1, page), referrer = COALESCE(referrer, ?2) WHERE id = ?3",
+    )?
+    .execute(params![page, visit.referrer, conversation.0])?;
+    Ok(Ok(()))
 }
 
 fn advance(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     conversation: ConversationId,
     cursor: Cursor,
     up_to: Seq,
@@ -410,7 +575,7 @@ fn advance(
     Ok(advanced.ok_or(StoreError::NotFound))
 }
 
-fn find(tx: &Transaction<'_>, conversation: ConversationId, id: &ClientMsgId) -> rusqlite::Result<Option<StoreResult<Message>>> {
+fn find(tx: &Connection, conversation: ConversationId, id: &ClientMsgId) -> rusqlite::Result<Option<StoreResult<Message>>> {
     tx.prepare_cached(
         "SELECT seq, author_kind, advisor_id, author_name, channel, text, sent_at, platform_state, platform_error, note
            FROM messages WHERE conversation_id = ?1 AND client_id = ?2",
@@ -532,4 +697,26 @@ mod tests {
         assert!(matches!(store.append_message(advisor).await, Err(StoreError::IdConflict)));
         assert_eq!(store.messages_after(c, 0, 10).await.unwrap().len(), 2);
     }
+
+    #[tokio::test]
+    async fn a_taken_token_or_a_gone_site_refuses_that_visitor_alone() {
+        let (store, conversations) = store_with_conversations(1).await;
+        let c = conversations[0];
+        let site = crate::store::SiteId(1);
+        let arrival = |page: &str| Arrival { page: Some(page.into()), visit: crate::customer::Visit::default(), now: 5 };
+        let (a, b, d, e) = tokio::join!(
+            store.open_visitor(site, b"token-0", arrival("https://shop.test/a")),
+            store.open_visitor(crate::store::SiteId(99), b"fresh", arrival("https://shop.test/b")),
+            store.append_message(message(c, "m1")),
+            store.open_visitor(site, b"fresh-too", arrival("https://shop.test/c")),
+        );
+        assert!(matches!(a, Err(StoreError::Duplicate(_))), "token-0 is taken: {:?}", a.map(|t| t.visitor));
+        assert!(matches!(b, Err(StoreError::NotFound)));
+        assert_eq!(d.unwrap().message.seq, 1, "its neighbours in the batch are stored");
+        let opened = e.unwrap();
+        assert_ne!(opened.conversation, c);
+        let found = store.visitor_by_token(site, b"fresh-too").await.unwrap().expect("the new visitor is stored");
+        assert_eq!((found.visitor, found.conversation), (opened.visitor, opened.conversation));
+    }
+
 }

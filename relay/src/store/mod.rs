@@ -21,6 +21,7 @@ pub use bot::BotStore;
 pub use inbox::InboxStore;
 pub use notify::NotifyStore;
 pub use routing::RoutingStore;
+pub use group_commit::Arrival;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +252,9 @@ pub struct Appended {
     pub created: bool,
     /// The conversation right after this message (only when `created`).
     pub counters: Option<Counters>,
+    /// A customer's message that moved nothing routing looks at: the conversation was already
+    /// open, started, and queued, assigned or with the bot. The router need not look again.
+    pub routing_unchanged: bool,
 }
 
 /// A conversation's moving parts as of one commit: with the message in hand, enough to refresh
@@ -381,6 +385,9 @@ pub trait Store: AttachmentStore + AnalyticsStore + BotStore + IdentityStore + I
 
     /// A new visitor with an empty web conversation.
     async fn create_visitor(&self, site: SiteId, token_hash: &[u8], now: i64) -> StoreResult<VisitorThread>;
+    /// A new web visitor from a hello, with the page and the browser's details, in one commit
+    /// batched with the messages.
+    async fn open_visitor(&self, site: SiteId, token_hash: &[u8], arrival: Arrival) -> StoreResult<VisitorThread>;
     /// Delete up to `limit` web visitors last seen before `before` who never said anything: no
     /// conversation anyone started, no verified user, no file or app link, nobody merged into them.
     /// With them go what they left (a typed name or e-mail, push subscriptions, tokens, the bot's
@@ -388,10 +395,10 @@ pub trait Store: AttachmentStore + AnalyticsStore + BotStore + IdentityStore + I
     /// `online` says has a socket open. The number forgotten.
     async fn forget_silent_visitors(&self, before: i64, limit: usize, online: &(dyn Fn(ConversationId) -> bool + Sync)) -> StoreResult<u64>;
     async fn visitor_by_token(&self, site: SiteId, token_hash: &[u8]) -> StoreResult<Option<VisitorThread>>;
-    async fn set_conversation_page(&self, conversation: ConversationId, page: &str) -> StoreResult<()>;
-    /// A visitor connected: keep what their browser told (a part that is None is left as it was),
-    /// their last-seen time, and the referrer on the conversation unless it already has one.
-    async fn record_visit(&self, visitor: VisitorId, conversation: ConversationId, visit: &crate::customer::Visit, now: i64) -> StoreResult<()>;
+    /// A visitor connected again: keep the page and what their browser told (a part that is None
+    /// is left as it was), their last-seen time, and the referrer on the conversation unless it
+    /// already has one. Batched with the messages.
+    async fn record_arrival(&self, visitor: VisitorId, conversation: ConversationId, arrival: Arrival) -> StoreResult<()>;
     /// The customer of a conversation. None for an unknown conversation.
     async fn customer(&self, conversation: ConversationId) -> StoreResult<Option<CustomerRecord>>;
     /// Correct the customer's name or e-mail. `NotFound` for an unknown conversation.

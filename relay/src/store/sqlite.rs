@@ -12,7 +12,7 @@ use shared::{
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::group_commit::{Cursor, Writer};
+use super::group_commit::{Cursor, NewVisitor, Writer};
 use super::*;
 
 pub(super) mod analytics;
@@ -440,17 +440,13 @@ impl Store for SqliteStore {
     }
 
     async fn create_visitor(&self, site: SiteId, token_hash: &[u8], now: i64) -> StoreResult<VisitorThread> {
-        let mut tx = self.pool.begin().await?;
-        let (visitor, conversation) = insert_visitor(&mut tx, site, token_hash, None, Channel::Web, now).await?;
-        tx.commit().await?;
-        Ok(VisitorThread {
-            visitor: VisitorId(visitor),
-            conversation: ConversationId(conversation),
-            last_seq: 0,
-            read_seq: 0,
-            delivered_seq: 0,
-            advisors_read_seq: 0,
-        })
+        self.open_visitor(site, token_hash, Arrival { now, ..Arrival::default() }).await
+    }
+
+    async fn open_visitor(&self, site: SiteId, token_hash: &[u8], arrival: Arrival) -> StoreResult<VisitorThread> {
+        let new = NewVisitor { site, token_hash: token_hash.to_vec(), arrival };
+        let (visitor, conversation) = self.writer.open(new).await?;
+        Ok(VisitorThread { visitor, conversation, last_seq: 0, read_seq: 0, delivered_seq: 0, advisors_read_seq: 0 })
     }
 
     async fn forget_silent_visitors(&self, before: i64, limit: usize, online: &(dyn Fn(ConversationId) -> bool + Sync)) -> StoreResult<u64> {
@@ -520,37 +516,8 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn set_conversation_page(&self, conversation: ConversationId, page: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE conversations SET page = ? WHERE id = ?")
-            .bind(page)
-            .bind(conversation.0)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn record_visit(&self, visitor: VisitorId, conversation: ConversationId, visit: &crate::customer::Visit, now: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE visitors SET user_agent = COALESCE(?, user_agent), language = COALESCE(?, language),
-                    timezone = COALESCE(?, timezone), last_seen_at = ? WHERE id = ?",
-        )
-        .bind(&visit.user_agent)
-        .bind(&visit.language)
-        .bind(&visit.timezone)
-        .bind(now)
-        .bind(visitor.0)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(referrer) = &visit.referrer {
-            sqlx::query("UPDATE conversations SET referrer = ? WHERE id = ? AND referrer IS NULL")
-                .bind(referrer)
-                .bind(conversation.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    async fn record_arrival(&self, visitor: VisitorId, conversation: ConversationId, arrival: Arrival) -> StoreResult<()> {
+        self.writer.visit(visitor, conversation, arrival).await
     }
 
     async fn customer(&self, conversation: ConversationId) -> StoreResult<Option<CustomerRecord>> {

@@ -22,7 +22,7 @@ use crate::limits::{RetryAfter, SocketLimits, SocketSlot};
 use crate::origin;
 use crate::secret;
 use crate::state::AppState;
-use crate::store::{Reader, Site, VisitorThread};
+use crate::store::{Arrival, Reader, Site, VisitorThread};
 
 #[derive(Debug, Deserialize)]
 pub struct VisitorQuery {
@@ -325,12 +325,28 @@ impl VisitorSession {
         }
         let store = &self.state.store;
         let now = crate::now_ms();
+        let visit = Visit::new(
+            self.browser.user_agent.as_deref(),
+            // The widget's own choice (an override by the site) wins over the browser's header.
+            landing.locale.as_deref().or(self.browser.accept_language.as_deref()),
+            landing.referrer.as_deref(),
+            landing.timezone.as_deref(),
+        );
+        let language = visit.language.clone();
+        let page = landing.page.filter(|p| p.len() <= MAX_URL_BYTES);
+        let arrival = Arrival { page, visit, now };
         let found = match &token {
             Some(token) => store.visitor_by_token(self.site.id, &secret::token_hash(token)).await,
             None => Ok(None),
         };
         let (mut thread, token, created) = match (found, token) {
-            (Ok(Some(thread)), Some(token)) => (thread, token, false),
+            (Ok(Some(thread)), Some(token)) => {
+                // Recorded, not required: a chat is never refused over its page or browser.
+                if let Err(e) = store.record_arrival(thread.visitor, thread.conversation, arrival).await {
+                    tracing::warn!(error = %e, "could not store the visitor's page, browser and referrer");
+                }
+                (thread, token, false)
+            }
             (Ok(None), Some(_)) => {
                 let e = ErrorFrame::new(
                     ErrorCode::BadToken,
@@ -348,31 +364,16 @@ impl VisitorSession {
                     return false;
                 }
                 let token = secret::new_token();
-                match store.create_visitor(self.site.id, &secret::token_hash(&token), now).await {
+                match store.open_visitor(self.site.id, &secret::token_hash(&token), arrival).await {
                     Ok(thread) => (thread, token, true),
                     Err(e) => return self.internal(sink, "creating a visitor", e).await,
                 }
             }
             (Err(e), _) => return self.internal(sink, "looking up a visitor token", e).await,
         };
-        if let Some(page) = landing.page.as_deref().filter(|p| p.len() <= MAX_URL_BYTES) {
-            if let Err(e) = store.set_conversation_page(thread.conversation, page).await {
-                tracing::warn!(error = %e, "could not store the visitor's page");
-            }
-        }
-        let visit = Visit::new(
-            self.browser.user_agent.as_deref(),
-            // The widget's own choice (an override by the site) wins over the browser's header.
-            landing.locale.as_deref().or(self.browser.accept_language.as_deref()),
-            landing.referrer.as_deref(),
-            landing.timezone.as_deref(),
-        );
-        if let Err(e) = store.record_visit(thread.visitor, thread.conversation, &visit, now).await {
-            tracing::warn!(error = %e, "could not store the visitor's browser and referrer");
-        }
         // A new conversation on a site with a bot: the bot takes it and greets first.
         if created {
-            if let Some(seq) = crate::bot::engine::start(&self.state, &self.site, thread.conversation, visit.language.as_deref()).await {
+            if let Some(seq) = crate::bot::engine::start(&self.state, &self.site, thread.conversation, language.as_deref()).await {
                 thread.last_seq = seq;
             }
         }

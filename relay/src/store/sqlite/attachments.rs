@@ -19,7 +19,7 @@ const COLUMNS: &str = "id, conversation_id, seq, kind, mime, name, size, state, 
 
 /// A message's attachments, inside its commit (group-commit writer).
 pub(in crate::store) fn insert_all(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     conversation: ConversationId,
     seq: i64,
     attachments: &[NewAttachment],
@@ -58,7 +58,7 @@ pub(in crate::store) fn insert_all(
 /// Give a message the uploaded files it names, inside its commit: each must be unsent, in this
 /// conversation and uploaded by `by`. False (and nothing taken) when one isn't.
 pub(in crate::store) fn claim_uploads(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     conversation: ConversationId,
     seq: i64,
     attachments: &[NewAttachment],
@@ -84,7 +84,7 @@ pub(in crate::store) fn claim_uploads(
 /// The attachments of one message, inside the writer's transaction (a retried append returns the
 /// stored message whole).
 pub(in crate::store) fn of_message(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     conversation: ConversationId,
     seq: i64,
 ) -> rusqlite::Result<Vec<Attachment>> {
