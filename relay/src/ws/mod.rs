@@ -130,7 +130,10 @@ pub async fn drive<S: Session>(mut session: S, socket: WebSocket, stopping: Canc
                     Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => continue, // ping/pong: answered by the WebSocket layer
                 };
-                if !session.handle(text.as_str(), &mut sink).await { break; }
+                // Boxed: the answer to a frame (a hello reads and writes the store through many
+                // awaits) is a large future, and inline it would make every idle socket's task
+                // that large too.
+                if !Box::pin(session.handle(text.as_str(), &mut sink)).await { break; }
             }
         }
     }

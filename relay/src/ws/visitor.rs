@@ -410,7 +410,11 @@ impl VisitorSession {
         // from its cursor, but let live messages through from what the thread really holds.
         let mut cursor = last_seq;
         let mut replayed_up_to = last_seq.min(thread_last_seq);
-        loop {
+        // A conversation this hello just opened holds what the bot said, if anything: nobody else
+        // knows it yet. Below, the same goes for an e-mail, a survey and an inbox row (advisors see
+        // a conversation from its first word): a page view costs no reads it can't need.
+        let fresh = created && thread_last_seq == 0;
+        while !fresh {
             let batch = match self.state.store.visitor_messages_after(conversation, cursor, MAX_REPLAY).await {
                 Ok(batch) => batch,
                 Err(e) => return self.internal(sink, "replaying a thread", e).await,
@@ -438,29 +442,34 @@ impl VisitorSession {
             }
         }
         // The e-mail replies go to while they are away, and a survey still waiting for a rating.
-        match self.state.store.visitor_email(self.thread.as_ref().map(|t| t.visitor).expect("set above")).await {
-            Ok(Some(email)) => {
-                if !send(sink, &Out::Email { email }).await {
-                    return false;
+        // A new visitor has no e-mail and no survey yet.
+        if !created {
+            match self.state.store.visitor_email(self.thread.as_ref().map(|t| t.visitor).expect("set above")).await {
+                Ok(Some(email)) => {
+                    if !send(sink, &Out::Email { email }).await {
+                        return false;
+                    }
                 }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not read a visitor's e-mail"),
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "could not read a visitor's e-mail"),
-        }
-        match self.state.store.current_survey(conversation).await {
-            Ok(Some(survey)) => {
-                if !send(sink, &Out::Survey { rating: survey.rating.unwrap_or(0) }).await {
-                    return false;
+            match self.state.store.current_survey(conversation).await {
+                Ok(Some(survey)) => {
+                    if !send(sink, &Out::Survey { rating: survey.rating.unwrap_or(0) }).await {
+                        return false;
+                    }
                 }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not read a conversation's survey"),
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "could not read a conversation's survey"),
         }
         // The visitor's device now holds the thread up to here; the inbox row shows them online.
         if replayed_up_to > 0 {
             conversation::delivered(&self.state, conversation, Reader::Visitor, replayed_up_to).await;
         }
-        conversation::announce_conversation(&self.state, conversation).await;
+        if !created {
+            conversation::announce_conversation(&self.state, conversation).await;
+        }
         true
     }
 
