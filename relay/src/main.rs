@@ -7,6 +7,12 @@ use relay::config::{AdvisorCommand, Cli, Command, SiteCommand};
 use relay::store::{Role, SiteSettings};
 use relay::{admin, demo, Config};
 
+/// mimalloc instead of glibc's malloc: every message allocates and frees a few dozen small buffers
+/// across the runtime's threads and the writer's, and glibc's per-thread arenas spent a tenth of
+/// the relay's CPU on it (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
